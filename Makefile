@@ -1,0 +1,35 @@
+# The only commands a newcomer needs. Everything installs into .venv from scratch.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench lint schema clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/motia runners demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check motia_core runners/python tests bench
+	$(BIN)/mypy
+
+# protocol/schema.json is generated from motia_core/protocol.py; a test fails when it is stale.
+schema: install
+	$(BIN)/python -m motia_core.protocol > protocol/schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,336 @@
+"""A JSON-RPC 2.0 endpoint over a pair of anyio byte streams, one JSON object per line.
+
+Both sides may have many requests in flight in both directions. Incoming requests each run in a
+task of the endpoint's task group; outgoing ones wait on a per-request slot that the reader fills.
+When the peer goes away, the owner calls :meth:`Endpoint.close` with an error that names what
+happened (pid, exit code), and every pending request fails with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+import anyio
+import anyio.abc
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from motia_core.errors import (
+    InvalidParams,
+    InvalidRequest,
+    MessageTooLarge,
+    MethodNotFound,
+    RequestCancelled,
+    RpcError,
+    RunnerCrashed,
+)
+from motia_core.framing import FrameTooLarge, LineBuffer
+from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, CancelParams, ErrorObject, Method
+
+__all__ = ("Endpoint", "Handler", "ProtocolViolation")
+
+log = logging.getLogger(__name__)
+
+# Called for every incoming request and notification with the method name and typed params.
+Handler = Callable[[str, Any], Awaitable[Any]]
+
+_CANCEL = "$/cancelRequest"
+_NO_RAW = msgspec.Raw(b"")
+
+
+class ProtocolViolation(Exception):
+    """The peer wrote something that is not the protocol (a stray line, an oversized frame)."""
+
+
+class _Envelope(msgspec.Struct):
+    jsonrpc: str = ""
+    id: int | str | UnsetType | None = UNSET
+    method: str | UnsetType = UNSET
+    # An empty Raw means "absent": a present JSON null decodes as Raw(b"null").
+    params: msgspec.Raw = _NO_RAW
+    result: msgspec.Raw = _NO_RAW
+    error: ErrorObject | UnsetType = UNSET
+
+
+class _Request(msgspec.Struct, omit_defaults=True):
+    id: int | str
+    method: str
+    params: Any = None
+    jsonrpc: str = "2.0"
+
+
+class _Notification(msgspec.Struct, omit_defaults=True):
+    method: str
+    params: Any = None
+    jsonrpc: str = "2.0"
+
+
+class _Result(msgspec.Struct):
+    id: int | str | None
+    result: Any
+    jsonrpc: str = "2.0"
+
+
+class _Error(msgspec.Struct):
+    id: int | str | None
+    error: ErrorObject
+    jsonrpc: str = "2.0"
+
+
+class _Pending:
+    __slots__ = ("error", "event", "result")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.result: msgspec.Raw = _NO_RAW
+        self.error: RpcError | None = None
+
+
+def _fresh(error: RpcError) -> RpcError:
+    # One exception instance raised in many tasks would share (and garble) its traceback.
+    return RpcError.from_error(error.to_error())
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class Endpoint:
+    """One side of a JSON-RPC connection.
+
+    ``methods`` are the methods this side serves (requests and notifications it accepts);
+    ``handler`` runs them. ``$/cancelRequest`` is handled here.
+    """
+
+    def __init__(
+        self,
+        receive: anyio.abc.ByteReceiveStream,
+        send: anyio.abc.ByteSendStream,
+        *,
+        name: str,
+        methods: Mapping[str, Method],
+        handler: Handler,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.name = name
+        self.max_message_bytes = max_message_bytes
+        self._receive = receive
+        self._send_stream = send
+        self._methods = methods
+        self._handler = handler
+        self._ids = itertools.count(1)
+        self._pending: dict[int | str, _Pending] = {}
+        self._incoming: dict[int | str, anyio.CancelScope] = {}
+        self._write_lock = anyio.Lock(fast_acquire=True)
+        self._closed: RpcError | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._decoders: dict[type, Callable[[bytes], Any]] = {}
+
+    # --- outgoing ------------------------------------------------------------------------------
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    async def request(self, method: str, params: Any = None, result_type: Any = Any) -> Any:
+        """Send a request and wait for its result; a cancelled caller cancels it at the peer."""
+        if self._closed is not None:
+            raise _fresh(self._closed)
+        request_id = next(self._ids)
+        slot = _Pending()
+        self._pending[request_id] = slot
+        try:
+            await self._write(_encode(_Request(request_id, method, params)), request=True)
+            await slot.event.wait()
+        except BaseException:
+            if self._pending.pop(request_id, None) is not None and self._closed is None:
+                with anyio.CancelScope(shield=True):
+                    await self._notify_quietly(_CANCEL, CancelParams(id=request_id))
+            raise
+        if slot.error is not None:
+            raise slot.error
+        return self._decode(slot.result, result_type)
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        if self._closed is not None:
+            raise _fresh(self._closed)
+        await self._write(_encode(_Notification(method, params)), request=True)
+
+    async def _notify_quietly(self, method: str, params: Any) -> None:
+        try:
+            await self.notify(method, params)
+        except (RpcError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+    async def _write(self, data: bytes, *, request: bool) -> None:
+        if len(data) > self.max_message_bytes:
+            raise MessageTooLarge(
+                f"{self.name}: a message of {len(data)} bytes exceeds the limit of "
+                f"{self.max_message_bytes} bytes"
+            )
+        try:
+            async with self._write_lock:
+                await self._send_stream.send(data + b"\n")
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            if request:
+                if self._closed is not None:
+                    raise _fresh(self._closed) from exc
+                raise RunnerCrashed(f"{self.name}: connection closed") from exc
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                    ) -> None:
+        """Read and dispatch until end of stream. Raises ProtocolViolation on a broken peer."""
+        frames = LineBuffer(self.max_message_bytes)
+        violation: ProtocolViolation | None = None
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            try:
+                violation = await self._read_loop(frames)
+            finally:
+                # The peer is gone: nobody will answer the requests we are still serving for it.
+                tg.cancel_scope.cancel()
+        # Raised outside the task group so callers see the violation itself, not a group.
+        if violation is not None:
+            raise violation
+
+    async def _read_loop(self, frames: LineBuffer) -> ProtocolViolation | None:
+        while True:
+            try:
+                chunk = await self._receive.receive(65536)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return None
+            try:
+                for line in frames.feed(chunk):
+                    if line:
+                        self._dispatch(line)
+            except FrameTooLarge as exc:
+                violation = ProtocolViolation(f"{self.name} sent an oversized line: {exc}")
+                violation.__cause__ = exc
+                return violation
+            except ProtocolViolation as exc:
+                return exc
+
+    def close(self, error: RpcError) -> None:
+        """Fail every pending request with ``error``; later requests fail with it too."""
+        if self._closed is None:
+            self._closed = error
+        pending, self._pending = self._pending, {}
+        for slot in pending.values():
+            slot.error = _fresh(error)
+            slot.event.set()
+
+    @property
+    def closed(self) -> RpcError | None:
+        return self._closed
+
+    # --- incoming ------------------------------------------------------------------------------
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            env = _decode_envelope(line)
+        except msgspec.DecodeError as exc:
+            if isinstance(exc, msgspec.ValidationError):
+                self._spawn(self._reply_error, None, InvalidRequest(f"{exc}"))
+                return
+            shown = line[:200].decode("utf-8", "replace")
+            raise ProtocolViolation(f"{self.name} wrote a line that is not JSON-RPC: {shown!r}") \
+                from exc
+        if env.method is not UNSET:
+            if env.id is UNSET:
+                self._spawn(self._run_notification, env.method, env.params)
+            else:
+                self._spawn(self._run_request, env.id, env.method, env.params)
+        elif env.id is not UNSET and env.id is not None:
+            self._resolve(env)
+        elif env.error is not UNSET:
+            log.warning("%s reported an error with no request id: %s", self.name, env.error.message)
+        else:
+            self._spawn(self._reply_error, None, InvalidRequest("neither a request nor a response"))
+
+    def _resolve(self, env: _Envelope) -> None:
+        slot = self._pending.pop(env.id, None)  # type: ignore[arg-type]
+        if slot is None:
+            return  # an answer to a request we gave up on (cancelled or timed out)
+        if env.error is not UNSET:
+            slot.error = RpcError.from_error(env.error)
+        elif env.result is _NO_RAW or not env.result:
+            slot.error = InvalidRequest(f"{self.name} answered request {env.id} with no result")
+        else:
+            slot.result = env.result
+        slot.event.set()
+
+    def _spawn(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        assert self._tg is not None  # only called from serve()
+        self._tg.start_soon(func, *args)
+
+    def _decode(self, raw: msgspec.Raw, typ: Any) -> Any:
+        decode = self._decoders.get(typ)
+        if decode is None:
+            decode = self._decoders[typ] = msgspec.json.Decoder(typ).decode
+        return decode(raw)
+
+    def _params(self, method: str, raw: msgspec.Raw) -> Any:
+        spec = self._methods.get(method)
+        if spec is None:
+            raise MethodNotFound(f"{self.name}: no method {method!r}")
+        if spec.params is None:
+            return None
+        if not raw:
+            raise InvalidParams(f"{method}: params are required")
+        try:
+            return self._decode(raw, spec.params)
+        except msgspec.ValidationError as exc:
+            raise InvalidParams(f"{method}: {exc}") from exc
+
+    async def _run_notification(self, method: str, raw: msgspec.Raw) -> None:
+        try:
+            if method == _CANCEL:
+                params = self._decode(raw, CancelParams)
+                scope = self._incoming.get(params.id)
+                if scope is not None:
+                    scope.cancel()
+                return
+            await self._handler(method, self._params(method, raw))
+        except Exception as exc:  # a notification has nobody to answer: log it
+            log.warning("%s: notification %s failed: %s", self.name, method, exc)
+
+    async def _run_request(self, request_id: int | str | None, method: str,
+                           raw: msgspec.Raw) -> None:
+        try:
+            params = self._params(method, raw)
+            if request_id is None:
+                result = await self._handler(method, params)
+            else:
+                with anyio.CancelScope() as scope:
+                    self._incoming[request_id] = scope
+                    try:
+                        result = await self._handler(method, params)
+                    finally:
+                        del self._incoming[request_id]
+                if scope.cancelled_caught:
+                    raise RequestCancelled(f"{method} request {request_id} was cancelled")
+        except RpcError as exc:
+            await self._reply_error(request_id, exc)
+            return
+        except Exception as exc:
+            log.exception("%s: %s failed", self.name, method)
+            await self._reply_error(request_id, RpcError.internal(exc))
+            return
+        try:
+            data = _encode(_Result(request_id, result))
+        except (TypeError, msgspec.EncodeError) as exc:
+            await self._reply_error(request_id, RpcError.internal(exc))
+            return
+        try:
+            await self._write(data, request=False)
+        except MessageTooLarge as exc:
+            await self._reply_error(request_id, exc)
+
+    async def _reply_error(self, request_id: int | str | None, exc: RpcError) -> None:
+        await self._write(_encode(_Error(request_id, exc.to_error())), request=False)

@@ -1,0 +1,386 @@
+"""One supervised runner process: start, handshake, load, serve, restart, stop.
+
+``RunnerProcess.run()`` owns the OS process for its whole life and is meant to run in a task
+group of the pool that owns it. Every state change goes through ``_transition`` (the rules are in
+``states.py``) and is reported to the listeners, which is what logs, health checks and tests see.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.streams.text import TextReceiveStream
+
+from motia_core import __version__
+from motia_core.errors import (
+    RpcError,
+    RunnerCrashed,
+    RunnerNotReady,
+    TimedOut,
+    UnsupportedProtocolVersion,
+)
+from motia_core.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    METHODS,
+    PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    InitializeParams,
+    InitializeResult,
+    InvokeParams,
+    InvokeResult,
+    LoadedFile,
+    LoadParams,
+    LoadResult,
+    PeerInfo,
+)
+from motia_core.rpc import Endpoint, Handler, ProtocolViolation
+from motia_core.runners.spec import RunnerSpec
+from motia_core.runners.states import RunnerState, ShutdownRung, check_transition
+
+__all__ = ("RunnerProcess", "StateListener", "SupervisorSettings")
+
+log = logging.getLogger("motia.runner")
+
+# The methods a runner may call on the core.
+RUNNER_TO_CORE = {
+    name: m for name, m in METHODS.items() if m.direction in ("runner->core", "both")
+}
+
+StateListener = Callable[["RunnerProcess", RunnerState, RunnerState], None]
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    handshake_timeout_s: float = 10.0
+    # A runner counts as started once it has been ready this long; earlier exits are failures.
+    stable_start_s: float = 1.0
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 5.0
+    # Quick failures in a row before giving up (FATAL).
+    max_quick_failures: int = 5
+    # How long an invocation waits for a starting or restarting runner.
+    ready_timeout_s: float = 30.0
+    shutdown_budget_s: float = 5.0
+    # Extra time past an invocation's own timeout before the core cancels it.
+    cancel_grace_s: float = 1.0
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+
+class _HandshakeFailed(Exception):
+    pass
+
+
+class RunnerProcess:
+    def __init__(
+        self,
+        spec: RunnerSpec,
+        *,
+        project_root: Path,
+        callbacks: Handler,
+        index: int = 0,
+        streams: Iterable[str] = (),
+        settings: SupervisorSettings | None = None,
+        listeners: Iterable[StateListener] = (),
+    ) -> None:
+        self.spec = spec
+        self.name = f"{spec.language}#{index}"
+        self.project_root = project_root
+        self.settings = settings or SupervisorSettings()
+        self.streams = list(streams)
+        self.state = RunnerState.STOPPED
+        self.pid: int | None = None
+        self.info: InitializeResult | None = None
+        self.loaded: dict[str, LoadedFile] = {}
+        self.in_flight = 0
+        self.restarts = 0
+        self.last_error: str | None = None
+        self.shutdown_rung: ShutdownRung | None = None
+        self._callbacks = callbacks
+        self._listeners = list(listeners)
+        self._files: dict[str, None] = {}  # ordered set of files to (re)load on every start
+        self._endpoint: Endpoint | None = None
+        self._process: anyio.abc.Process | None = None
+        self._changed = anyio.Event()
+        self._stopping = False
+        self._stop_requested = anyio.Event()
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def add_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def _transition(self, new: RunnerState) -> None:
+        old = self.state
+        check_transition(self.name, old, new)
+        self.state = new
+        self._changed.set()
+        self._changed = anyio.Event()
+        for listener in self._listeners:
+            listener(self, old, new)
+
+    async def wait_for_state(self, *states: RunnerState, timeout_s: float = 30.0) -> RunnerState:
+        with anyio.fail_after(timeout_s):
+            while self.state not in states:
+                await self._changed.wait()
+        return self.state
+
+    # --- the supervision loop ------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                  ) -> None:
+        """Keep the runner alive until ``stop()``; returns in STOPPED (or after FATAL + stop)."""
+        task_status.started()
+        quick_failures = 0
+        while not self._stopping:
+            self._transition(RunnerState.STARTING)  # STOPPED|BACKOFF|FATAL -> STARTING
+            ready_at = await self._run_once()
+            if self._stopping:
+                break
+            self.restarts += 1
+            up_s = time.monotonic() - ready_at if ready_at else 0.0
+            quick_failures = 0 if up_s >= self.settings.stable_start_s else quick_failures + 1
+            self._transition(RunnerState.BACKOFF)  # STARTING|READY -> BACKOFF
+            if quick_failures >= self.settings.max_quick_failures:
+                log.error("runner %s gave up after %d quick failures: %s", self.name,
+                          quick_failures, self.last_error, extra={"action": "gave_up"})
+                self._transition(RunnerState.FATAL)  # BACKOFF -> FATAL
+                await self._stop_requested.wait()
+                break
+            delay = min(self.settings.backoff_initial_s * 2 ** max(quick_failures - 1, 0),
+                        self.settings.backoff_max_s)
+            log.warning("runner %s backoff %.1fs after: %s", self.name, delay, self.last_error,
+                        extra={"action": "backoff"})
+            with anyio.move_on_after(delay):
+                await self._stop_requested.wait()
+        if self.state is not RunnerState.STOPPING:
+            self._transition(RunnerState.STOPPING)
+        self._transition(RunnerState.STOPPED)  # STOPPING -> STOPPED
+
+    async def _run_once(self) -> float | None:
+        """Start the process and serve it until it ends. Returns when it became ready, if it did."""
+        argv = self.spec.argv(self.project_root)
+        try:
+            process = await anyio.open_process(
+                argv,
+                cwd=self.project_root,
+                env=self.spec.environment(self.project_root, self.name),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.last_error = (f"cannot start runner {self.name} with {argv[0]!r}: {exc}; "
+                               f"{self.spec.install_hint}")
+            log.error("%s", self.last_error, extra={"action": "spawn_failed"})
+            return None
+        self._process = process
+        self.pid = process.pid
+        log.info("runner %s spawned (pid %d)", self.name, process.pid, extra={"action": "spawned"})
+        assert process.stdout and process.stdin and process.stderr
+        endpoint = Endpoint(process.stdout, process.stdin, name=f"runner {self.name}",
+                            methods=RUNNER_TO_CORE, handler=self._callbacks,
+                            max_message_bytes=self.settings.max_message_bytes)
+        ready_at: float | None = None
+        violation: str | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._pump_stderr, process.stderr)
+            serve_done = anyio.Event()
+
+            async def serve() -> None:
+                nonlocal violation
+                try:
+                    await endpoint.serve()
+                except ProtocolViolation as exc:
+                    violation = str(exc)
+                finally:
+                    serve_done.set()
+
+            tg.start_soon(serve)
+            try:
+                await self._handshake(endpoint)
+                if self._stopping:
+                    return None
+                self._endpoint = endpoint
+                ready_at = time.monotonic()
+                self._transition(RunnerState.READY)  # STARTING -> READY
+                log.info("runner %s ready", self.name, extra={"action": "ready"})
+                await serve_done.wait()
+            except _HandshakeFailed as exc:
+                violation = str(exc)
+            finally:
+                self._endpoint = None
+                with anyio.CancelScope(shield=True):
+                    code = await self._reap(process)
+                reason = violation or f"exited with code {code}"
+                if not self._stopping:
+                    self.last_error = f"runner {self.name} (pid {process.pid}) {reason}"
+                    log.warning("runner %s exited (not expected): %s", self.name, reason,
+                                extra={"action": "exited"})
+                endpoint.close(RunnerCrashed(f"runner {self.name} (pid {process.pid}) {reason}",
+                                             {"pid": process.pid, "exitCode": code}))
+                tg.cancel_scope.cancel()
+        self._process = None
+        return ready_at
+
+    async def _handshake(self, endpoint: Endpoint) -> None:
+        params = InitializeParams(
+            protocol_version=PROTOCOL_VERSION,
+            core=PeerInfo(name="motia-core", version=__version__),
+            project_root=str(self.project_root),
+            max_message_bytes=self.settings.max_message_bytes,
+            streams=self.streams,
+        )
+        command = " ".join(self.spec.argv(self.project_root))
+        try:
+            with anyio.fail_after(self.settings.handshake_timeout_s):
+                info = await endpoint.request("initialize", params, InitializeResult)
+                if info.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+                    raise UnsupportedProtocolVersion(
+                        f"runner {self.name} ({command}) speaks protocol version "
+                        f"{info.protocol_version}, this core speaks "
+                        f"{sorted(SUPPORTED_PROTOCOL_VERSIONS)}; upgrade the older side"
+                    )
+                self.info = info
+        except TimeoutError as exc:
+            raise _HandshakeFailed(
+                f"did not complete its handshake within {self.settings.handshake_timeout_s}s "
+                f"({command})"
+            ) from exc
+        except RpcError as exc:
+            raise _HandshakeFailed(f"failed its handshake: {exc}") from exc
+        if self._files:
+            try:
+                await self._load(endpoint, list(self._files))
+            except RpcError as exc:
+                raise _HandshakeFailed(f"failed to load its steps: {exc}") from exc
+
+    async def _load(self, endpoint: Endpoint, files: list[str]) -> list[LoadedFile]:
+        result: LoadResult = await endpoint.request("steps.load", LoadParams(files=files),
+                                                    LoadResult)
+        for entry in result.files:
+            self.loaded[entry.file] = entry
+        return result.files
+
+    async def _reap(self, process: anyio.abc.Process) -> int:
+        """Make sure the process group is gone and the pipes are closed; return the exit code."""
+        if process.returncode is None:
+            if self._stopping:
+                # stop() is walking the ladder; give it its budget before forcing the issue.
+                with anyio.move_on_after(self.settings.shutdown_budget_s + 1):
+                    await process.wait()
+            if process.returncode is None:
+                self._signal_group(process, signal.SIGKILL)
+        code = await process.wait()
+        await process.aclose()
+        return code
+
+    @staticmethod
+    def _signal_group(process: anyio.abc.Process, sig: signal.Signals) -> None:
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                process.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    async def _pump_stderr(self, stream: anyio.abc.ByteReceiveStream) -> None:
+        runner_log = logging.getLogger(f"motia.runner.{self.spec.language}")
+        pending = ""
+        async for text in TextReceiveStream(stream, errors="replace"):
+            pending += text
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if line:
+                    runner_log.info("%s", line, extra={"action": "stderr", "runner": self.name})
+        if pending:
+            runner_log.info("%s", pending, extra={"action": "stderr", "runner": self.name})
+
+    # --- what owners call ----------------------------------------------------------------------
+
+    async def _ready_endpoint(self) -> Endpoint:
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        while True:
+            endpoint = self._endpoint
+            if endpoint is not None and self.state is RunnerState.READY:
+                return endpoint
+            if self.state in (RunnerState.FATAL, RunnerState.STOPPING, RunnerState.STOPPED):
+                raise RunnerNotReady(
+                    f"runner {self.name} is {self.state.value}"
+                    + (f": {self.last_error}" if self.last_error else "")
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunnerNotReady(
+                    f"runner {self.name} was not ready within {self.settings.ready_timeout_s}s "
+                    f"(state {self.state.value})"
+                )
+            with anyio.move_on_after(remaining):
+                await self._changed.wait()
+
+    async def load(self, files: Iterable[str]) -> list[LoadedFile]:
+        """Load (or reload) files now and after every restart."""
+        files = list(files)
+        self._files.update(dict.fromkeys(files))
+        return await self._load(await self._ready_endpoint(), files)
+
+    async def invoke(self, params: InvokeParams, timeout_s: float | None = None) -> Any:
+        """Run one invocation; returns the handler's output. Fails with an RpcError subclass."""
+        endpoint = await self._ready_endpoint()
+        self.in_flight += 1
+        try:
+            if timeout_s is None:
+                result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult)
+                return result.output
+            with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
+                result = await endpoint.request("step.invoke", params, InvokeResult)
+                return result.output
+            raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
+                           f"({params.file} on runner {self.name})")
+        finally:
+            self.in_flight -= 1
+
+    async def stop(self) -> ShutdownRung:
+        """The shutdown ladder: `shutdown`+`exit`, SIGTERM to the group, SIGKILL. Idempotent."""
+        if self._stopping:
+            await self.wait_for_state(RunnerState.STOPPED,
+                                      timeout_s=self.settings.shutdown_budget_s + 5)
+            return self.shutdown_rung or ShutdownRung.ALREADY_EXITED
+        self._stopping = True
+        self._stop_requested.set()
+        if self.state is not RunnerState.STOPPED:
+            self._transition(RunnerState.STOPPING)  # any live state -> STOPPING
+        process, endpoint = self._process, self._endpoint
+        rung = ShutdownRung.ALREADY_EXITED
+        if process is not None and process.returncode is None:
+            rung = await self._ladder(process, endpoint)
+        self.shutdown_rung = rung
+        log.info("runner %s stopped (%s)", self.name, rung.value, extra={"action": "stopped"})
+        return rung
+
+    async def _ladder(self, process: anyio.abc.Process, endpoint: Endpoint | None,
+                      ) -> ShutdownRung:
+        half = self.settings.shutdown_budget_s / 2
+        with anyio.move_on_after(half):
+            if endpoint is not None:
+                try:
+                    await endpoint.request("shutdown")
+                    await endpoint.notify("exit")
+                except RpcError:
+                    pass
+            await process.wait()
+            return ShutdownRung.POLITE
+        self._signal_group(process, signal.SIGTERM)
+        with anyio.move_on_after(half):
+            await process.wait()
+            return ShutdownRung.TERMINATED
+        self._signal_group(process, signal.SIGKILL)
+        await process.wait()
+        return ShutdownRung.KILLED

@@ -1,0 +1,761 @@
+"""The Python runner (runners/python/motia_runner), spawned for real and driven over stdio.
+
+A small fake core lives in this file: it speaks protocol v1 with raw JSON lines, answers the
+runner's ``state.*``/``emit``/``streams.*`` callbacks from dicts, records ``log`` notifications,
+and treats any stdout line that is not JSON-RPC as a protocol violation. It also refuses
+callbacks for invocations that have already been answered, as the real core does, so a runner
+that answers before its background calls finish fails these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNERS = REPO / "runners" / "python"
+PROJECT = REPO / "tests" / "fixtures" / "projects" / "pyrunner"
+STREAMS = ["my-stream", "todo"]
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def step(name: str, root: Path = PROJECT) -> str:
+    return str(root / "steps" / name)
+
+
+class FakeCore:
+    """The core's half of the protocol, as small as the tests allow."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.state: dict[str, dict[str, Any]] = {}
+        self.streams: dict[tuple[str, str], dict[str, Any]] = {}
+        self.emitted: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.violations: list[str] = []
+        self.stale_callbacks: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self.active: set[str] = set()
+        self.answered_order: list[Any] = []
+        self.hold: tuple[str, str, int] | None = None  # (method, group, release at count)
+        self._held: list[tuple[Any, Any]] = []
+        self._pending: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._inv_of: dict[Any, str] = {}
+        self._next_id = 0
+        self._tasks = [asyncio.ensure_future(self._read_stdout()),
+                       asyncio.ensure_future(self._read_stderr())]
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def write(self, message: dict[str, Any]) -> None:
+        self.write_raw(json.dumps(message).encode())
+
+    def write_raw(self, line: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + b"\n")
+
+    def start(self, method: str, params: Any = None, msg_id: Any = None) -> asyncio.Future[Any]:
+        """Send a request; the future resolves to the whole response object."""
+        if msg_id is None:
+            self._next_id += 1
+            msg_id = self._next_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        if method == "step.invoke" and isinstance(params, dict):
+            self.active.add(params.get("invocationId"))
+            self._inv_of[msg_id] = params.get("invocationId")
+        self.write(message)
+        return future
+
+    async def request(self, method: str, params: Any = None, timeout: float = 20) -> Any:
+        return await asyncio.wait_for(self.start(method, params), timeout)
+
+    def notify(self, method: str, params: Any = None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self.write(message)
+
+    def invoke_start(self, file: str, trigger: str = "event", input: Any = None,
+                     inv_id: str | None = None, **extra: Any) -> asyncio.Future[Any]:
+        self._next_id += 1
+        params = {"invocationId": inv_id or f"inv-{self._next_id}", "file": file,
+                  "trigger": trigger, "trace": {"traceId": "trace-1", "spanId": "span-1"},
+                  **extra}
+        if input is not None:
+            params["input"] = input
+        return self.start("step.invoke", params)
+
+    async def invoke(self, file: str, trigger: str = "event", input: Any = None,
+                     **extra: Any) -> dict[str, Any]:
+        return await asyncio.wait_for(self.invoke_start(file, trigger, input, **extra), 20)
+
+    async def output(self, file: str, trigger: str = "event", input: Any = None,
+                     **extra: Any) -> Any:
+        response = await self.invoke(file, trigger, input, **extra)
+        assert "result" in response, response
+        return response["result"]["output"]
+
+    async def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        async for line in self.proc.stderr:
+            self.stderr.append(line.decode(errors="replace"))
+
+    async def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            try:
+                message = json.loads(line)
+                assert isinstance(message, dict) and message.get("jsonrpc") == "2.0"
+            except (ValueError, AssertionError):
+                self.violations.append(line.decode(errors="replace"))
+                continue
+            self._dispatch(message)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(EOFError("runner closed stdout"))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if method is None:
+            msg_id = message.get("id")
+            self.answered_order.append(msg_id)
+            self.active.discard(self._inv_of.pop(msg_id, None))
+            future = self._pending.pop(msg_id, None)
+            if future is None:
+                self.violations.append(f"response to unknown id: {message}")
+            elif not future.done():
+                future.set_result(message)
+        elif "id" not in message:
+            if method == "log":
+                self.logs.append(message["params"])
+            else:
+                self.violations.append(f"unexpected notification: {message}")
+        else:
+            self._callback(message["id"], method, message.get("params") or {})
+
+    # --- the core's services ----------------------------------------------------------------
+
+    def _answer(self, msg_id: Any, result: Any = None, error: dict[str, Any] | None = None) -> None:
+        body = {"error": error} if error is not None else {"result": result}
+        self.write({"jsonrpc": "2.0", "id": msg_id, **body})
+
+    def _callback(self, msg_id: Any, method: str, params: dict[str, Any]) -> None:
+        self.calls.append((method, params))
+        if params.get("invocationId") not in self.active:
+            self.stale_callbacks.append(params)
+            self._answer(msg_id, error={"code": -32009, "message": "Invocation not found"})
+            return
+        if method == "state.set" and params.get("key") == "fails":
+            self._answer(msg_id, error={"code": -32602, "message": "refused by the fake core",
+                                        "data": {"key": "fails"}})
+            return
+        try:
+            result = self._serve(method, params)
+        except KeyError as exc:
+            self._answer(msg_id, error={"code": -32601, "message": f"no method {exc}"})
+            return
+        if self.hold and method == self.hold[0] and params.get("group") == self.hold[1]:
+            self._held.append((msg_id, result))
+            if len(self._held) >= self.hold[2]:
+                for held_id, held_result in self._held:
+                    self._answer(held_id, held_result)
+                self._held.clear()
+            return
+        self._answer(msg_id, result)
+
+    def _serve(self, method: str, p: dict[str, Any]) -> Any:
+        if method.startswith("state."):
+            return self._serve_state(method, p)
+        if method.startswith("streams."):
+            return self._serve_streams(method, p)
+        if method == "emit":
+            self.emitted.append(p)
+            return None
+        raise KeyError(method)
+
+    def _serve_state(self, method: str, p: dict[str, Any]) -> Any:
+        group = self.state.setdefault(p["group"], {})
+        if method == "state.get":
+            return group.get(p["key"])
+        if method == "state.set":
+            group[p["key"]] = p["value"]
+            return p["value"]
+        if method == "state.delete":
+            return group.pop(p["key"], None)
+        if method == "state.getGroup":
+            return list(group.values())
+        if method == "state.clear":
+            group.clear()
+            return None
+        raise KeyError(method)
+
+    def _serve_streams(self, method: str, p: dict[str, Any]) -> Any:
+        items = self.streams.setdefault((p["stream"], p.get("group", "")), {})
+        if method == "streams.get":
+            return items.get(p["id"])
+        if method == "streams.set":
+            items[p["id"]] = {**p["data"], "id": p["id"]}
+            return items[p["id"]]
+        if method == "streams.delete":
+            return items.pop(p["id"], None)
+        if method == "streams.getGroup":
+            return list(items.values())
+        if method == "streams.send":
+            self.sent.append(p)
+            return None
+        raise KeyError(method)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def initialize(self, **overrides: Any) -> dict[str, Any]:
+        params = {"protocolVersion": 1, "core": {"name": "motia-core", "version": "test"},
+                  "projectRoot": str(self.root), "maxMessageBytes": 16 * 1024 * 1024,
+                  "streams": STREAMS, **overrides}
+        return await self.request("initialize", params)  # type: ignore[no-any-return]
+
+    async def load(self, *files: str) -> list[dict[str, Any]]:
+        response = await self.request("steps.load", {"files": list(files)})
+        assert "result" in response, response
+        return response["result"]["files"]  # type: ignore[no-any-return]
+
+    async def wait_exit(self, timeout: float = 10) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
+        return code
+
+    root: Path = PROJECT
+
+
+def runner_env(root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "PYTHONPATH": os.pathsep.join([str(root), str(RUNNERS)]),
+        "MOTIA_PROJECT_ROOT": str(root),
+        "MOTIA_PROTOCOL_VERSION": "1",
+        "MOTIA_RUNNER": "python#0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+@asynccontextmanager
+async def spawn(root: Path = PROJECT, python: str = sys.executable,
+                env: dict[str, str] | None = None, init: bool = True,
+                **init_overrides: Any) -> AsyncIterator[FakeCore]:
+    proc = await asyncio.create_subprocess_exec(
+        python, "-m", "motia_runner", cwd=str(root), env=runner_env(root, env),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        limit=64 * 1024 * 1024,
+    )
+    core = FakeCore(proc)
+    core.root = root
+    try:
+        if init:
+            response = await core.initialize(**init_overrides)
+            assert "result" in response, response
+        yield core
+    except BaseException as exc:
+        exc.add_note("runner stderr:\n" + "".join(core.stderr))
+        raise
+    finally:
+        if proc.returncode is None:
+            try:
+                core.notify("exit")
+                await asyncio.wait_for(proc.wait(), 10)
+            except (Exception, asyncio.TimeoutError):
+                proc.kill()
+                await proc.wait()
+        for task in core._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except Exception:
+                task.cancel()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    assert core.violations == [], core.violations
+
+
+# --- handshake and lifecycle -----------------------------------------------------------------
+
+
+async def test_handshake_answers_runner_info_and_capabilities() -> None:
+    async with spawn(init=False) as core:
+        response = await core.initialize()
+    assert response["result"] == {
+        "protocolVersion": 1,
+        "runner": {"name": "motia-python-runner", "version": "0.1.0", "language": "python"},
+        "capabilities": {"cancellation": True, "middleware": True, "reload": True,
+                         "filePatterns": ["_step.py", ".step.py", "_stream.py"]},
+    }
+
+
+async def test_wrong_protocol_version_is_refused_with_supported_list() -> None:
+    async with spawn(init=False) as core:
+        response = await core.initialize(protocolVersion=2)
+    assert response["error"]["code"] == -32006
+    assert response["error"]["data"] == {"supported": [1]}
+    assert "2" in response["error"]["message"]
+
+
+async def test_unknown_method_and_bad_params_are_answered_and_the_runner_goes_on() -> None:
+    async with spawn() as core:
+        unknown = await core.request("nope.nothing", {})
+        assert unknown["error"]["code"] == -32601
+        assert "nope.nothing" in unknown["error"]["message"]
+
+        bad_load = await core.request("steps.load", {"files": "steps/x_step.py"})
+        assert bad_load["error"]["code"] == -32602
+        assert "files" in bad_load["error"]["message"]
+
+        bad_invoke = await core.request("step.invoke", {"file": step("event_step.py"),
+                                                        "trigger": "event"})
+        assert bad_invoke["error"]["code"] == -32602
+        assert "invocationId" in bad_invoke["error"]["message"]
+
+        bad_trigger = await core.request("step.invoke", {
+            "invocationId": "x", "file": step("event_step.py"), "trigger": "http",
+            "trace": {"traceId": "t", "spanId": "s"}})
+        assert "trigger" in bad_trigger["error"]["message"]
+
+        missing = await core.invoke(step("never_loaded_step.py"))
+        assert missing["error"]["code"] == -32002
+        await core.load(step("noop_step.py"))
+        noop = await core.invoke(step("noop_step.py"))
+        assert noop["error"]["code"] == -32002
+        assert "handler" in noop["error"]["message"]
+
+
+async def test_parse_error_is_answered_with_null_id() -> None:
+    async with spawn() as core:
+        core._pending[None] = asyncio.get_running_loop().create_future()
+        core.write_raw(b"{not json")
+        response = await asyncio.wait_for(core._pending[None], 10)
+    assert response["id"] is None
+    assert response["error"]["code"] == -32700
+
+
+async def test_eof_on_stdin_exits_zero() -> None:
+    async with spawn() as core:
+        assert core.proc.stdin is not None
+        core.proc.stdin.close()
+        assert await core.wait_exit() == 0
+
+
+async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero() -> None:
+    async with spawn() as core:
+        await core.load(step("slow_step.py"), step("event_step.py"))
+        slow = core.invoke_start(step("slow_step.py"), input={"seconds": 0.5})
+        await asyncio.sleep(0.1)
+        shutdown = core.start("shutdown")
+        await asyncio.sleep(0.05)
+        late = await core.invoke(step("event_step.py"), input={"n": 1})
+        assert late["error"]["code"] == -32010
+        shutdown_response = await asyncio.wait_for(shutdown, 10)
+        slow_response = await asyncio.wait_for(slow, 10)
+        assert shutdown_response["result"] is None
+        assert slow_response["result"]["output"] == {"slept": 0.5}
+        slow_id, shutdown_id = slow_response["id"], shutdown_response["id"]
+        assert core.answered_order.index(slow_id) < core.answered_order.index(shutdown_id)
+        core.notify("exit")
+        assert await core.wait_exit() == 0
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+async def test_load_reports_per_file_errors_and_loads_the_rest() -> None:
+    files = ["basic_api_step.py", "broken_step.py", "import_error_step.py", "bad_config_step.py",
+             "no_config_step.py", "noop_step.py", "todo_stream.py", "middleware_step.py"]
+    async with spawn() as core:
+        loaded = {Path(f["file"]).name: f for f in await core.load(*map(step, files))}
+        assert list(loaded) == files  # one entry per file, in order
+
+        broken = loaded["broken_step.py"]["error"]
+        assert broken["code"] == -32003
+        assert "broken_step.py" in broken["message"] and "SyntaxError" in broken["message"]
+        assert "line 3" in broken["data"]["stack"]
+
+        missing_pkg = loaded["import_error_step.py"]["error"]
+        assert "definitely_not_installed_pkg" in missing_pkg["message"]
+        assert "pip install" in missing_pkg["message"]
+        assert "import_error_step.py" in missing_pkg["data"]["stack"]
+
+        assert "not JSON-serialisable" in loaded["bad_config_step.py"]["error"]["message"]
+        assert "config" in loaded["no_config_step.py"]["error"]["message"]
+
+        api = loaded["basic_api_step.py"]
+        assert api["hasHandler"] is True
+        assert api["config"]["responseSchema"] == {"200": {"type": "object"}}
+        assert loaded["noop_step.py"] == {"file": step("noop_step.py"), "hasHandler": False,
+                                          "config": {"type": "noop", "name": "Placeholder",
+                                                     "virtualEmits": ["x"],
+                                                     "virtualSubscribes": []}}
+        stream = loaded["todo_stream.py"]
+        assert stream["hasHandler"] is False
+        assert "canAccess" not in stream["config"]
+        assert stream["config"]["__motia_hasCanAccess"] is True
+        assert "middleware" not in loaded["middleware_step.py"]["config"]
+
+        # A failed file is not invocable; a good one still is.
+        assert (await core.invoke(step("broken_step.py")))["error"]["code"] == -32002
+        out = await core.output(step("basic_api_step.py"), "api",
+                                {"body": {}, "pathParams": {"id": "1"}})
+        assert out["status"] == 200
+
+
+async def test_module_names_make_package_relative_and_sibling_imports_work() -> None:
+    async with spawn() as core:
+        await core.load(step("petstore/api_step.py"), step("create_pet.step.py"),
+                        step("my-flow/flow_step.py"))
+        pets = await core.output(step("petstore/api_step.py"), "api", {})
+        seed = await core.output(step("create_pet.step.py"), "event", {})
+        dashed = await core.output(step("my-flow/flow_step.py"), "event", {})
+    assert pets["body"] == {"msg": "HELLO PETS!", "module": "steps.petstore.api_step",
+                            "package": "steps.petstore"}
+    assert seed == {"shared": "from-shared", "module": "steps.create_pet_step",
+                    "package": "steps"}
+    assert dashed == {"plain": "sibling-value", "relative": "sibling-value"}
+
+
+async def test_each_file_is_imported_once_and_reload_swaps_atomically(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT, root)
+    counter = step("counter_step.py", root)
+    async with spawn(root=root) as core:
+        await core.load(counter)
+        outputs = await asyncio.gather(*(core.output(counter, input={}) for _ in range(25)))
+        assert outputs == [{"imports": 1, "version": 1}] * 25
+
+        in_flight = core.invoke_start(counter, input={"sleep": 0.5})
+        await asyncio.sleep(0.1)
+        source = Path(counter).read_text().replace('"version": 1', '"version": 2')
+        Path(counter).write_text(source)
+        (reloaded,) = await core.load(counter)
+        assert reloaded["config"]["version"] == 2
+        assert await core.output(counter, input={}) == {"imports": 2, "version": 2}
+        old = await asyncio.wait_for(in_flight, 10)
+        assert old["result"]["output"] == {"imports": 2, "version": 1}  # old code, shared helper
+
+        Path(counter).write_text("config = {'type': 'event'\n")
+        (failed,) = await core.load(counter)
+        assert failed["error"]["code"] == -32003
+        assert (await core.invoke(counter, input={}))["error"]["code"] == -32002
+
+
+# --- invocation ------------------------------------------------------------------------------
+
+
+async def test_api_event_and_cron_triggers_use_motia_call_conventions() -> None:
+    async with spawn() as core:
+        await core.load(step("basic_api_step.py"), step("event_step.py"), step("cron_step.py"))
+        api = await core.output(step("basic_api_step.py"), "api",
+                                {"body": {"a": 1}, "pathParams": {"id": "42"}, "headers": {}},
+                                flows=["pyrunner"])
+        event = await core.output(step("event_step.py"), "event", {"n": 3})
+        cron = await core.output(step("cron_step.py"), "cron")
+    assert api == {"status": 200, "body": {"id": "42", "echo": {"a": 1}, "traceId": "trace-1",
+                                           "flows": ["pyrunner"]}}
+    assert event == {"handled": 3}
+    assert core.emitted[0]["topic"] == "thing.seen"
+    assert core.emitted[0]["data"] == {"seen": 3}
+    assert core.emitted[0]["messageGroupId"] == "g1"
+    assert core.emitted[0]["invocationId"].startswith("inv-")
+    assert cron == {"ticked": True}
+    assert core.state["cron"]["last"] == {"trace": "trace-1"}
+
+
+async def test_middleware_runs_first_outermost_and_can_short_circuit() -> None:
+    async with spawn() as core:
+        await core.load(step("middleware_step.py"))
+        ok = await core.output(step("middleware_step.py"), "api", {"headers": {}})
+        blocked = await core.output(step("middleware_step.py"), "api",
+                                    {"headers": {"x-block": "1"}})
+    assert ok["status"] == 200
+    assert ok["headers"] == {"x-outer": "1"}
+    assert ok["body"] == {"mutatedByMiddleware": True,
+                          "trail": ["outer-in", "gate", "handler", "outer-out"]}
+    assert blocked["status"] == 403
+    assert blocked["headers"] == {"x-outer": "1"}
+    assert blocked["body"]["trail"] == ["outer-in", "gate", "outer-out"]
+
+
+async def test_state_api_reproduces_motia_python_quirks() -> None:
+    async with spawn() as core:
+        await core.load(step("state_step.py"))
+        out = await core.output(step("state_step.py"), input={"group": "g"})
+    assert out["missing"] == {"data": None}
+    assert out["plain"] == {"data": {"a": 1}}
+    assert out["withdata"] == {"data": 5, "b": 2}
+    assert out["scalar"] == 7
+    assert out["list"] == [1, 2]
+    assert out["group"] == [{"a": 1}, {"data": 5, "b": 2}, 7, [1, 2]]
+    assert out["groupAlias"] == out["group"]
+    assert out["emptyGroup"] == []
+    assert out["deleted"] == 7
+    assert out["afterClear"] == []
+    assert {m for m, _ in core.calls} == {"state.get", "state.set", "state.getGroup",
+                                          "state.delete", "state.clear"}
+    assert all(p["invocationId"] == core.calls[0][1]["invocationId"] for _, p in core.calls)
+
+
+async def test_core_error_on_a_callback_raises_an_rpc_error_at_the_await() -> None:
+    async with spawn() as core:
+        await core.load(step("refused_step.py"))
+        out = await core.output(step("refused_step.py"), input={})
+    assert out == {"type": "InvalidParams", "code": -32602, "message": "refused by the fake core",
+                   "data": {"key": "fails"}, "isRpcError": "RpcError"}
+
+
+async def test_logger_merges_args_into_fields() -> None:
+    async with spawn() as core:
+        await core.load(step("logger_step.py"))
+        response = await core.invoke(step("logger_step.py"), input={}, inv_id="log-inv")
+        assert response["result"] == {"output": None}
+    by_msg = {log["msg"]: log for log in core.logs}
+    assert by_msg["dict args"] == {"invocationId": "log-inv", "level": "info", "msg": "dict args",
+                                   "fields": {"orderId": 7, "nested": {"a": 1}}}
+    assert by_msg["object args"]["level"] == "warn"
+    assert by_msg["object args"]["fields"] == {"x": 1, "y": "two"}
+    assert by_msg["scalar args"]["fields"] == {"data": 42}
+    assert by_msg["scalar args"]["level"] == "error"
+    assert by_msg["no args"]["fields"] == {} and by_msg["no args"]["level"] == "debug"
+    assert by_msg["warning alias"]["level"] == "warn"
+    assert by_msg["list args"]["fields"] == {"data": [1, 2]}
+
+
+async def test_print_and_fd1_writes_go_to_stderr_not_the_protocol() -> None:
+    async with spawn() as core:
+        await core.load(step("print_step.py"))
+        assert await core.output(step("print_step.py"), input={}) == {"printed": True}
+        await core.request("steps.load", {"files": []})  # a round trip after the prints
+        core.notify("exit")
+        await core.wait_exit()
+    stderr = "".join(core.stderr)
+    for text in ("printed at import time", "hello from print", "hello from sys.stdout",
+                 "hello from fd 1", "hello from a child process"):
+        assert text in stderr
+    # spawn() asserts core.violations == []: no stray line reached the protocol channel.
+
+
+async def test_sync_handler_runs_in_a_thread_with_blocking_ctx_calls() -> None:
+    async with spawn() as core:
+        await core.load(step("sync_step.py"))
+        outs = await asyncio.gather(*(core.output(step("sync_step.py"), input={"v": i})
+                                      for i in range(5)))
+    for out in outs:
+        assert out["thread"].startswith("motia-sync-handler")
+        assert out["stored"] == {"v": out["got"]["data"]["v"]}
+    assert len(core.emitted) == 5
+    assert sum(1 for log in core.logs if log["msg"] == "from a thread") == 5
+
+
+async def test_unawaited_ctx_calls_finish_before_the_answer() -> None:
+    async with spawn() as core:
+        await core.load(step("background_step.py"))
+        out = await core.output(step("background_step.py"), input={"n": 20})
+        assert out == {"scheduled": 20}
+        # Everything was served while the invocation was still live (nothing stale).
+        assert core.stale_callbacks == []
+        assert core.state["bg"] == {f"k{i}": i for i in range(20)}
+        assert core.streams[("my-stream", "grp")]["item"] == {"done": True, "id": "item"}
+        failures = [log for log in core.logs if log["level"] == "error"]
+        assert len(failures) == 1 and "refused by the fake core" in str(failures[0]["fields"])
+
+
+async def test_streams_by_attribute_and_by_name() -> None:
+    async with spawn() as core:
+        await core.load(step("streams_step.py"))
+        out = await core.output(step("streams_step.py"), input={})
+    assert out["item"] == {"n": 1, "id": "a"}
+    assert out["again"] == {"n": 1, "id": "a"}
+    assert out["group"] == [] and out["group2"] == []
+    assert out["removed"] == {"n": 1, "id": "a"}
+    assert out["names"] == ["my-stream", "todo"]
+    assert core.sent[0]["stream"] == "todo"
+    assert core.sent[0]["channel"] == {"groupId": "g1"}
+    assert core.sent[0]["event"] == {"type": "ping", "data": {"x": 1}}
+    set_call = next(p for m, p in core.calls if m == "streams.set")
+    assert set_call["stream"] == "my-stream" and set_call["group"] == "g1"
+
+
+async def test_two_hundred_concurrent_invocations_with_callbacks() -> None:
+    n = 200
+    async with spawn() as core:
+        await core.load(step("roundtrip_step.py"))
+        # The fake core answers no state.set until it has seen all 200: only a runner that
+        # really runs invocations concurrently gets past this.
+        core.hold = ("state.set", "rt", n)
+        outs = await asyncio.gather(*(core.output(step("roundtrip_step.py"), input={"i": i})
+                                      for i in range(n)))
+    assert outs == [{"i": i, "got": {"data": {"i": i}}} for i in range(n)]
+    assert sorted(e["data"]["i"] for e in core.emitted) == list(range(n))
+    assert core.stale_callbacks == []
+
+
+async def test_cancel_request_cancels_that_invocation_only() -> None:
+    async with spawn() as core:
+        await core.load(step("slow_step.py"), step("event_step.py"))
+        slow = core.invoke_start(step("slow_step.py"), input={"seconds": 30, "tag": "c1"})
+        other = core.invoke_start(step("slow_step.py"), input={"seconds": 0.3, "tag": "c2"})
+        await asyncio.sleep(0.2)
+        core.notify("$/cancelRequest", {"id": 999999})  # not pending: a no-op
+        core.notify("$/cancelRequest", {"id": next(k for k, v in core._pending.items()
+                                                   if v is slow)})
+        cancelled = await asyncio.wait_for(slow, 10)
+        assert cancelled["error"]["code"] == -32800
+        assert core.state["slow"]["cancelled"] == "c1"  # the handler saw CancelledError
+        assert (await asyncio.wait_for(other, 10))["result"]["output"] == {"slept": 0.3}
+        assert await core.output(step("event_step.py"), input={"n": 1}) == {"handled": 1}
+
+
+async def test_timeout_ms_is_enforced_with_timed_out() -> None:
+    async with spawn() as core:
+        await core.load(step("slow_step.py"))
+        response = await core.invoke(step("slow_step.py"), input={"seconds": 30},
+                                     timeoutMs=200)
+        fast = await core.invoke(step("slow_step.py"), input={"seconds": 0.01}, timeoutMs=5000)
+    assert response["error"]["code"] == -32004
+    assert "timeoutMs=200" in response["error"]["message"]
+    assert fast["result"]["output"] == {"slept": 0.01}
+
+
+async def test_handler_error_has_name_message_and_user_only_stack() -> None:
+    async with spawn() as core:
+        await core.load(step("error_step.py"), step("event_step.py"))
+        response = await core.invoke(step("error_step.py"), input={"v": 3})
+        still_fine = await core.output(step("event_step.py"), input={"n": 2})
+    error = response["error"]
+    assert error["code"] == -32001
+    assert error["data"]["name"] == "ValueError"
+    assert error["data"]["message"] == "bad value 3"
+    stack = error["data"]["stack"]
+    assert "error_step.py" in stack and "in helper" in stack
+    assert "motia_runner" not in stack
+    assert still_fine == {"handled": 2}
+
+
+async def test_return_values_falsy_objects_and_unserialisable() -> None:
+    async with spawn() as core:
+        await core.load(step("returns_step.py"))
+        assert await core.output(step("returns_step.py"), input={"kind": "empty"}) is None
+        assert await core.output(step("returns_step.py"), input={"kind": "none"}) is None
+        obj = await core.output(step("returns_step.py"), input={"kind": "object"})
+        assert obj == {"status": 200, "body": {"a": 1}}
+        bad = await core.invoke(step("returns_step.py"), input={"kind": "unserialisable"})
+        assert bad["error"]["code"] == -32001
+
+
+async def test_message_size_limit_applies_to_results_and_input_lines() -> None:
+    limit = 4096
+    async with spawn(maxMessageBytes=limit) as core:
+        await core.load(step("returns_step.py"))
+        huge = await core.invoke(step("returns_step.py"), input={"kind": "huge", "size": 10_000})
+        assert huge["error"]["code"] == -32007
+
+        padding = "p" * (limit * 3)
+        id_first = core.start("step.invoke", {"invocationId": "big", "file": "x",
+                                              "trigger": "event", "input": {"id": 5, "pad":
+                                                                            padding}},
+                              msg_id="big-first")
+        assert (await asyncio.wait_for(id_first, 10))["error"]["code"] == -32007
+
+        # The id as the last key, a nested "id" earlier on: the top-level one must be found.
+        future = asyncio.get_running_loop().create_future()
+        core._pending["big-last"] = future
+        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "step.invoke",
+                                   "params": {"input": {"id": 5, "pad": padding}},
+                                   "id": "big-last"}).encode())
+        assert (await asyncio.wait_for(future, 10))["error"]["code"] == -32007
+
+        # Still serving after both.
+        assert await core.output(step("returns_step.py"), input={"kind": "ok"}) == {"kind": "ok"}
+
+        # No id anywhere: the runner cannot answer, so it exits non-zero.
+        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "$/cancelRequest",
+                                   "params": {"pad": padding}}).encode())
+        assert await core.wait_exit() != 0
+
+
+# --- environments ------------------------------------------------------------------------------
+
+
+def _runs(python: str, code: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", code], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _interpreters() -> list[Any]:
+    """This interpreter with stdlib JSON forced, an interpreter that lacks msgspec and orjson,
+    and the oldest supported Python, when the machine has them."""
+    cases = [pytest.param(sys.executable, {"MOTIA_RUNNER_JSON": "stdlib"}, id="stdlib-json")]
+    no_fast_json = "import importlib.util as u, sys; sys.exit(any(map(u.find_spec, " \
+                   "['msgspec', 'orjson'])))"
+    candidates = (
+        ("no-fast-json", ["/usr/bin/python3", "/usr/local/bin/python3"], no_fast_json),
+        ("python3.10",
+         [*sorted(map(str, Path("/root/.pyenv/versions").glob("3.10*/bin/python"))),
+          "/usr/bin/python3.10"],
+         "import sys; sys.exit(sys.version_info[:2] != (3, 10))"),
+    )
+    for label, paths, check in candidates:
+        found = next((p for p in paths if os.path.exists(p) and _runs(p, check)), None)
+        marks = [pytest.mark.skipif(found is None, reason=f"no {label} interpreter here")]
+        cases.append(pytest.param(found or "python3", {}, id=label, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("python", "env"), _interpreters())
+async def test_runner_works_without_fast_json_and_on_other_interpreters(
+        python: str, env: dict[str, str]) -> None:
+    async with spawn(python=python, env=env) as core:
+        loaded = await core.load(step("basic_api_step.py"), step("state_step.py"),
+                                 step("logger_step.py"), step("error_step.py"),
+                                 step("broken_step.py"), step("sync_step.py"))
+        assert loaded[0]["config"]["responseSchema"] == {"200": {"type": "object"}}
+        assert loaded[4]["error"]["code"] == -32003
+        state = await core.output(step("state_step.py"), input={"group": "s"})
+        assert state["missing"] == {"data": None}
+        await core.output(step("logger_step.py"), input={})
+        assert any(log["fields"] == {"x": 1, "y": "two"} for log in core.logs)
+        assert (await core.invoke(step("error_step.py"), input={}))["error"]["code"] == -32001
+        assert (await core.output(step("sync_step.py"), input={"v": 1}))["got"] == {
+            "data": {"v": 1}}
+
+
+def test_error_codes_match_the_core() -> None:
+    core_errors = pytest.importorskip("motia_core.errors")
+    sys.path.insert(0, str(RUNNERS))
+    try:
+        from motia_runner import errors as runner_errors
+    finally:
+        sys.path.remove(str(RUNNERS))
+    for name in runner_errors.__all__:
+        assert getattr(runner_errors, name).CODE == getattr(core_errors, name).CODE, name

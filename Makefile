@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The main job: the example project under `motia dev` on http://127.0.0.1:3000.
 run: install
-	$(BIN)/motia runners demo
+	$(BIN)/motia dev --project examples/orders-python
 
 test: install
 	$(BIN)/python -m pytest
@@ -24,7 +25,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 lint: install
-	$(BIN)/ruff check motia_core runners/python tests bench
+	$(BIN)/ruff check motia_core runners/python tests bench examples
 	$(BIN)/mypy
 
 # protocol/schema.json is generated from motia_core/protocol.py; a test fails when it is stale.

@@ -117,6 +117,9 @@ class InitializeResult(_Message, kw_only=True):
 class LoadParams(_Message, kw_only=True):
     # Absolute paths. Loading a file that is already loaded loads it again (hot reload).
     files: list[str]
+    # When present, every stream the project defines, replacing the list sent in `initialize`
+    # (stream names are only known once the stream files, of any language, are loaded).
+    streams: list[str] | None = None
 
 
 class LoadedFile(_Message, kw_only=True):

@@ -55,16 +55,18 @@ class _Envelope(msgspec.Struct):
     error: ErrorObject | UnsetType = UNSET
 
 
-class _Request(msgspec.Struct, omit_defaults=True):
+# No omit_defaults here: it would drop `"jsonrpc": "2.0"` too, which strict peers require.
+# UNSET params are left out (JSON-RPC allows no params, but not a null one).
+class _Request(msgspec.Struct):
     id: int | str
     method: str
-    params: Any = None
+    params: Any = UNSET
     jsonrpc: str = "2.0"
 
 
-class _Notification(msgspec.Struct, omit_defaults=True):
+class _Notification(msgspec.Struct):
     method: str
-    params: Any = None
+    params: Any = UNSET
     jsonrpc: str = "2.0"
 
 
@@ -92,6 +94,10 @@ class _Pending:
 def _fresh(error: RpcError) -> RpcError:
     # One exception instance raised in many tasks would share (and garble) its traceback.
     return RpcError.from_error(error.to_error())
+
+
+def _absent_if_none(params: Any) -> Any:
+    return UNSET if params is None else params
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
@@ -143,7 +149,8 @@ class Endpoint:
         slot = _Pending()
         self._pending[request_id] = slot
         try:
-            await self._write(_encode(_Request(request_id, method, params)), request=True)
+            message = _Request(request_id, method, _absent_if_none(params))
+            await self._write(_encode(message), request=True)
             await slot.event.wait()
         except BaseException:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
@@ -157,7 +164,7 @@ class Endpoint:
     async def notify(self, method: str, params: Any = None) -> None:
         if self._closed is not None:
             raise _fresh(self._closed)
-        await self._write(_encode(_Notification(method, params)), request=True)
+        await self._write(_encode(_Notification(method, _absent_if_none(params))), request=True)
 
     async def _notify_quietly(self, method: str, params: Any) -> None:
         try:

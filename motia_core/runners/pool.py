@@ -55,13 +55,15 @@ class RunnerPool:
             await process.wait_for_state(RunnerState.READY, RunnerState.FATAL,
                                          timeout_s=timeout_s)
 
-    async def load(self, files: Iterable[str]) -> list[LoadedFile]:
+    async def load(self, files: Iterable[str], streams: Iterable[str] | None = None,
+                   ) -> list[LoadedFile]:
         """Load files into every process; returns what the first one reported."""
         files = list(files)
+        names = None if streams is None else list(streams)
         results: list[list[LoadedFile]] = [[] for _ in self.processes]
 
         async def load_one(i: int, process: RunnerProcess) -> None:
-            results[i] = await process.load(files)
+            results[i] = await process.load(files, names)
 
         async with anyio.create_task_group() as tg:
             for i, process in enumerate(self.processes):

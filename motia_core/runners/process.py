@@ -43,6 +43,7 @@ from motia_core.protocol import (
     PeerInfo,
 )
 from motia_core.rpc import Endpoint, Handler, ProtocolViolation
+from motia_core.runners.pipes import open_piped_process
 from motia_core.runners.spec import RunnerSpec
 from motia_core.runners.states import RunnerState, ShutdownRung, check_transition
 
@@ -169,11 +170,9 @@ class RunnerProcess:
         """Start the process and serve it until it ends. Returns when it became ready, if it did."""
         argv = self.spec.argv(self.project_root)
         try:
-            process = await anyio.open_process(
-                argv,
-                cwd=self.project_root,
+            process, stdout, stdin = await open_piped_process(
+                argv, cwd=self.project_root,
                 env=self.spec.environment(self.project_root, self.name),
-                start_new_session=True,
             )
         except OSError as exc:
             self.last_error = (f"cannot start runner {self.name} with {argv[0]!r}: {exc}; "
@@ -182,9 +181,12 @@ class RunnerProcess:
             return None
         self._process = process
         self.pid = process.pid
+        if self._stopping:
+            # stop() came while we were spawning and found no process to walk the ladder on.
+            self._signal_group(process, signal.SIGKILL)
         log.info("runner %s spawned (pid %d)", self.name, process.pid, extra={"action": "spawned"})
-        assert process.stdout and process.stdin and process.stderr
-        endpoint = Endpoint(process.stdout, process.stdin, name=f"runner {self.name}",
+        assert process.stderr is not None
+        endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
                             max_message_bytes=self.settings.max_message_bytes)
         ready_at: float | None = None
@@ -192,6 +194,9 @@ class RunnerProcess:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._pump_stderr, process.stderr)
             serve_done = anyio.Event()
+            # A channel that ends (EOF, stray line) during the handshake fails it at once, with
+            # that cause, instead of after the whole handshake deadline with a vaguer one.
+            handshake_scope = anyio.CancelScope()
 
             async def serve() -> None:
                 nonlocal violation
@@ -201,11 +206,13 @@ class RunnerProcess:
                     violation = str(exc)
                 finally:
                     serve_done.set()
+                    handshake_scope.cancel()
 
             tg.start_soon(serve)
             try:
-                await self._handshake(endpoint)
-                if self._stopping:
+                with handshake_scope:
+                    await self._handshake(endpoint)
+                if self._stopping or serve_done.is_set():
                     return None
                 self._endpoint = endpoint
                 ready_at = time.monotonic()
@@ -218,6 +225,8 @@ class RunnerProcess:
                 self._endpoint = None
                 with anyio.CancelScope(shield=True):
                     code = await self._reap(process)
+                    await stdin.aclose()
+                    await stdout.aclose()
                 reason = violation or f"exited with code {code}"
                 if not self._stopping:
                     self.last_error = f"runner {self.name} (pid {process.pid}) {reason}"
@@ -261,9 +270,10 @@ class RunnerProcess:
             except RpcError as exc:
                 raise _HandshakeFailed(f"failed to load its steps: {exc}") from exc
 
-    async def _load(self, endpoint: Endpoint, files: list[str]) -> list[LoadedFile]:
-        result: LoadResult = await endpoint.request("steps.load", LoadParams(files=files),
-                                                    LoadResult)
+    async def _load(self, endpoint: Endpoint, files: list[str],
+                    streams: list[str] | None = None) -> list[LoadedFile]:
+        params = LoadParams(files=files, streams=streams)
+        result: LoadResult = await endpoint.request("steps.load", params, LoadResult)
         for entry in result.files:
             self.loaded[entry.file] = entry
         return result.files
@@ -325,11 +335,18 @@ class RunnerProcess:
             with anyio.move_on_after(remaining):
                 await self._changed.wait()
 
-    async def load(self, files: Iterable[str]) -> list[LoadedFile]:
-        """Load (or reload) files now and after every restart."""
+    async def load(self, files: Iterable[str], streams: Iterable[str] | None = None,
+                   ) -> list[LoadedFile]:
+        """Load (or reload) files now and after every restart; ``streams`` replaces the
+        stream names the runner knows (and sends at every later start)."""
         files = list(files)
+        endpoint = await self._ready_endpoint()
+        # Recorded only now: files recorded while the runner was starting would be loaded by its
+        # handshake and then again here, and the second load re-runs the module (a reload).
         self._files.update(dict.fromkeys(files))
-        return await self._load(await self._ready_endpoint(), files)
+        if streams is not None:
+            self.streams = list(streams)
+        return await self._load(endpoint, files, None if streams is None else self.streams)
 
     async def invoke(self, params: InvokeParams, timeout_s: float | None = None) -> Any:
         """Run one invocation; returns the handler's output. Fails with an RpcError subclass."""

@@ -141,6 +141,11 @@ class Server:
         files = _object("steps.load", params).get("files")
         if type(files) is not list or not all(type(f) is str for f in files):
             raise _bad("steps.load", "files", "an array of absolute paths", files)
+        streams = params.get("streams")
+        if streams is not None:
+            if type(streams) is not list or not all(type(s) is str for s in streams):
+                raise _bad("steps.load", "streams", "an array of stream names", streams)
+            self.streams = tuple(streams)
         results = []
         for file in files:
             try:

@@ -1,0 +1,79 @@
+"""`make bench`: a no-op step.invoke through the persistent Python runner vs a process per call.
+
+Prints one table: p50/p99 round trip in microseconds and calls per second with 1 and with 64
+calls in flight, for the long-lived runner (driven through RunnerProcess.invoke, as the core
+does) and for a fresh Python process per invocation (the original Motia design), then the
+ratios. A last row, the bare pipe ping-pong between two processes, is the machine's floor for
+any round trip at one in flight. Everything is local (pipes to child processes) and bounded
+in count; the persistent figures are the median of several runs because the machine is small
+and shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+import anyio
+import floor
+import per_call
+import persistent
+from report import Row, median_row, render
+
+__all__ = ("main",)
+
+PROJECT = Path(__file__).resolve().parent / "project"
+STEP = str(PROJECT / "steps" / "noop_call_step.py")
+WARMUP_CALLS = 300
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5,
+                        help="persistent-runner runs per configuration; the median is shown")
+    parser.add_argument("--calls", type=int, default=2000, help="calls per persistent run")
+    parser.add_argument("--per-call", type=int, default=30,
+                        help="spawned processes, 1 in flight (64 in flight spawns 64)")
+    return parser.parse_args()
+
+
+async def _bench(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str, float]]]:
+    rows: list[Row] = []
+    async with persistent.running(PROJECT, STEP) as runner:
+        await persistent.measure(runner, STEP, WARMUP_CALLS, 8)
+        for in_flight in (1, 64):
+            runs = [await persistent.measure(runner, STEP, args.calls, in_flight)
+                    for _ in range(args.runs)]
+            rows.append(median_row(runs))
+    await per_call.measure(STEP, 2, 1)  # warm the page cache for the interpreter and the step
+    rows.append(await per_call.measure(STEP, args.per_call, 1))
+    rows.append(await per_call.measure(STEP, 64, 64))
+    kept_1, kept_64, spawn_1, spawn_64 = rows
+    rows.append(median_row([floor.measure(args.calls) for _ in range(args.runs)]))
+    ratios = [
+        ("p50 round trip, process per call / persistent", spawn_1.p50_us / kept_1.p50_us),
+        ("calls/s with 1 in flight, persistent / process per call",
+         kept_1.calls_per_s / spawn_1.calls_per_s),
+        ("calls/s with 64 in flight, persistent / process per call",
+         kept_64.calls_per_s / spawn_64.calls_per_s),
+    ]
+    return rows, ratios
+
+
+def main() -> None:
+    args = _arguments()
+    print(f"no-op step.invoke round trip; Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, {sys.platform}; persistent: median of {args.runs} runs "
+          f"of {args.calls} calls", flush=True)
+    rows, ratios = anyio.run(_bench, args)
+    print(render(rows, ratios))
+    kept_p50 = rows[0].p50_us
+    verdict = "met" if kept_p50 < 100 and min(v for _, v in ratios) >= 100 else "NOT met"
+    print(f"\ntarget (p50 < 100 us, >= 100x faster than process per call): {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The app: wires discovery, runners, services, HTTP and cron together, and runs them.
+
+:class:`App` owns one task group with everything long-lived in it: a runner pool per language,
+the event bus's consumers, the cron scheduler and the HTTP server. ``await tg.start(app.run)``
+returns once the server listens; ``app.stop()`` (or SIGINT/SIGTERM under :func:`serve`) stops
+taking requests, lets the runners finish, and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+from aiohttp import web
+
+from motia_core.config import Settings
+from motia_core.events import Event, EventBus, MemoryQueue, QueueAdapter
+from motia_core.handlers import AppHandlers
+from motia_core.http import HttpSettings, Route, RouteError, Router, create_app
+from motia_core.invocation import Callbacks, Invoker
+from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
+from motia_core.project import Project, discover
+from motia_core.report import print_startup
+from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
+from motia_core.scheduler import CronScheduler
+from motia_core.state import StateAdapter, open_state
+from motia_core.streams import StreamStore
+
+__all__ = ("App", "StartupFailed", "serve")
+
+log = logging.getLogger("motia.app")
+
+
+class StartupFailed(Exception):
+    """The project cannot start; the message lists every reason."""
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        strict: bool = False,
+        registry: RunnerRegistry | None = None,
+        state: StateAdapter | None = None,
+        queue: QueueAdapter | None = None,
+        traces: TraceStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.strict = strict
+        self.registry = registry or RunnerRegistry.default()
+        self.state = state or open_state(settings.state, settings.data_dir)
+        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
+                                        if state is None else open_state("memory", Path()))
+        self.traces = traces or MemoryTraceStore()
+        self.bus = EventBus(queue or MemoryQueue())
+        self.pools: dict[str, RunnerPool] = {}
+        self.invoker = Invoker(self.pools, self.traces)
+        self.handlers = AppHandlers(self)
+        self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
+                                   self.stream_store)
+        self.scheduler = CronScheduler(self.handlers.cron_tick)
+        self.project: Project | None = None
+        self.skipped: dict[str, str] = {}  # language -> why its runner did not start
+        self.port: int | None = None
+        self.publish_listeners: list[Callable[[Event], None]] = []
+        self._stop = anyio.Event()
+
+    # --- start-up ----------------------------------------------------------------------------
+
+    def _languages(self, files_by_language: dict[str, list[str]]) -> list[str]:
+        """The languages whose runners start: used by the project, selected, installed."""
+        wanted = self.settings.runners
+        languages = []
+        for language, files in files_by_language.items():
+            if not files:
+                continue
+            if wanted is not None and language not in wanted:
+                self.skipped[language] = (f"the {language} runner was not selected "
+                                          f"(--runners {','.join(wanted)})")
+                continue
+            spec = self.registry.get(language)
+            if not spec.executable_present(self.settings.project_root):
+                self.skipped[language] = (f"{spec.argv(self.settings.project_root)[0]} is not "
+                                          f"installed: {spec.install_hint}")
+                continue
+            languages.append(language)
+        return languages
+
+    async def _start_runners(self, tg: anyio.abc.TaskGroup) -> Project:
+        root = self.settings.project_root
+        found = discover(root, {spec.language: spec.patterns for spec in self.registry})
+        for language in self._languages(found.files_by_language):
+            pool = RunnerPool(self.registry.get(language), project_root=root,
+                              callbacks=self.callbacks,
+                              size=self.settings.workers.get(language, 1))
+            self.pools[language] = pool
+            await tg.start(pool.run)
+        for language, pool in self.pools.items():
+            await pool.wait_ready()
+            if all(p.state is RunnerState.FATAL for p in pool.processes):
+                raise StartupFailed(f"the {language} runner cannot start: "
+                                    f"{pool.processes[0].last_error}")
+        # Streams first: every runner needs every stream's name (whatever its language) before
+        # its steps run, so that ctx.streams.<name> exists.
+        loaded = []
+        for language, pool in self.pools.items():
+            files = [f for f in found.files_by_language[language] if found.is_stream(f)]
+            if files:
+                loaded.extend(await pool.load(files))
+        names = sorted({str(r.config.get("name")) for r in loaded
+                        if r.config is not None and r.config.get("name")})
+        for language, pool in self.pools.items():
+            files = [f for f in found.files_by_language[language] if not found.is_stream(f)]
+            loaded.extend(await pool.load(files, streams=names))
+        return Project.build(found, loaded, languages=list(self.pools))
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[App] = anyio.TASK_STATUS_IGNORED,
+                  ) -> None:
+        """Start everything, report, serve until :meth:`stop`, then stop everything."""
+        failure: StartupFailed | None = None
+        async with anyio.create_task_group() as tg:
+            try:
+                project = self.project = await self._start_runners(tg)
+                if project.errors and self.strict:
+                    raise StartupFailed(project.report_errors())
+                await tg.start(self.bus.run)
+                self._subscribe(project)
+                self.scheduler.schedule(project.cron_steps)
+                await tg.start(self.scheduler.run)
+                runner = await self._start_http(project)
+                print_startup(self)
+                task_status.started(self)
+                await self._stop.wait()
+                await runner.cleanup()
+            except StartupFailed as exc:
+                failure = exc
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._shutdown()
+                tg.cancel_scope.cancel()
+        # Raised outside the task group, so callers get it as itself rather than in a group.
+        if failure is not None:
+            raise failure
+
+    def _subscribe(self, project: Project) -> None:
+        for step in project.event_steps:
+            for topic in step.subscribes:
+                self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
+                                   self.handlers.subscription_settings(step))
+
+    def _routes(self, project: Project) -> list[Route]:
+        """The api routes that can be served; one that cannot is reported and left out."""
+        check = Router()
+        routes = []
+        for api in project.api_routes:
+            route = Route(method=api.method, path=api.path, step=api.step,
+                          body_schema=getattr(api.step.config, "body_schema", None))
+            try:
+                check.compile(route)
+            except RouteError as exc:
+                message = f"{api.step.file}: {exc}"
+                if self.strict:
+                    raise StartupFailed(message) from exc
+                log.error("%s (the step is not served)", message,
+                          extra={"action": "route_invalid", "step": api.step.name})
+                continue
+            routes.append(route)
+        return routes
+
+    async def _start_http(self, project: Project) -> web.AppRunner:
+        http_app = create_app(self._routes(project), self.handlers, HttpSettings(
+            max_body_bytes=self.settings.max_body_bytes,
+            validate_bodies=self.settings.validate_bodies,
+        ))
+        runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = runner.addresses[0][1]  # the real one when port 0 asked for a free port
+        return runner
+
+    # --- shutdown ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for pool in self.pools.values():
+                tg.start_soon(pool.stop)
+        await self.state.aclose()
+        await self.stream_store.storage.aclose()
+
+    # --- what the harness and the CLI read ---------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "runners": {
+                language: [{"name": p.name, "state": p.state.value, "pid": p.pid,
+                            "inFlight": p.in_flight, "restarts": p.restarts}
+                           for p in pool.processes]
+                for language, pool in self.pools.items()
+            },
+            "skipped": dict(self.skipped),
+        }
+
+
+async def serve(settings: Settings, strict: bool) -> int:
+    """Run until SIGINT/SIGTERM; the CLI's exit code."""
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+    app = App(settings, strict=strict)
+    async with anyio.create_task_group() as tg:
+        try:
+            await tg.start(app.run)
+        except StartupFailed as exc:
+            log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
+            return 1
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s, stopping", signal.Signals(signum).name,
+                         extra={"action": "stopping"})
+                app.stop()
+                break
+    return 0

@@ -1,0 +1,188 @@
+"""The `motia` command. Thin: parse options, build settings, call the library.
+
+Every option has an environment variable (shown in --help). List-like commands take --json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from motia_core import __version__
+from motia_core.config import Settings, SettingsError
+
+__all__ = ("main",)
+
+_project_option = click.option(
+    "--project", "project", type=click.Path(file_okay=False, path_type=Path), default=".",
+    envvar="MOTIA_PROJECT", show_envvar=True, show_default=True, help="The project's root folder.",
+)
+
+
+def _settings(project: Path, **overrides: Any) -> Settings:
+    try:
+        return Settings.load(project).with_overrides(overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _serve_options(func: Any) -> Any:
+    options = [
+        _project_option,
+        click.option("-p", "--port", type=int, envvar="MOTIA_PORT", show_envvar=True,
+                     help="HTTP port [default: 3000]."),
+        click.option("-H", "--host", envvar="MOTIA_HOST", show_envvar=True,
+                     help="Address to listen on [default: 127.0.0.1]."),
+        click.option("--runners", envvar="MOTIA_RUNNERS", show_envvar=True,
+                     help="Languages whose runners start, e.g. python,node. Steps of the others "
+                          "are listed as skipped. Default: every language the project uses."),
+        click.option("--workers", envvar="MOTIA_WORKERS", show_envvar=True,
+                     help="Runner processes per language, e.g. python=4,node=2."),
+        click.option("--state", envvar="MOTIA_STATE", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory"]),
+                     help="Where state lives [default: sqlite under .motia/]."),
+        click.option("--json-logs/--no-json-logs", default=None, envvar="MOTIA_JSON_LOGS",
+                     show_envvar=True,
+                     help="JSON lines on stderr [default: when stderr is not a terminal]."),
+        click.option("-d", "--debug", is_flag=True, envvar="MOTIA_DEBUG", show_envvar=True,
+                     help="Log at debug level."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
+    from motia_core.app import serve  # the app pulls in aiohttp & co; `motia --help` should not
+
+    settings = _settings(project, log_level="debug" if debug else None, **overrides)
+    code = anyio.run(serve, settings, strict)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="motia-core")
+def main() -> None:
+    """motia-core: API, event, cron and noop steps in Python, TypeScript and Ruby, one project."""
+
+
+@main.command()
+@_serve_options
+def dev(project: Path, debug: bool, **options: Any) -> None:
+    """Run the project for development: broken steps are reported and the rest run."""
+    _serve(False, project, debug, **options)
+
+
+@main.command()
+@_serve_options
+def start(project: Path, debug: bool, **options: Any) -> None:
+    """Run the project in production: any invalid step refuses the start (exit 1)."""
+    _serve(True, project, debug, **options)
+
+
+@main.command()
+@click.option("--topic", required=True, help="The topic to emit.")
+@click.option("--message", default="{}", show_default=True, help="The event data, as JSON.")
+@click.option("-p", "--port", type=int, default=3000, envvar="MOTIA_PORT", show_envvar=True,
+              show_default=True, help="Port of the running server.")
+@click.option("-H", "--host", default="127.0.0.1", envvar="MOTIA_HOST", show_envvar=True,
+              show_default=True, help="Host of the running server.")
+def emit(topic: str, message: str, port: int, host: str) -> None:
+    """Emit an event to a running server (POST /emit)."""
+    try:
+        data = json.loads(message)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--message") from exc
+    body = json.dumps({"topic": topic, "data": data}).encode()
+    request = urllib.request.Request(f"http://{host}:{port}/emit", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            click.echo(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"the server answered {exc.code}: {exc.read().decode()}") \
+            from exc
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot reach a motia server at {host}:{port} ({exc}); is `motia dev` running?"
+        ) from exc
+
+
+@main.group()
+def state() -> None:
+    """Read and write the project's state store (SQLite under .motia/)."""
+
+
+def _run_state(project: Path, action: Any) -> Any:
+    from motia_core.state import open_state
+
+    settings = _settings(project)
+    if settings.state == "memory":
+        raise click.ClickException("this project keeps state in memory: nothing to read here")
+
+    async def go() -> Any:
+        store = open_state(settings.state, settings.data_dir)
+        try:
+            return await action(store)
+        finally:
+            await store.aclose()
+
+    return anyio.run(go)
+
+
+@state.command("get")
+@_project_option
+@click.argument("group")
+@click.argument("key")
+def state_get(project: Path, group: str, key: str) -> None:
+    """Print the value of GROUP/KEY as JSON (null when absent)."""
+    click.echo(json.dumps(_run_state(project, lambda s: s.get(group, key))))
+
+
+@state.command("set")
+@_project_option
+@click.argument("group")
+@click.argument("key")
+@click.argument("value")
+def state_set(project: Path, group: str, key: str, value: str) -> None:
+    """Store VALUE (JSON) under GROUP/KEY."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="VALUE") from exc
+    click.echo(json.dumps(_run_state(project, lambda s: s.set(group, key, parsed))))
+
+
+@state.command("list")
+@_project_option
+@click.argument("group", required=False)
+def state_list(project: Path, group: str | None) -> None:
+    """Print every item (or GROUP's items) as JSON lines: groupId, key, type, value."""
+    import msgspec
+
+    items = _run_state(project, lambda s: s.items(group))
+    for item in items:
+        click.echo(msgspec.json.encode(item).decode())
+
+
+@main.command()
+@_project_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(project: Path, as_json: bool) -> None:
+    """Which runtimes are present, their versions, and what this project is missing."""
+    from motia_core.doctor import diagnose, render
+
+    report = diagnose(_settings(project))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        render(report)
+    if report["missing"]:
+        sys.exit(1)

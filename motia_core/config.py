@@ -1,0 +1,150 @@
+"""Project settings: defaults that need nothing installed, a `motia.toml` file, env vars, flags.
+
+Precedence, lowest first: the defaults below, `<project>/motia.toml`, `MOTIA_*` environment
+variables, then whatever the CLI passes to :meth:`Settings.with_overrides`. Every field says what
+it changes; the file uses the same names in snake_case, grouped as in the example in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = ("SETTINGS_FILE", "Settings", "SettingsError")
+
+SETTINGS_FILE = "motia.toml"
+
+
+class SettingsError(ValueError):
+    """A setting in motia.toml or the environment has the wrong name or type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    # Where runtime data lives (state, queues, traces), relative to the project root.
+    motia_dir: str = ".motia"
+    # State adapter: "sqlite" (default, durable, under motia_dir) or "memory".
+    state: str = "sqlite"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # Languages whose runners start; None = every language the project has steps in.
+    runners: tuple[str, ...] | None = None
+    # Runner processes per language, e.g. {"python": 4}; 1 when not given.
+    workers: Mapping[str, int] = field(default_factory=dict)
+    # Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Enforce api steps' bodySchema (400 with the failing fields).
+    validate_bodies: bool = True
+    # Refuse event data that fails the subscriber's `input` schema (the original only warns).
+    strict_event_input: bool = False
+    # Time an api or cron handler may take; event steps use infrastructure.handler.timeout.
+    handler_timeout_s: float = 30.0
+    json_logs: bool | None = None
+    log_level: str = "info"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.project_root / self.motia_dir
+
+    @classmethod
+    def load(cls, project_root: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+        root = project_root.resolve()
+        values: dict[str, Any] = {}
+        path = root / SETTINGS_FILE
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+            values.update(_flatten(data))
+        for name in _FIELDS:
+            env = environ.get(f"MOTIA_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        return cls(project_root=root).with_overrides(values, source=str(path))
+
+    def with_overrides(self, values: Mapping[str, Any], source: str = "options") -> Settings:
+        """A copy with ``values`` applied; None values are ignored (an unset CLI flag)."""
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            if name not in _FIELDS:
+                known = ", ".join(sorted(_FIELDS))
+                raise SettingsError(f"{source}: unknown setting {name!r}; known: {known}")
+            changes[name] = _coerce(name, value, source)
+        return replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in fields(Settings) if f.name != "project_root"}
+_SECTIONS = ("http", "runners", "events", "logs", "storage")
+
+
+def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
+    # Sections only group names for readability: [http] port = 3001 is the setting `port`.
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = str(_FIELDS[name].type)
+    try:
+        if name == "runners":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(s.strip() for s in items if s.strip())
+        if name == "workers":
+            return _workers(value)
+        if name == "json_logs" or kind == "bool":
+            return _bool(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: setting {name!r} = {value!r} is invalid: {exc}") from exc
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _workers(value: Any) -> dict[str, int]:
+    """``{"python": 4}`` or ``"python=4,node=2"``."""
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        pairs = []
+        for part in str(value).split(","):
+            if part.strip():
+                lang, sep, count = part.partition("=")
+                if not sep:
+                    raise ValueError(f"expected LANGUAGE=N, got {part.strip()!r}")
+                pairs.append((lang.strip(), count))
+    result = {str(lang): int(count) for lang, count in pairs}
+    for lang, workers in result.items():
+        if workers < 1:
+            raise ValueError(f"{lang} needs at least 1 worker, got {workers}")
+    return result

@@ -1,0 +1,67 @@
+"""`motia doctor`: which runtimes are installed, and what this project needs that is missing."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from motia_core.config import Settings
+from motia_core.project import discover
+from motia_core.runners.spec import RunnerRegistry, RunnerSpec
+
+__all__ = ("diagnose", "render")
+
+
+def _version(spec: RunnerSpec, settings: Settings) -> str | None:
+    exe = spec.argv(settings.project_root)[0]
+    try:
+        done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else None
+
+
+def diagnose(settings: Settings, registry: RunnerRegistry | None = None) -> dict[str, Any]:
+    registry = registry or RunnerRegistry.default()
+    found = discover(settings.project_root,
+                     {spec.language: spec.patterns for spec in registry})
+    runtimes = []
+    missing = []
+    for spec in registry:
+        present = spec.executable_present(settings.project_root)
+        files = found.files_by_language.get(spec.language, [])
+        runtimes.append({
+            "language": spec.language,
+            "command": " ".join(spec.argv(settings.project_root)),
+            "present": present,
+            "version": _version(spec, settings) if present else None,
+            "source": spec.source,
+            "projectFiles": len(files),
+        })
+        if files and not present:
+            missing.append({"language": spec.language, "files": len(files),
+                            "fix": spec.install_hint})
+    return {"projectRoot": str(settings.project_root), "runtimes": runtimes,
+            "missing": missing, "warnings": list(found.warnings)}
+
+
+def render(report: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"Runtimes for {report['projectRoot']}")
+    for column in ("language", "present", "version", "project files", "command"):
+        table.add_column(column)
+    for r in report["runtimes"]:
+        table.add_row(r["language"], "yes" if r["present"] else "[red]no[/red]",
+                      r["version"] or "-", str(r["projectFiles"]), r["command"])
+    console.print(table)
+    for m in report["missing"]:
+        console.print(f"[red]missing[/red] {m['language']} for {m['files']} file(s): {m['fix']}")
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning[/yellow] {w}")
+    if not report["missing"]:
+        console.print("[green]everything this project needs is installed[/green]")

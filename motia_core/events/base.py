@@ -1,0 +1,227 @@
+"""The queue interface every event adapter implements, and the messages that cross it.
+
+The interface is a handful of primitives shaped for at-least-once delivery, as SQS and Redis
+Streams consumer groups are: ``receive`` hands out a message under a *lease* (a visibility timeout
+and a receipt token) instead of removing it, and only ``ack`` removes it. A consumer that dies
+holding a lease loses nothing: the lease runs out and the message becomes visible again.
+
+Retries, fan-out and policy live above this interface, in ``EventBus``; an adapter only stores,
+leases and orders. The in-memory adapter (``memory.py``) is the reference; a durable adapter
+(SQLite) and a shared one (Redis) implement the same methods, where ``wait`` may poll with a bound.
+
+Ordering: a message enqueued with a ``group_id`` is FIFO within its ``(queue, group_id)``: only
+the oldest unfinished message of a group can be received, so at most one per group is in flight
+and a failed head blocks its group until it is acked or dead-lettered. Messages without a group
+are unordered and all may be in flight at once.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from motia_core.errors import RpcError
+
+__all__ = (
+    "DeadLetter",
+    "Enqueue",
+    "ErrorInfo",
+    "Event",
+    "QueueAdapter",
+    "QueueCounts",
+    "QueueMessage",
+    "now_ms",
+    "queue_name",
+)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: durable adapters compare these across restarts."""
+    return int(time.time() * 1000)
+
+
+def queue_name(topic: str, step_name: str) -> str:
+    """The subscriber queue of one step for one topic (BullMQ's ``<topic>.<stepName>``)."""
+    return f"{topic}.{step_name}"
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Record(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
+    """Base of the queue's records: camelCase when stored or shown, as the Motia wire is."""
+
+
+class Event(_Record, kw_only=True, frozen=True):
+    """One emitted event, as it travels from the emitter to every subscriber."""
+
+    topic: str
+    data: Any = None
+    # The emitter's trace: a whole chain of events shares one trace id.
+    trace_id: str
+    # The emitting invocation's span, so the subscriber's span can name its parent.
+    parent_span_id: str | None = None
+    flows: list[str] = msgspec.field(default_factory=list)
+    # FIFO subscribers keep the events of one group in order (``emit({..., messageGroupId})``).
+    message_group_id: str | None = None
+    id: str = msgspec.field(default_factory=_new_id)
+    emitted_at_ms: int = msgspec.field(default_factory=now_ms)
+
+
+class QueueMessage(_Record, kw_only=True, frozen=True):
+    """One delivery of an event to one subscriber queue, as handed out by ``receive``.
+
+    A snapshot: ``ack``/``nack``/``release``/``dead_letter`` find the stored message by ``id``
+    and act only while ``receipt`` is still the current lease (a stale one is refused).
+    """
+
+    id: str
+    queue: str
+    event: Event
+    # 1 for the first delivery; +1 after each nack and each expired lease.
+    attempt: int
+    # While leased, when the lease runs out; otherwise when the message becomes visible.
+    available_at_ms: int
+    # The lease token of this delivery; empty when the message is not leased.
+    receipt: str = ""
+    # Set only for FIFO subscriptions (the event's message_group_id).
+    group_id: str | None = None
+    enqueued_at_ms: int = 0
+
+
+class Enqueue(_Record, kw_only=True, frozen=True):
+    """One message to add, for ``enqueue_many``."""
+
+    queue: str
+    event: Event
+    delay_s: float = 0.0
+    group_id: str | None = None
+
+
+class ErrorInfo(_Record, kw_only=True, frozen=True):
+    """Why a delivery failed, in the shape Motia traces use: ``{message, name, stack}``."""
+
+    message: str
+    name: str = "Error"
+    stack: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """The user's error when a runner reported one (its ``data``), else ours."""
+        if isinstance(exc, RpcError) and isinstance(exc.data, dict):
+            data: dict[str, Any] = exc.data
+            return cls(
+                message=str(data.get("message") or exc.message),
+                name=str(data.get("name") or type(exc).__name__),
+                stack=data["stack"] if isinstance(data.get("stack"), str) else None,
+            )
+        return cls(message=str(exc) or type(exc).__name__, name=type(exc).__name__,
+                   stack="".join(traceback.format_exception(exc)))
+
+
+class DeadLetter(_Record, kw_only=True, frozen=True):
+    """A message that exhausted its retries, kept with its last error for inspection or replay."""
+
+    id: str
+    queue: str
+    event: Event
+    # How many deliveries were made (the attempt that failed last).
+    attempts: int
+    error: ErrorInfo
+    failed_at_ms: int
+    # The FIFO group it was delivered in; a replay goes back into that group.
+    group_id: str | None = None
+
+
+class QueueCounts(_Record, kw_only=True, frozen=True):
+    """What one queue holds; ``ready + delayed + in_flight`` are the unfinished messages."""
+
+    ready: int = 0
+    delayed: int = 0
+    in_flight: int = 0
+    dead_letters: int = 0
+
+
+class QueueAdapter(ABC):
+    """Storage for subscriber queues with leases, delays, FIFO groups and dead letters.
+
+    Every method is safe to call from many tasks at once. Methods taking a ``QueueMessage`` return
+    ``False`` (or ``None``) when its lease is no longer current: the lease ran out and the message
+    was handed to someone else (or already finished), so the caller's outcome no longer counts.
+    """
+
+    @abstractmethod
+    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
+                      group_id: str | None = None) -> str:
+        """Add a message, visible after ``delay_s``; returns its id."""
+
+    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
+        """Add several messages. Durable adapters override this to write them all in one
+        transaction, so an event is accepted for every subscriber or for none."""
+        return [await self.enqueue(i.queue, i.event, delay_s=i.delay_s, group_id=i.group_id)
+                for i in items]
+
+    @abstractmethod
+    async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
+        """Lease the oldest visible message for ``visibility_timeout_s``, or None right now.
+
+        A message whose lease ran out is visible again and comes back with ``attempt + 1``.
+        """
+
+    @abstractmethod
+    async def ack(self, message: QueueMessage) -> bool:
+        """Done: remove the message."""
+
+    @abstractmethod
+    async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
+        """Failed: visible again after ``delay_s``, with ``attempt + 1``."""
+
+    @abstractmethod
+    async def release(self, message: QueueMessage) -> bool:
+        """Not processed (shutdown, unsubscribe): visible again now, the attempt not counted."""
+
+    @abstractmethod
+    async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
+        """Given up: move the message to the queue's dead letters with its last error."""
+
+    @abstractmethod
+    async def dead_letters(self, queue: str) -> list[DeadLetter]:
+        """The queue's dead letters, oldest first."""
+
+    @abstractmethod
+    async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
+        """Move a dead letter back into its queue as a new message (attempt 1, same event and
+        trace); False if there is no such dead letter."""
+
+    @abstractmethod
+    async def purge_dead_letters(self, queue: str) -> int:
+        """Delete the queue's dead letters; returns how many."""
+
+    @abstractmethod
+    async def counts(self, queue: str) -> QueueCounts:
+        """How many messages are ready, delayed, in flight and dead."""
+
+    async def depth(self, queue: str) -> int:
+        """Messages waiting to be received (ready or delayed), as BullMQ counts its backlog."""
+        counts = await self.counts(queue)
+        return counts.ready + counts.delayed
+
+    @abstractmethod
+    async def wait(self, queue: str, timeout_s: float) -> None:
+        """Return when a message may be receivable from ``queue``, or after ``timeout_s``.
+
+        A hint, not a promise: the caller calls ``receive`` again, which may still return None.
+        The memory adapter wakes on enqueue, nack, release, ack of a group's head and at the next
+        delay or lease expiry; an adapter over shared storage may poll with a bounded interval.
+        """
+
+    async def aclose(self) -> None:
+        """Release connections; the memory adapter has none."""
+        return None

@@ -1,0 +1,155 @@
+"""Where each trigger becomes an invocation: an HTTP request, an event delivery, a cron tick.
+
+Each entry point decides the trace (a new one, one continued from `traceparent`, or the one an
+event carries) and the deadline, then hands the step to the :class:`~motia_core.invocation.Invoker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from motia_core.events import Event, SubscriptionSettings
+from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
+from motia_core.invocation import StepFailed
+from motia_core.observability import new_trace_id, now_ms, parse_traceparent
+from motia_core.steps import Step
+from motia_core.validation import SchemaCache, SchemaInvalid
+
+if TYPE_CHECKING:
+    from motia_core.app import App
+
+__all__ = ("AppHandlers", "InvalidEventInput")
+
+log = logging.getLogger("motia.handlers")
+
+
+class InvalidEventInput(Exception):
+    """Event data does not match the subscriber's `input` schema (strict mode)."""
+
+
+class AppHandlers:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.schemas = SchemaCache()
+
+    def _trace(self, incoming: IncomingTrace | None) -> tuple[str, str | None]:
+        """(trace id, parent span id): continued from a valid traceparent, else new."""
+        if incoming is not None and incoming.traceparent:
+            parsed = parse_traceparent(incoming.traceparent)
+            if parsed is not None:
+                return parsed
+        return new_trace_id(), None
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def invoke_api(self, route: Route, request: dict[str, Any],
+                         trace: IncomingTrace) -> ApiOutcome:
+        step: Step = route.step
+        trace_id, parent = self._trace(trace)
+        try:
+            output = await self.app.invoker.invoke(
+                step, "api", request, trace_id=trace_id, parent_span_id=parent,
+                entry=f"{route.method} {route.path}",
+                timeout_s=self.app.settings.handler_timeout_s,
+            )
+        except StepFailed as exc:
+            stack = _stack(exc)
+            raise ApiInvocationError(f"{exc}" + (f"\n{stack}" if stack else ""), trace_id) \
+                from None
+        return ApiOutcome(trace_id=trace_id, response=output)
+
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace | None = None) -> str:
+        trace_id, parent = self._trace(trace)
+        self.app.traces.start_trace(trace_id, f"POST /emit {topic}")
+        await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data, trace_id=trace_id,
+                                 parent_span_id=parent, flows=[], message_group_id=None,
+                                 emitted_at_ms=now_ms()))
+        return trace_id
+
+    async def publish(self, event: Event) -> int:
+        count = await self.app.bus.publish(event)
+        for listener in self.app.publish_listeners:
+            listener(event)
+        if not count:
+            log.info("no step subscribes to %r", event.topic,
+                     extra={"action": "emit_unrouted", "traceId": event.trace_id})
+        return count
+
+    def health(self) -> dict[str, Any]:
+        return self.app.health()
+
+    # --- events ----------------------------------------------------------------------------
+
+    def subscription_settings(self, step: Step) -> SubscriptionSettings:
+        settings = SubscriptionSettings.from_step(step)
+        # Data that fails a strict input schema fails the same way every time: no retries.
+        retry = replace(settings.retry, give_up_on=(InvalidEventInput,))
+        return replace(settings, retry=retry)
+
+    def deliver_to(self, step: Step) -> Callable[[Event, int], Awaitable[None]]:
+        schema = getattr(step.config, "input", None)
+        timeout_s = self.handler_timeout(step)
+
+        async def deliver(event: Event, attempt: int) -> None:
+            if isinstance(schema, dict):
+                self._check_input(step, event, schema)
+            try:
+                await self.app.invoker.invoke(
+                    step, "event", event.data, trace_id=event.trace_id,
+                    parent_span_id=event.parent_span_id, entry=event.topic, timeout_s=timeout_s,
+                )
+            except StepFailed as exc:
+                log.error("%s failed on %r (attempt %d): %s", step.name, event.topic, attempt,
+                          exc.error, extra={"action": "step_failed", "step": step.name,
+                                            "traceId": event.trace_id, "flows": step.flows,
+                                            "stack": _stack(exc)})
+                raise
+
+        return deliver
+
+    def handler_timeout(self, step: Step) -> float | None:
+        infrastructure = getattr(step.config, "infrastructure", None)
+        handler = getattr(infrastructure, "handler", None)
+        timeout = getattr(handler, "timeout", None)
+        return float(timeout) if timeout else self.app.settings.handler_timeout_s
+
+    def _check_input(self, step: Step, event: Event, schema: dict[str, Any]) -> None:
+        try:
+            errors = self.schemas.get(schema).errors(event.data)
+        except SchemaInvalid as exc:
+            log.warning("step %r (%s) has an invalid input schema: %s", step.name, step.file, exc,
+                        extra={"action": "input_schema_invalid", "step": step.name})
+            return
+        if not errors:
+            return
+        listed = "; ".join(f"{e.path or '(root)'}: {e.message}" for e in errors)
+        message = (f"event {event.topic!r} does not match the input schema of step "
+                   f"{step.name!r} ({step.file}): {listed}")
+        if self.app.settings.strict_event_input:
+            raise InvalidEventInput(message)
+        log.warning("%s (delivered anyway; set strict_event_input to refuse)", message,
+                    extra={"action": "input_invalid", "step": step.name,
+                           "traceId": event.trace_id})
+
+    # --- cron ------------------------------------------------------------------------------
+
+    async def cron_tick(self, step: Step) -> None:
+        trace_id = new_trace_id()
+        expression = step.config.cron  # type: ignore[union-attr]
+        try:
+            await self.app.invoker.invoke(step, "cron", None, trace_id=trace_id,
+                                          parent_span_id=None, entry=expression,
+                                          timeout_s=self.app.settings.handler_timeout_s)
+        except StepFailed as exc:
+            log.error("cron job %s failed: %s", step.name, exc.error,
+                      extra={"action": "cron_failed", "step": step.name, "traceId": trace_id,
+                             "stack": _stack(exc)})
+
+
+def _stack(exc: StepFailed) -> str | None:
+    data = exc.error.data
+    return data.get("stack") if isinstance(data, dict) else None

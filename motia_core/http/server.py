@@ -1,0 +1,276 @@
+"""The aiohttp application that serves api steps, ``POST /emit`` and ``GET /__motia/health``.
+
+This layer knows HTTP and nothing else: it matches a route, builds the step's request object,
+validates the body, and hands both to an :class:`ApiHandler` (the app wiring, which owns traces
+and runners), then maps what comes back. Every framework answer is JSON, including 404 for an
+unknown route; a crash is a 500 ``{"error": "Internal server error"}`` whose stack goes to the
+log, never to the client.
+
+CORS differs from the original on purpose (contract 11.17): instead of ``*`` together with
+credentials, which browsers reject, the request's ``Origin`` is reflected (when allowed) with
+``Vary: Origin``, so credentialed browser calls work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from motia_core.http.request import to_api_request
+from motia_core.http.response import (
+    INTERNAL_ERROR,
+    HttpError,
+    InvalidResponse,
+    json_response,
+    to_response,
+)
+from motia_core.http.routing import Route, Router
+
+__all__ = (
+    "CORS_MAX_AGE_S",
+    "DEFAULT_MAX_BODY_BYTES",
+    "EMIT_PATH",
+    "HANDLER_KEY",
+    "HEALTH_PATH",
+    "ROUTER_KEY",
+    "SETTINGS_KEY",
+    "ApiHandler",
+    "ApiInvocationError",
+    "ApiOutcome",
+    "HttpSettings",
+    "IncomingTrace",
+    "create_app",
+)
+
+log = logging.getLogger(__name__)
+
+# 1 MiB: 10x the seed's 100 kB, and small enough that a body (plus its rawBody copy, even fully
+# JSON-escaped) always fits one step.invoke frame (DEFAULT_MAX_MESSAGE_BYTES, 16 MiB).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+CORS_MAX_AGE_S = 600
+EMIT_PATH = "/emit"
+HEALTH_PATH = "/__motia/health"
+_ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS"
+
+
+@dataclass(frozen=True)
+class IncomingTrace:
+    """The trace context a client sent (W3C headers, raw); the handler decides what to do."""
+
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiOutcome:
+    """What an api invocation produced: its trace id and the step's ``{status, body, headers?}``."""
+
+    trace_id: str
+    response: Any
+
+
+class ApiInvocationError(Exception):
+    """Raised by an :class:`ApiHandler` for a failed invocation whose trace id is known.
+
+    The client still gets the generic 500, but with the trace id header, so the failure can be
+    found in the traces. Chain the real error (``raise ... from exc``): it is what gets logged.
+    """
+
+    def __init__(self, message: str, trace_id: str) -> None:
+        super().__init__(message)
+        self.trace_id = trace_id
+
+
+class ApiHandler(Protocol):
+    """What the HTTP layer needs from the rest of the app."""
+
+    async def invoke_api(
+        self, route: Route, request: dict[str, Any], trace: IncomingTrace
+    ) -> ApiOutcome: ...
+
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
+        """Emit ``data`` on ``topic`` under a new trace; returns the trace id."""
+        ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """``cors_origins``: None reflects any Origin; a list allows only those (``"*"``: any)."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    validate_bodies: bool = True
+    cors_origins: Sequence[str] | None = None
+    trace_header: str = "x-trace-id"
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes <= 0:
+            raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+
+    def allows_origin(self, origin: str) -> bool:
+        if self.cors_origins is None:
+            return True
+        allowed = {o.rstrip("/").lower() for o in self.cors_origins}
+        return "*" in allowed or origin.rstrip("/").lower() in allowed
+
+
+ROUTER_KEY = web.AppKey("motia_router", Router)
+HANDLER_KEY: web.AppKey[ApiHandler] = web.AppKey("motia_api_handler")
+SETTINGS_KEY = web.AppKey("motia_http_settings", HttpSettings)
+
+
+# --- CORS and errors (middlewares) ---------------------------------------------------------------
+
+
+def _vary(response: web.StreamResponse, *names: str) -> None:
+    present = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
+    lowered = {v.lower() for v in present}
+    present += [name for name in names if name.lower() not in lowered]
+    response.headers["Vary"] = ", ".join(present)
+
+
+def _preflight(request: web.Request) -> web.Response:
+    response = web.Response(status=204, headers={"Allow": _ALLOW_METHODS})
+    response.headers["Access-Control-Allow-Methods"] = _ALLOW_METHODS
+    requested = request.headers.get("Access-Control-Request-Headers")
+    if requested:
+        response.headers["Access-Control-Allow-Headers"] = requested
+    if request.headers.get("Access-Control-Request-Private-Network") == "true":
+        response.headers["Access-Control-Allow-Private-Network"] = "true"
+    response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_S)
+    _vary(response, "Access-Control-Request-Headers")
+    return response
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Answer every OPTIONS before routing; add CORS headers to every response."""
+    response: web.StreamResponse = _preflight(request) if request.method == "OPTIONS" else (
+        await handler(request)
+    )
+    settings = request.app[SETTINGS_KEY]
+    _vary(response, "Origin")
+    origin = request.headers.get("Origin")
+    if origin and settings.allows_origin(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        if request.method != "OPTIONS":
+            response.headers["Access-Control-Expose-Headers"] = settings.trace_header
+    return response
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Turn every failure into a JSON answer; only our own bugs are logged with a stack."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except HttpError as exc:
+        return json_response(exc.status, exc.payload())
+    except web.HTTPException as exc:
+        return json_response(exc.status, {"error": exc.reason})
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path,
+                      extra={"action": "http.error"})
+        return json_response(500, INTERNAL_ERROR)
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+def _incoming_trace(request: web.Request) -> IncomingTrace:
+    return IncomingTrace(request.headers.get("traceparent"), request.headers.get("tracestate"))
+
+
+def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings) -> web.Response:
+    if trace_id:
+        response.headers[settings.trace_header] = trace_id
+    return response
+
+
+def _not_found(router: Router, method: str, path: str) -> HttpError:
+    others = router.methods_for(path)
+    hint = f" (this path accepts {', '.join(others)})" if others else ""
+    return HttpError(404, "Not found", method=method, path=path,
+                     message=f"no api step serves {method} {path}{hint}")
+
+
+async def _invoke(request: web.Request, route: Route, api_request: dict[str, Any]) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    where = f"{route.method} {route.path}"
+    try:
+        outcome = await request.app[HANDLER_KEY].invoke_api(
+            route, api_request, _incoming_trace(request))
+    except HttpError:
+        raise
+    except Exception as exc:
+        trace_id = exc.trace_id if isinstance(exc, ApiInvocationError) else None
+        log.error("api step %s failed for %s %s", where, request.method, request.path,
+                  exc_info=exc, extra={"action": "http.step_failed", "trace_id": trace_id})
+        return _traced(json_response(500, INTERNAL_ERROR), trace_id, settings)
+    try:
+        response = to_response(outcome.response)
+    except InvalidResponse as exc:
+        log.error("api step %s returned an invalid response: %s", where, exc,
+                  extra={"action": "http.invalid_response", "trace_id": outcome.trace_id})
+        response = json_response(500, INTERNAL_ERROR)
+    return _traced(response, outcome.trace_id, settings)
+
+
+async def _dispatch(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    router = request.app[ROUTER_KEY]
+    path = request.rel_url.raw_path
+    match = router.match(request.method, path)
+    if match is None:
+        raise _not_found(router, request.method, request.path)
+    api_request = await to_api_request(request, match.path_params, settings.max_body_bytes)
+    if match.validator is not None and settings.validate_bodies and request.method not in (
+        "GET", "HEAD"
+    ):
+        errors = match.validator.errors(api_request["body"])
+        if errors:
+            raise HttpError(400, "Request body validation failed",
+                            errors=[error.to_json() for error in errors])
+    return await _invoke(request, match.route, api_request)
+
+
+async def _emit(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    body = (await to_api_request(request, {}, settings.max_body_bytes))["body"]
+    topic = body.get("topic") if isinstance(body, dict) else None
+    if not isinstance(topic, str) or not topic:
+        raise HttpError(400, "Missing topic", message=(
+            'POST /emit expects a JSON body {"topic": "<topic>", "data": <any JSON>} with a '
+            "non-empty string topic, sent with Content-Type: application/json"))
+    data = body.get("data")
+    trace_id = await request.app[HANDLER_KEY].emit(topic, data, _incoming_trace(request))
+    emitted = {"topic": topic, "data": data}
+    return _traced(json_response(200, {"success": True, "emitted": emitted}), trace_id, settings)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return json_response(200, request.app[HANDLER_KEY].health())
+
+
+def create_app(
+    routes: Sequence[Route], handler: ApiHandler, settings: HttpSettings | None = None
+) -> web.Application:
+    """The aiohttp app; swap its routes later with ``app[ROUTER_KEY].replace(routes)``.
+
+    Raises :class:`~motia_core.http.routing.RoutesInvalid` when a route cannot be served.
+    ``POST /emit`` and ``GET /__motia/health`` are reserved and answered before api steps.
+    """
+    app = web.Application(middlewares=[_cors, _errors])
+    app[ROUTER_KEY] = Router(routes)
+    app[HANDLER_KEY] = handler
+    app[SETTINGS_KEY] = settings or HttpSettings()
+    app.router.add_post(EMIT_PATH, _emit)
+    app.router.add_get(HEALTH_PATH, _health)
+    app.router.add_route("*", "/{tail:.*}", _dispatch)
+    return app

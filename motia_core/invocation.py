@@ -1,0 +1,271 @@
+"""One step invocation: its span, its deadline, and the callbacks a runner makes while it runs.
+
+:class:`Invoker` is the single path from a trigger (HTTP request, event delivery, cron tick) to a
+runner: it opens a span, registers the invocation under a fresh id, sends ``step.invoke`` to the
+step's language pool and closes the span with the outcome. :class:`Callbacks` is the other half:
+every ``state.*``, ``emit``, ``streams.*`` and ``log`` a runner sends names an invocation id, and
+is answered here against the core services and recorded on that invocation's span.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from motia_core.errors import InvocationNotFound, RpcError, RunnerNotReady
+from motia_core.events import Event
+from motia_core.observability import (
+    EmitTraceEvent,
+    LogTraceEvent,
+    SpanError,
+    StateTraceEvent,
+    StreamTraceEvent,
+    TraceEvent,
+    TraceStore,
+    log_record,
+    now_ms,
+)
+from motia_core.protocol import (
+    EmitParams,
+    InvokeParams,
+    LogParams,
+    StateGroupParams,
+    StateKeyParams,
+    StateSetParams,
+    StreamGroupParams,
+    StreamItemParams,
+    StreamSendParams,
+    StreamSetParams,
+    TraceContext,
+    TriggerKind,
+)
+from motia_core.runners import RunnerPool
+from motia_core.state import StateAdapter
+from motia_core.steps import Step, can_emit
+from motia_core.streams import StreamStore
+
+__all__ = ("ActiveInvocation", "Callbacks", "Invoker", "StepFailed")
+
+log = logging.getLogger("motia.invocation")
+
+StateOperation = Literal["get", "getGroup", "set", "delete", "clear"]
+StreamOperation = Literal["get", "set", "delete", "getGroup", "send"]
+
+
+class StepFailed(Exception):
+    """A step invocation did not succeed; ``error`` is the runner's (or the core's) RpcError."""
+
+    def __init__(self, step: Step, error: RpcError) -> None:
+        self.step = step
+        self.error = error
+        super().__init__(f"step {step.name!r} ({step.file}) failed: {error}")
+
+
+@dataclass(frozen=True)
+class ActiveInvocation:
+    id: str
+    step: Step
+    trace_id: str
+    span_id: str
+
+
+class Invoker:
+    """Runs steps on their language's runner pool, each invocation inside a span."""
+
+    def __init__(self, pools: Mapping[str, RunnerPool], traces: TraceStore) -> None:
+        self.pools = pools
+        self.traces = traces
+        self.active: dict[str, ActiveInvocation] = {}
+
+    async def invoke(
+        self,
+        step: Step,
+        trigger: TriggerKind,
+        input: Any,
+        *,
+        trace_id: str,
+        parent_span_id: str | None,
+        entry: str,
+        timeout_s: float | None,
+    ) -> Any:
+        """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
+        span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry)
+        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id)
+        self.active[invocation.id] = invocation
+        params = InvokeParams(
+            invocation_id=invocation.id,
+            file=step.file,
+            trigger=trigger,
+            input=input,
+            trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id),
+            flows=list(step.flows),
+            timeout_ms=None if timeout_s is None else int(timeout_s * 1000),
+        )
+        try:
+            pool = self.pools.get(step.language)
+            if pool is None:
+                raise RunnerNotReady(
+                    f"no {step.language} runner is running for {step.file}; start it with "
+                    f"--runners {step.language}"
+                )
+            output = await pool.invoke(params, timeout_s)
+        except RpcError as exc:
+            self.traces.end_span(span.id, _span_error(exc))
+            raise StepFailed(step, exc) from exc
+        except BaseException as exc:
+            self.traces.end_span(span.id, SpanError(message=f"interrupted: {exc!r}"))
+            raise
+        finally:
+            del self.active[invocation.id]
+        self.traces.end_span(span.id)
+        return output
+
+
+def _span_error(exc: RpcError) -> SpanError:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return SpanError(message=data.get("message") or exc.message, name=data.get("name"),
+                     stack=data.get("stack"))
+
+
+class Callbacks:
+    """Answers the requests runners make on behalf of a running invocation."""
+
+    def __init__(self, invoker: Invoker, state: StateAdapter,
+                 publish: Callable[[Event], Awaitable[int]], streams: StreamStore) -> None:
+        self.invoker = invoker
+        self.state = state
+        self.publish = publish
+        self.streams = streams
+        self._routes: dict[str, Callable[[ActiveInvocation, Any], Awaitable[Any]]] = {
+            "state.get": self._state_get,
+            "state.set": self._state_set,
+            "state.delete": self._state_delete,
+            "state.getGroup": self._state_get_group,
+            "state.clear": self._state_clear,
+            "emit": self._emit,
+            "streams.get": self._stream_get,
+            "streams.set": self._stream_set,
+            "streams.delete": self._stream_delete,
+            "streams.getGroup": self._stream_get_group,
+            "streams.send": self._stream_send,
+        }
+
+    async def __call__(self, method: str, params: Any) -> Any:
+        if method == "log":
+            self._log(params)
+            return None
+        route = self._routes.get(method)
+        if route is None:
+            raise RpcError(f"the core does not serve {method!r}")
+        return await route(self._invocation(params.invocation_id), params)
+
+    def _invocation(self, invocation_id: str) -> ActiveInvocation:
+        invocation = self.invoker.active.get(invocation_id)
+        if invocation is None:
+            raise InvocationNotFound(
+                f"invocation {invocation_id!r} is not running (it ended, or never existed); "
+                "a runner must finish a handler's calls before answering step.invoke"
+            )
+        return invocation
+
+    def _record(self, inv: ActiveInvocation, event: TraceEvent) -> None:
+        self.invoker.traces.add_event(inv.span_id, event)
+
+    def _record_state(self, inv: ActiveInvocation, operation: StateOperation, group: str,
+                      key: str | None = None) -> None:
+        self._record(inv, StateTraceEvent(operation=operation, group=group, key=key,
+                                          timestamp=now_ms()))
+
+    # --- state -----------------------------------------------------------------------------
+
+    async def _state_get(self, inv: ActiveInvocation, p: StateKeyParams) -> Any:
+        self._record_state(inv, "get", p.group, p.key)
+        return await self.state.get(p.group, p.key)
+
+    async def _state_set(self, inv: ActiveInvocation, p: StateSetParams) -> Any:
+        self._record_state(inv, "set", p.group, p.key)
+        return await self.state.set(p.group, p.key, p.value)
+
+    async def _state_delete(self, inv: ActiveInvocation, p: StateKeyParams) -> Any:
+        self._record_state(inv, "delete", p.group, p.key)
+        return await self.state.delete(p.group, p.key)
+
+    async def _state_get_group(self, inv: ActiveInvocation, p: StateGroupParams) -> Any:
+        self._record_state(inv, "getGroup", p.group)
+        return await self.state.get_group(p.group)
+
+    async def _state_clear(self, inv: ActiveInvocation, p: StateGroupParams) -> Any:
+        self._record_state(inv, "clear", p.group)
+        await self.state.clear(p.group)
+        return None
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def _emit(self, inv: ActiveInvocation, p: EmitParams) -> Any:
+        step = inv.step
+        if not can_emit(step, p.topic):
+            # The original drops the event, says so, and lets emit() resolve normally.
+            log.warning(
+                "step %r tried to emit an event not defined in the step config: %r "
+                "(add it to `emits` in %s)", step.name, p.topic, step.file,
+                extra={"action": "emit_refused", "step": step.name, "traceId": inv.trace_id},
+            )
+            self._record(inv, EmitTraceEvent(topic=p.topic, success=False, timestamp=now_ms()))
+            return None
+        event = Event(
+            id=uuid.uuid4().hex,
+            topic=p.topic,
+            data=p.data,
+            trace_id=inv.trace_id,
+            parent_span_id=inv.span_id,
+            flows=list(step.flows),
+            message_group_id=p.message_group_id,
+            emitted_at_ms=now_ms(),
+        )
+        await self.publish(event)
+        self._record(inv, EmitTraceEvent(topic=p.topic, success=True, timestamp=now_ms()))
+        return None
+
+    # --- streams ---------------------------------------------------------------------------
+
+    def _record_stream(self, inv: ActiveInvocation, operation: StreamOperation, stream: str,
+                       group: str, item_id: str | None = None) -> None:
+        self._record(inv, StreamTraceEvent(operation=operation, stream_name=stream,
+                                           group_id=group, id=item_id, timestamp=now_ms()))
+
+    async def _stream_get(self, inv: ActiveInvocation, p: StreamItemParams) -> Any:
+        self._record_stream(inv, "get", p.stream, p.group, p.id)
+        return await self.streams.get(p.stream, p.group, p.id)
+
+    async def _stream_set(self, inv: ActiveInvocation, p: StreamSetParams) -> Any:
+        self._record_stream(inv, "set", p.stream, p.group, p.id)
+        return await self.streams.set(p.stream, p.group, p.id, p.data)
+
+    async def _stream_delete(self, inv: ActiveInvocation, p: StreamItemParams) -> Any:
+        self._record_stream(inv, "delete", p.stream, p.group, p.id)
+        return await self.streams.delete(p.stream, p.group, p.id)
+
+    async def _stream_get_group(self, inv: ActiveInvocation, p: StreamGroupParams) -> Any:
+        self._record_stream(inv, "getGroup", p.stream, p.group)
+        return await self.streams.get_group(p.stream, p.group)
+
+    async def _stream_send(self, inv: ActiveInvocation, p: StreamSendParams) -> Any:
+        self._record_stream(inv, "send", p.stream, p.channel.group_id, p.channel.id)
+        await self.streams.send(p.stream, p.channel.group_id, p.channel.id,
+                                p.event.type, p.event.data)
+        return None
+
+    # --- logs ------------------------------------------------------------------------------
+
+    def _log(self, p: LogParams) -> None:
+        inv = self.invoker.active.get(p.invocation_id) if p.invocation_id else None
+        if inv is None:
+            log_record(logging.getLogger("motia.runner"), p.level, p.msg, trace_id=None,
+                       step=None, flows=None, fields=p.fields)
+            return
+        log_record(logging.getLogger("motia.step"), p.level, p.msg, trace_id=inv.trace_id,
+                   step=inv.step.name, flows=list(inv.step.flows), fields=p.fields)
+        self._record(inv, LogTraceEvent(level=p.level, message=p.msg, timestamp=now_ms()))

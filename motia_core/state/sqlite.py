@@ -1,0 +1,249 @@
+"""State in a SQLite file under the project's ``.motia/``: the default, with nothing to install.
+
+Durable: every write is its own committed transaction in WAL mode, so a value whose ``set`` has
+returned survives the process being killed, and any other connection (a second ``SqliteState``,
+``motia state get`` from a terminal) sees it. With the default ``synchronous=NORMAL`` a power cut
+may lose the last commits; ``full_sync=True`` fsyncs every commit to close that window too.
+
+One connection, created lazily in a worker thread, used by one thread at a time: calls go through
+``anyio.to_thread.run_sync`` with a private single-token limiter, which is the lock. The same SQL
+strings are reused so sqlite3's statement cache keeps them prepared. The file carries a schema
+version (``PRAGMA user_version``) and ``_MIGRATIONS`` brings older files up to date on open.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from motia_core.state.base import (
+    StateAdapter,
+    StateClosed,
+    StateError,
+    StateItem,
+    check_name,
+    decode_value,
+    encode_value,
+    value_type,
+)
+
+__all__ = ("BUSY_TIMEOUT_S", "SCHEMA_VERSION", "SqliteState")
+
+T = TypeVar("T")
+
+# How long a write waits for another connection's write lock before failing.
+BUSY_TIMEOUT_S = 5.0
+
+# _MIGRATIONS[n] takes a file from schema version n to n + 1, in one transaction. Append only.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # Group and key are separate columns: no delimiter, so no prefix confusion. The primary
+        # key's b-tree gives get, get_group and keys their key order without sorting.
+        "CREATE TABLE state ("
+        " group_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+        " PRIMARY KEY (group_id, key)) WITHOUT ROWID",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_GET = "SELECT value FROM state WHERE group_id = ? AND key = ?"
+_SET = (
+    "INSERT INTO state (group_id, key, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value"
+)
+_DELETE = "DELETE FROM state WHERE group_id = ? AND key = ?"
+_GET_GROUP = "SELECT value FROM state WHERE group_id = ? ORDER BY key"
+_CLEAR = "DELETE FROM state WHERE group_id = ?"
+_KEYS = "SELECT key FROM state WHERE group_id = ? ORDER BY key"
+_GROUPS = "SELECT DISTINCT group_id FROM state ORDER BY group_id"
+_ITEMS = "SELECT group_id, key, value FROM state ORDER BY group_id, key"
+_GROUP_ITEMS = "SELECT group_id, key, value FROM state WHERE group_id = ? ORDER BY key"
+
+
+class SqliteState(StateAdapter):
+    """``(group, key) -> value`` in one table of a SQLite file; the parent directory is created."""
+
+    def __init__(self, path: str | os.PathLike[str], *, full_sync: bool = False) -> None:
+        self.path = Path(path)
+        self.full_sync = full_sync
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._limiter = anyio.CapacityLimiter(1)
+
+    def __repr__(self) -> str:
+        return f"SqliteState({str(self.path)!r})"
+
+    # --- the interface --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._run(lambda conn: None)
+
+    async def get(self, group: str, key: str) -> Any:
+        args = (check_name("group", group), check_name("key", key))
+        return await self._run(self._get, args)
+
+    async def set(self, group: str, key: str, value: Any) -> Any:
+        check_name("group", group)
+        check_name("key", key)
+        data, copy = encode_value(group, key, value)
+        await self._run(self._execute, _SET, (group, key, data.decode()))
+        return copy
+
+    async def delete(self, group: str, key: str) -> Any:
+        args = (check_name("group", group), check_name("key", key))
+        return await self._run(self._delete, args)
+
+    async def get_group(self, group: str) -> list[Any]:
+        rows = await self._run(self._fetch, _GET_GROUP, (check_name("group", group),))
+        return [decode_value(value) for (value,) in rows]
+
+    async def clear(self, group: str) -> None:
+        await self._run(self._execute, _CLEAR, (check_name("group", group),))
+
+    async def keys(self, group: str) -> list[str]:
+        rows = await self._run(self._fetch, _KEYS, (check_name("group", group),))
+        return [key for (key,) in rows]
+
+    async def groups(self) -> list[str]:
+        rows = await self._run(self._fetch, _GROUPS, ())
+        return [group for (group,) in rows]
+
+    async def items(self, group: str | None = None) -> list[StateItem]:
+        if group is None:
+            rows = await self._run(self._fetch, _ITEMS, ())
+        else:
+            rows = await self._run(self._fetch, _GROUP_ITEMS, (check_name("group", group),))
+        result = []
+        for group_id, key, text in rows:
+            value = decode_value(text)
+            result.append(StateItem(group_id=group_id, key=key, type=value_type(value),
+                                    value=value))
+        return result
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True  # calls queued behind us now fail with StateClosed
+        with anyio.CancelScope(shield=True):  # the connection must be closed even if cancelled
+            await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    # --- worker-thread side (one call at a time, guarded by the limiter) -------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise self._closed_error()
+        return await anyio.to_thread.run_sync(self._call, fn, args, limiter=self._limiter)
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._closed:
+            raise self._closed_error()
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            return fn(self._conn, *args)
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"the state store {str(self.path)!r} failed: {exc}. If another process holds it "
+                f"locked, it waited {BUSY_TIMEOUT_S:g} s; if the file is damaged, move it away"
+            ) from exc
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, args: tuple[str, str]) -> Any:
+        row = conn.execute(_GET, args).fetchone()
+        return None if row is None else decode_value(row[0])
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, args: tuple[str, str]) -> Any:
+        # Read and delete in one write transaction: another process may be writing the same key.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(_GET, args).fetchone()
+            if row is not None:
+                conn.execute(_DELETE, args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return None if row is None else decode_value(row[0])
+
+    @staticmethod
+    def _execute(conn: sqlite3.Connection, sql: str, args: tuple[str, ...]) -> None:
+        conn.execute(sql, args)
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, sql: str, args: tuple[str, ...]) -> list[Any]:
+        return conn.execute(sql, args).fetchall()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create the folder for the state store {str(self.path)!r}: {exc}; "
+                "check the permissions of the project's .motia directory"
+            ) from exc
+        # isolation_level=None: autocommit, so each write is committed before set() returns.
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot open the state store {str(self.path)!r}: {exc}; is that path a folder, "
+                "or not writable?"
+            ) from exc
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.full_sync else 'NORMAL'}")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StateError(
+                f"{str(self.path)!r} is not a usable motia state database ({exc}); move it away "
+                "(or delete it, losing the state it holds) and start again"
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = self._version(conn)
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"the state store {str(self.path)!r} has schema version {version}, written by a "
+                f"newer motia-core (this one knows versions up to {SCHEMA_VERSION}); upgrade "
+                "motia-core, or point this project at another .motia directory"
+            )
+        while version < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")  # another process may be migrating the same file
+            try:
+                version = self._version(conn)
+                if version < SCHEMA_VERSION:
+                    for statement in _MIGRATIONS[version]:
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _closed_error(self) -> StateClosed:
+        return StateClosed(f"the state store {str(self.path)!r} is closed; open a new SqliteState")

@@ -159,8 +159,10 @@ class App:
         check = Router()
         routes = []
         for api in project.api_routes:
-            route = Route(method=api.method, path=api.path, step=api.step,
-                          body_schema=getattr(api.step.config, "body_schema", None))
+            # A runner that validates bodies itself keeps its schema library's own meaning.
+            schema = None if api.step.validates_body else getattr(api.step.config,
+                                                                   "body_schema", None)
+            route = Route(method=api.method, path=api.path, step=api.step, body_schema=schema)
             try:
                 check.compile(route)
             except RouteError as exc:

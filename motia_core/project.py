@@ -198,7 +198,8 @@ class Project:
             if is_stream:
                 self.streams.append(parse_stream(file, result.config))
             else:
-                self.steps.append(parse_step(file, language, result.config, result.has_handler))
+                self.steps.append(parse_step(file, language, result.config, result.has_handler,
+                                             result.validates_body))
         except InvalidStep as exc:
             self.errors[file] = list(exc.errors)
 

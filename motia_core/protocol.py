@@ -129,6 +129,10 @@ class LoadedFile(_Message, kw_only=True):
     config: dict[str, Any] | None = None
     # Whether the module exports a handler (noop steps and streams do not).
     has_handler: bool = False
+    # The runner validates api request bodies itself with the step's own schema library (e.g.
+    # zod, whose object schemas strip unknown keys rather than reject them) and answers 400 when
+    # they fail; the core then leaves `bodySchema` to it.
+    validates_body: bool = False
     error: ErrorObject | None = None
 
 

@@ -210,6 +210,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     config: StepConfig
     has_handler: bool = False
+    # The runner enforces `bodySchema` itself (see protocol.LoadedFile.validates_body).
+    validates_body: bool = False
 
     @property
     def name(self) -> str:
@@ -621,7 +623,8 @@ def _clean(config: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
     return cleaned
 
 
-def parse_step(file: str, language: str, config: dict[str, Any], has_handler: bool) -> Step:
+def parse_step(file: str, language: str, config: dict[str, Any], has_handler: bool,
+               validates_body: bool = False) -> Step:
     """Validate one step config (as a runner reported it) and return the typed ``Step``.
 
     Raises ``InvalidStep`` listing every problem (file and field named, with a fix).
@@ -663,7 +666,7 @@ def parse_step(file: str, language: str, config: dict[str, Any], has_handler: bo
         c.error("config", f"does not fit the {step_type} step shape: {exc}")
         c.fail()
     return Step(file=file, language=language, config=typed,  # type: ignore[arg-type]
-                has_handler=has_handler)
+                has_handler=has_handler, validates_body=validates_body)
 
 
 def parse_stream(file: str, config: dict[str, Any]) -> StreamDefinition:

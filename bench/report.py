@@ -59,5 +59,5 @@ def render(rows: Sequence[Row], ratios: Sequence[tuple[str, float]]) -> str:
 
     out = [line(header), line(["-" * w for w in widths]), *(line(b) for b in body), ""]
     label_width = max(len(label) for label, _ in ratios)
-    out += [f"{label.ljust(label_width)}  {value:,.0f}x" for label, value in ratios]
+    out += [f"{label.ljust(label_width)}  {_fmt(value)}x" for label, value in ratios]
     return "\n".join(out)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import app_load
 import floor
 import per_call
 import persistent
@@ -37,6 +38,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=2000, help="calls per persistent run")
     parser.add_argument("--per-call", type=int, default=30,
                         help="spawned processes, 1 in flight (64 in flight spawns 64)")
+    parser.add_argument("--requests", type=int, default=3000,
+                        help="HTTP requests per api-step run (and per bare aiohttp run)")
+    parser.add_argument("--events", type=int, default=2000,
+                        help="events through the two-step chain")
     return parser.parse_args()
 
 
@@ -63,6 +68,23 @@ async def _bench(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str, f
     return rows, ratios
 
 
+async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str, float]]]:
+    rows: list[Row] = []
+    for concurrency in (1, 32):
+        step = median_row([await app_load.step_get(args.requests, concurrency)
+                           for _ in range(3)])
+        bare = median_row([await app_load.bare_get(args.requests, concurrency)
+                           for _ in range(3)])
+        rows += [step, bare]
+    rows.append(await app_load.chain_events(args.events))
+    ratios = [
+        (f"requests/s with {c} in flight, bare aiohttp / Python api step",
+         bare.calls_per_s / step.calls_per_s)
+        for c, step, bare in ((1, rows[0], rows[1]), (32, rows[2], rows[3]))
+    ]
+    return rows, ratios
+
+
 def main() -> None:
     args = _arguments()
     print(f"no-op step.invoke round trip; Python {platform.python_version()}, "
@@ -73,6 +95,11 @@ def main() -> None:
     kept_p50 = rows[0].p50_us
     verdict = "met" if kept_p50 < 100 and min(v for _, v in ratios) >= 100 else "NOT met"
     print(f"\ntarget (p50 < 100 us, >= 100x faster than process per call): {verdict}")
+    print("\nthe steps runtime: HTTP GET through a Python api step next to a bare aiohttp "
+          "handler (median of 3 runs); events through a two-step chain (p50/p99 columns: mean "
+          "per event)", flush=True)
+    rows, ratios = anyio.run(_runtime, args)
+    print(render(rows, ratios))
 
 
 if __name__ == "__main__":

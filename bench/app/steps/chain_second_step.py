@@ -1,0 +1,6 @@
+config = {"type": "event", "name": "BenchChainSecond", "subscribes": ["bench.chain.b"],
+          "emits": []}
+
+
+async def handler(input, ctx):
+    return None

@@ -1,0 +1,88 @@
+"""The steps runtime under load: GET through a Python api step, events through a two-step chain.
+
+The api step is measured next to a bare aiohttp handler doing the same work in-process, with the
+same client, so the ratio is the overhead of our design (routing, request object, trace, the pipe
+to the runner and back). The load generator is an aiohttp client in this process with a fixed
+number of requests and a fixed concurrency, against 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import aiohttp
+import anyio
+from aiohttp import web
+from report import Row, percentile
+
+from motia_core.testing import MotiaTestApp
+
+__all__ = ("bare_get", "chain_events", "step_get")
+
+PROJECT = Path(__file__).resolve().parent / "app"
+
+
+async def _load(url: str, requests: int, concurrency: int, mode: str) -> Row:
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            for i in remaining:
+                started = time.perf_counter()
+                async with session.get(f"{url}/hello/n{i}") as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{mode}: GET answered {response.status}")
+                latencies.append((time.perf_counter() - started) * 1e6)
+
+        began = time.perf_counter()
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                for _ in range(concurrency):
+                    tg.start_soon(worker)
+        elapsed = time.perf_counter() - began
+    return Row(mode, concurrency, requests, percentile(latencies, 50), percentile(latencies, 99),
+               requests / elapsed)
+
+
+async def step_get(requests: int, concurrency: int) -> Row:
+    async with MotiaTestApp(PROJECT, log_level="warning") as app:
+        await _load(f"http://127.0.0.1:{app.port}", 200, concurrency, "warm-up")
+        return await _load(f"http://127.0.0.1:{app.port}", requests, concurrency,
+                           "GET via Python api step")
+
+
+async def bare_get(requests: int, concurrency: int) -> Row:
+    async def hello(request: web.Request) -> web.Response:
+        return web.json_response({"hello": request.match_info["name"]})
+
+    http_app = web.Application()
+    http_app.router.add_get("/hello/{name}", hello)
+    runner = web.AppRunner(http_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        await _load(url, 200, concurrency, "warm-up")
+        return await _load(url, requests, concurrency, "GET via bare aiohttp")
+    finally:
+        await runner.cleanup()
+
+
+async def chain_events(events: int) -> Row:
+    """Events/s through A -> B (two Python event steps), from the first emit to a drained bus."""
+    async with MotiaTestApp(PROJECT, log_level="warning") as app:
+        for i in range(50):
+            await app.emit("bench.chain.a", {"i": i})
+        await app.settle()
+        began = time.perf_counter()
+        for i in range(events):
+            await app.emit("bench.chain.a", {"i": i})
+        await app.settle(timeout_s=120)
+        elapsed = time.perf_counter() - began
+    per_event_us = elapsed / events * 1e6
+    return Row("events via Python A -> B chain", 0, events, per_event_us, per_event_us,
+               events / elapsed)

@@ -121,7 +121,7 @@ def state() -> None:
 
 
 def _run_state(project: Path, action: Any) -> Any:
-    from motia_core.state import open_state
+    from motia_core.state import StateError, open_state
 
     settings = _settings(project)
     if settings.state == "memory":
@@ -134,7 +134,10 @@ def _run_state(project: Path, action: Any) -> Any:
         finally:
             await store.aclose()
 
-    return anyio.run(go)
+    try:
+        return anyio.run(go)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @state.command("get")
@@ -186,3 +189,7 @@ def doctor(project: Path, as_json: bool) -> None:
         render(report)
     if report["missing"]:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

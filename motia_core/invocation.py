@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from motia_core.errors import InvocationNotFound, RpcError, RunnerNotReady
+from motia_core.errors import InvalidParams, InvocationNotFound, RpcError, RunnerNotReady
 from motia_core.events import Event
 from motia_core.observability import (
     EmitTraceEvent,
@@ -43,7 +43,7 @@ from motia_core.protocol import (
     TriggerKind,
 )
 from motia_core.runners import RunnerPool
-from motia_core.state import StateAdapter
+from motia_core.state import StateAdapter, StateError
 from motia_core.steps import Step, can_emit
 from motia_core.streams import StreamStore
 
@@ -160,7 +160,10 @@ class Callbacks:
         route = self._routes.get(method)
         if route is None:
             raise RpcError(f"the core does not serve {method!r}")
-        return await route(self._invocation(params.invocation_id), params)
+        try:
+            return await route(self._invocation(params.invocation_id), params)
+        except StateError as exc:  # e.g. a value that is not JSON: the caller's mistake
+            raise InvalidParams(f"{method}: {exc}") from exc
 
     def _invocation(self, invocation_id: str) -> ActiveInvocation:
         invocation = self.invoker.active.get(invocation_id)

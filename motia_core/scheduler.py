@@ -26,6 +26,8 @@ Tick = Callable[[Step], Awaitable[None]]
 
 class CronScheduler:
     def __init__(self, tick: Tick) -> None:
+        # apscheduler narrates every job it adds at info level; our own start-up table says it.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._tick = tick
         self._scheduler: AsyncIOScheduler | None = None
         self.steps: list[Step] = []

@@ -35,3 +35,8 @@ def require_runtime(command: str) -> str:
 
 def pytest_configure(config: Any) -> None:
     os.environ.setdefault("MOTIA_TEST", "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests (real CLI, real servers) run last, after the faster layers."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

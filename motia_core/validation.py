@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # types-jsonschema is not a dependency
 import msgspec
-from jsonschema.exceptions import SchemaError, ValidationError  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 from jsonschema.protocols import Validator  # type: ignore[import-untyped]
 
 __all__ = ("MAX_REPORTED_ERRORS", "BodyValidator", "FieldError", "SchemaCache", "SchemaInvalid")
@@ -37,6 +37,13 @@ _DEFAULT_DRAFT: type[Validator] = jsonschema.Draft7Validator
 
 class SchemaInvalid(ValueError):
     """A ``bodySchema`` that is not a JSON Schema of its draft (or names an unknown draft)."""
+
+    def __init__(self, message: str, problem: str | None = None,
+                 path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        # What is wrong and where, for callers that name the place in their own terms.
+        self.problem = problem or message
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,13 @@ class BodyValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         draft = _draft_for(schema)
-        try:
-            draft.check_schema(schema)
-        except SchemaError as exc:
+        # The structure only: `check_schema` would also reject patterns in JavaScript's regex
+        # dialect (zod emits `\p{L}` and friends), which are valid schemas all the same.
+        exc = best_match(draft(draft.META_SCHEMA).iter_errors(schema))
+        if exc is not None:
             where = _pointer(list(exc.absolute_path)) or "the schema root"
-            raise SchemaInvalid(f"{exc.message} (at {where})") from exc
+            raise SchemaInvalid(f"{exc.message} (at {where})", exc.message,
+                                tuple(exc.absolute_path))
         self.draft = draft
         self._validator = draft(schema, format_checker=draft.FORMAT_CHECKER)
 

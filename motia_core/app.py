@@ -21,10 +21,11 @@ from aiohttp import web
 from motia_core.config import Settings
 from motia_core.events import Event, EventBus, MemoryQueue, QueueAdapter
 from motia_core.handlers import AppHandlers
-from motia_core.http import HttpSettings, Route, RouteError, Router, create_app
+from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.invocation import Callbacks, Invoker
 from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
-from motia_core.project import Project, discover
+from motia_core.project import Discovery, Project, discover
+from motia_core.reload import Reloader
 from motia_core.report import print_startup
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.scheduler import CronScheduler
@@ -46,6 +47,7 @@ class App:
         settings: Settings,
         *,
         strict: bool = False,
+        watch: bool = False,
         registry: RunnerRegistry | None = None,
         state: StateAdapter | None = None,
         queue: QueueAdapter | None = None,
@@ -53,6 +55,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.strict = strict
+        self.watch = watch
         self.registry = registry or RunnerRegistry.default()
         self.state = state or open_state(settings.state, settings.data_dir)
         self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
@@ -66,6 +69,11 @@ class App:
                                    self.stream_store)
         self.scheduler = CronScheduler(self.handlers.cron_tick)
         self.project: Project | None = None
+        self.discovery: Discovery | None = None
+        self.streams_sent: list[str] = []  # the stream names the runners were last told
+        self.http_app: web.Application | None = None
+        self.reloader = Reloader(self)
+        self._subscribed: set[tuple[str, str]] = set()
         self.skipped: dict[str, str] = {}  # language -> why its runner did not start
         self.port: int | None = None
         self.publish_listeners: list[Callable[[Event], None]] = []
@@ -108,17 +116,25 @@ class App:
                                     f"{pool.processes[0].last_error}")
         # Streams first: every runner needs every stream's name (whatever its language) before
         # its steps run, so that ctx.streams.<name> exists.
+        self.discovery = found
         loaded = []
         for language, pool in self.pools.items():
             files = [f for f in found.files_by_language[language] if found.is_stream(f)]
             if files:
                 loaded.extend(await pool.load(files))
-        names = sorted({str(r.config.get("name")) for r in loaded
-                        if r.config is not None and r.config.get("name")})
+        self.streams_sent = self.stream_names()
         for language, pool in self.pools.items():
             files = [f for f in found.files_by_language[language] if not found.is_stream(f)]
-            loaded.extend(await pool.load(files, streams=names))
+            loaded.extend(await pool.load(files, streams=self.streams_sent))
         return Project.build(found, loaded, languages=list(self.pools))
+
+    def stream_names(self) -> list[str]:
+        """Every stream some runner has loaded, whatever its language."""
+        found = self.discovery
+        return sorted({str(entry.config["name"]) for pool in self.pools.values()
+                       for entry in pool.loaded
+                       if found is not None and found.is_stream(entry.file)
+                       and entry.config is not None and entry.config.get("name")})
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[App] = anyio.TASK_STATUS_IGNORED,
                   ) -> None:
@@ -126,14 +142,15 @@ class App:
         failure: StartupFailed | None = None
         async with anyio.create_task_group() as tg:
             try:
-                project = self.project = await self._start_runners(tg)
+                project = await self._start_runners(tg)
                 if project.errors and self.strict:
                     raise StartupFailed(project.report_errors())
                 await tg.start(self.bus.run)
-                self._subscribe(project)
-                self.scheduler.schedule(project.cron_steps)
                 await tg.start(self.scheduler.run)
-                runner = await self._start_http(project)
+                runner = await self._start_http()
+                self.apply_project(project)
+                if self.watch:
+                    await tg.start(self.reloader.watch)
                 print_startup(self)
                 task_status.started(self)
                 await self._stop.wait()
@@ -148,11 +165,22 @@ class App:
         if failure is not None:
             raise failure
 
-    def _subscribe(self, project: Project) -> None:
+    def apply_project(self, project: Project) -> None:
+        """Serve ``project``: its routes, subscriptions and cron jobs replace the current ones."""
+        self.project = project
+        assert self.http_app is not None
+        self.http_app[ROUTER_KEY].replace(self._routes(project))
+        wanted: set[tuple[str, str]] = set()
         for step in project.event_steps:
             for topic in step.subscribes:
+                # Subscribing again replaces: pending retries go to the new handler.
                 self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
                                    self.handlers.subscription_settings(step))
+                wanted.add((topic, step.name))
+        for topic, name in self._subscribed - wanted:
+            self.bus.unsubscribe(topic, name)
+        self._subscribed = wanted
+        self.scheduler.schedule(project.cron_steps)
 
     def _routes(self, project: Project) -> list[Route]:
         """The api routes that can be served; one that cannot is reported and left out."""
@@ -175,8 +203,8 @@ class App:
             routes.append(route)
         return routes
 
-    async def _start_http(self, project: Project) -> web.AppRunner:
-        http_app = create_app(self._routes(project), self.handlers, HttpSettings(
+    async def _start_http(self) -> web.AppRunner:
+        http_app = self.http_app = create_app([], self.handlers, HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
             validate_bodies=self.settings.validate_bodies,
         ))
@@ -217,7 +245,7 @@ class App:
 async def serve(settings: Settings, strict: bool) -> int:
     """Run until SIGINT/SIGTERM; the CLI's exit code."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
-    app = App(settings, strict=strict)
+    app = App(settings, strict=strict, watch=not strict)
     async with anyio.create_task_group() as tg:
         try:
             await tg.start(app.run)

@@ -30,6 +30,7 @@ import anyio.abc
 from motia_core.app import App
 from motia_core.config import Settings
 from motia_core.events import Event
+from motia_core.reload import ReloadReport
 from motia_core.runners import RunnerRegistry
 from motia_core.state import StateAdapter
 
@@ -54,12 +55,13 @@ class Response:
 class MotiaTestApp:
     """An async context manager that runs a project until the block ends."""
 
-    def __init__(self, project_root: str | Path, *, strict: bool = False,
+    def __init__(self, project_root: str | Path, *, strict: bool = False, watch: bool = False,
                  registry: RunnerRegistry | None = None, **settings: Any) -> None:
         base = Settings.load(Path(project_root))
         self.settings = base.with_overrides({"port": 0, "host": "127.0.0.1", "state": "memory",
                                              **settings})
         self.strict = strict
+        self.watch = watch
         self.registry = registry
         self.events: list[Event] = []
         self._published = anyio.Event()
@@ -68,7 +70,7 @@ class MotiaTestApp:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> MotiaTestApp:
-        app = App(self.settings, strict=self.strict, registry=self.registry)
+        app = App(self.settings, strict=self.strict, watch=self.watch, registry=self.registry)
         app.publish_listeners.append(self._on_publish)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -144,6 +146,10 @@ class MotiaTestApp:
     async def dead_letters(self, topic: str, step_name: str) -> list[Any]:
         """Events that ``step_name`` gave up on, with their errors."""
         return list(await self.app.bus.dead_letters(topic, step_name))
+
+    async def reload(self, *changed: str | Path) -> ReloadReport:
+        """Apply a hot reload for these changed paths now (``watch=True`` does it on save)."""
+        return await self.app.reloader.apply(changed)
 
     async def run_cron(self, step_name: str) -> None:
         """Run a cron step now, as one tick of its schedule would (new trace, same errors)."""

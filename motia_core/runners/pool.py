@@ -70,6 +70,21 @@ class RunnerPool:
                 tg.start_soon(load_one, i, process)
         return results[0]
 
+    async def restart(self) -> None:
+        """Replace every process gracefully, one at a time, so a pool of several keeps serving."""
+        for process in self.processes:
+            await process.restart()
+
+    def forget(self, files: Iterable[str]) -> None:
+        files = list(files)
+        for process in self.processes:
+            process.forget(files)
+
+    @property
+    def loaded(self) -> list[LoadedFile]:
+        """What the first process reports for every file it has loaded (all load the same)."""
+        return list(self.processes[0].loaded.values())
+
     def _pick(self) -> RunnerProcess:
         best: RunnerProcess | None = None
         for process in self.processes:

@@ -112,6 +112,7 @@ class RunnerProcess:
         self._process: anyio.abc.Process | None = None
         self._changed = anyio.Event()
         self._stopping = False
+        self._restarting = False
         self._stop_requested = anyio.Event()
 
     # --- state ---------------------------------------------------------------------------------
@@ -142,10 +143,13 @@ class RunnerProcess:
         task_status.started()
         quick_failures = 0
         while not self._stopping:
-            self._transition(RunnerState.STARTING)  # STOPPED|BACKOFF|FATAL -> STARTING
+            self._transition(RunnerState.STARTING)  # STOPPED|BACKOFF|FATAL|READY -> STARTING
             ready_at = await self._run_once()
             if self._stopping:
                 break
+            if self._restarting:  # asked for: no failure, no backoff
+                self._restarting = False
+                continue
             self.restarts += 1
             up_s = time.monotonic() - ready_at if ready_at else 0.0
             quick_failures = 0 if up_s >= self.settings.stable_start_s else quick_failures + 1
@@ -228,7 +232,7 @@ class RunnerProcess:
                     await stdin.aclose()
                     await stdout.aclose()
                 reason = violation or f"exited with code {code}"
-                if not self._stopping:
+                if not (self._stopping or self._restarting):
                     self.last_error = f"runner {self.name} (pid {process.pid}) {reason}"
                     log.warning("runner %s exited (not expected): %s", self.name, reason,
                                 extra={"action": "exited"})
@@ -281,8 +285,8 @@ class RunnerProcess:
     async def _reap(self, process: anyio.abc.Process) -> int:
         """Make sure the process group is gone and the pipes are closed; return the exit code."""
         if process.returncode is None:
-            if self._stopping:
-                # stop() is walking the ladder; give it its budget before forcing the issue.
+            if self._stopping or self._restarting:
+                # The ladder is being walked; give it its budget before forcing the issue.
                 with anyio.move_on_after(self.settings.shutdown_budget_s + 1):
                     await process.wait()
             if process.returncode is None:
@@ -348,6 +352,12 @@ class RunnerProcess:
             self.streams = list(streams)
         return await self._load(endpoint, files, None if streams is None else self.streams)
 
+    def forget(self, files: Iterable[str]) -> None:
+        """Stop loading these files at later starts (they were deleted)."""
+        for file in files:
+            self._files.pop(file, None)
+            self.loaded.pop(file, None)
+
     async def invoke(self, params: InvokeParams, timeout_s: float | None = None) -> Any:
         """Run one invocation; returns the handler's output. Fails with an RpcError subclass."""
         endpoint = await self._ready_endpoint()
@@ -363,6 +373,25 @@ class RunnerProcess:
                            f"({params.file} on runner {self.name})")
         finally:
             self.in_flight -= 1
+
+    async def restart(self) -> ShutdownRung:
+        """Replace the process gracefully (a changed shared module, say): its in-flight
+        invocations finish, new ones wait for the new process, which loads the same files.
+        Returns once the new process is ready (or has given up)."""
+        process, endpoint = self._process, self._endpoint
+        if self._stopping or process is None or process.returncode is not None \
+                or endpoint is None:
+            return ShutdownRung.ALREADY_EXITED
+        self._restarting = True
+        self._endpoint = None  # new invocations now wait for the next READY
+        log.info("runner %s restarting (pid %d)", self.name, process.pid,
+                 extra={"action": "restarting"})
+        rung = await self._ladder(process, endpoint)
+        while self._restarting:  # cleared by the supervision loop as it starts the new process
+            await self._changed.wait()
+        await self.wait_for_state(RunnerState.READY, RunnerState.FATAL, RunnerState.STOPPED,
+                                  timeout_s=self.settings.handshake_timeout_s + 5)
+        return rung
 
     async def stop(self) -> ShutdownRung:
         """The shutdown ladder: `shutdown`+`exit`, SIGTERM to the group, SIGKILL. Idempotent."""

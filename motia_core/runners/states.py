@@ -1,6 +1,6 @@
 """The runner lifecycle as an explicit state machine. Imports nothing from the package.
 
-    STOPPED -> STARTING -> READY
+    STOPPED -> STARTING -> READY  (-> STARTING again on a requested restart)
                   |          |  (crash, broken protocol)
                   v          v
                 BACKOFF <----+ -> STARTING again, or FATAL after too many quick failures
@@ -25,7 +25,10 @@ class RunnerState(enum.Enum):
 
 # new state -> the states it may be entered from
 _ALLOWED_FROM: dict[RunnerState, frozenset[RunnerState]] = {
-    RunnerState.STARTING: frozenset({RunnerState.STOPPED, RunnerState.BACKOFF, RunnerState.FATAL}),
+    # From READY only through a requested restart (a graceful replacement, not a failure).
+    RunnerState.STARTING: frozenset(
+        {RunnerState.STOPPED, RunnerState.BACKOFF, RunnerState.FATAL, RunnerState.READY}
+    ),
     RunnerState.READY: frozenset({RunnerState.STARTING}),
     RunnerState.BACKOFF: frozenset({RunnerState.STARTING, RunnerState.READY}),
     RunnerState.FATAL: frozenset({RunnerState.BACKOFF}),

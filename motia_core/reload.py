@@ -1,0 +1,169 @@
+"""Hot reload for `motia dev`: watch the project, reload what changed, re-derive what it serves.
+
+A changed step or stream file is loaded again in its runner (which swaps it atomically: an
+invocation in flight finishes on the version it started with). A changed shared module (a file
+no pattern matches, such as ``src/services/orders.py``) may be imported by any step of its
+language, and languages cache imports, so the honest choice is to replace that language's runners
+gracefully: in-flight work finishes, new work waits for the new process. A deleted step stops
+being served. Afterwards the project model is rebuilt from what the runners report, and routes,
+subscriptions and cron jobs are re-derived from it. File events come in bursts (an editor writes,
+renames, touches); they are collected until the project has been quiet for a moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from motia_core.project import Project, discover
+
+if TYPE_CHECKING:
+    from motia_core.app import App
+
+__all__ = ("ReloadReport", "Reloader")
+
+log = logging.getLogger("motia.reload")
+
+DEBOUNCE_S = 0.15
+_IGNORED_DIRS = frozenset({".motia", "node_modules", "python_modules", ".venv", "venv",
+                           "__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+# Source files whose change can alter what a runner loads; by suffix, for shared modules.
+_LANGUAGE_OF_SUFFIX = {".py": "python", ".ts": "node", ".mts": "node", ".cts": "node",
+                       ".js": "node", ".mjs": "node", ".cjs": "node", ".rb": "ruby"}
+
+
+@dataclass
+class ReloadReport:
+    reloaded: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)  # languages whose runners were replaced
+
+
+class Reloader:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._lock = anyio.Lock()
+
+    def _relevant(self, path: Path) -> bool:
+        try:
+            parts = path.relative_to(self.app.settings.project_root).parts
+        except ValueError:
+            return False
+        return (bool(parts) and not any(p in _IGNORED_DIRS or p.startswith(".")
+                                        for p in parts[:-1])
+                and path.suffix in _LANGUAGE_OF_SUFFIX)
+
+    async def apply(self, changed: Iterable[str | Path]) -> ReloadReport:
+        """Reload for these changed (created, modified or deleted) paths."""
+        async with self._lock:  # one reload at a time; a burst during one waits its turn
+            return await self._apply({Path(p).absolute() for p in changed})
+
+    async def _apply(self, changed: set[Path]) -> ReloadReport:
+        app = self.app
+        before = app.discovery
+        assert before is not None, "reload before the app started"
+        found = discover(app.settings.project_root,
+                         {spec.language: spec.patterns for spec in app.registry})
+        report = ReloadReport()
+        to_load: dict[str, list[str]] = {}
+        restart: set[str] = set()
+        for path in sorted(changed):
+            if not self._relevant(path):
+                continue
+            file = str(path)
+            language = found.language_of(file)
+            if language is not None:
+                to_load.setdefault(language, []).append(file)
+            elif before.language_of(file) is not None:
+                report.removed.append(file)
+            elif path.suffix in _LANGUAGE_OF_SUFFIX:
+                restart.add(_LANGUAGE_OF_SUFFIX[path.suffix])
+        for language in sorted(restart & set(app.pools)):
+            await app.pools[language].restart()  # loads every file again, fresh
+            report.restarted.append(language)
+        for language, files in to_load.items():
+            pool = app.pools.get(language)
+            if pool is not None and language not in restart:
+                await pool.load(files)
+                report.reloaded.extend(files)
+        for pool in app.pools.values():
+            pool.forget(report.removed)
+        await self._sync_stream_names()
+        loaded = [entry for pool in app.pools.values() for entry in pool.loaded
+                  if found.language_of(entry.file) is not None]
+        project = Project.build(found, loaded, languages=list(app.pools))
+        app.discovery = found
+        app.apply_project(project)
+        self._log(report, project)
+        return report
+
+    async def _sync_stream_names(self) -> None:
+        names = self.app.stream_names()
+        if names != self.app.streams_sent:
+            for pool in self.app.pools.values():
+                await pool.load([], streams=names)
+            self.app.streams_sent = names
+
+    def _log(self, report: ReloadReport, project: Project) -> None:
+        root = self.app.settings.project_root
+        for what, files in (("reloaded", report.reloaded), ("removed", report.removed)):
+            for file in files:
+                log.info("%s %s", what, Path(file).relative_to(root), extra={"action": what})
+        for language in report.restarted:
+            log.info("restarted the %s runners (a shared module changed)", language,
+                     extra={"action": "restarted"})
+        for file in report.reloaded:
+            for error in project.errors.get(file, []):
+                log.error("%s (its previous version no longer receives work)",
+                          error.describe(root), extra={"action": "reload_failed"})
+
+    # --- the watcher -----------------------------------------------------------------------
+
+    async def watch(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                    ) -> None:
+        """Watch the project until cancelled, applying each quiet burst of changes."""
+        loop = asyncio.get_running_loop()
+        pending: set[str] = set()
+        arrived = anyio.Event()
+
+        def note(path: str) -> None:  # on the loop thread
+            nonlocal arrived
+            pending.add(path)
+            arrived.set()
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:  # on watchdog's thread
+                if event.is_directory or event.event_type in ("opened", "closed_no_write"):
+                    return
+                for path in (event.src_path, getattr(event, "dest_path", "")):
+                    if path:
+                        loop.call_soon_threadsafe(note, str(path))
+
+        observer = Observer()
+        observer.schedule(Handler(), str(self.app.settings.project_root), recursive=True)
+        observer.start()
+        try:
+            task_status.started()
+            while True:
+                await arrived.wait()
+                while arrived.is_set():  # debounce: wait until a quiet moment
+                    arrived = anyio.Event()
+                    await anyio.sleep(DEBOUNCE_S)
+                batch = set(pending)
+                pending.clear()
+                try:
+                    await self.apply(batch)
+                except Exception:  # a reload must never take `motia dev` down
+                    log.exception("hot reload failed", extra={"action": "reload_failed"})
+        finally:
+            observer.stop()
+            await anyio.to_thread.run_sync(observer.join)

@@ -1,0 +1,103 @@
+"""Hot reload: changed, new, deleted and broken step files, and changed shared modules."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import anyio
+import pytest
+
+from motia_core.testing import MotiaTestApp
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "reload"
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "reload"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+async def test_a_changed_handler_is_served_without_restarting_the_runner(project: Path) -> None:
+    async with MotiaTestApp(project) as app:
+        pid = app.app.pools["python"].processes[0].pid
+        assert (await app.get("/greet")).json["version"] == 1
+        step = project / "steps" / "greet_step.py"
+        edit(step, '"version": 1', '"version": 2')
+        report = await app.reload(step)
+        assert report.reloaded == [str(step)] and not report.restarted
+        assert (await app.get("/greet")).json["version"] == 2
+        assert app.app.pools["python"].processes[0].pid == pid
+
+
+async def test_config_changes_re_derive_routes_and_subscriptions(project: Path) -> None:
+    async with MotiaTestApp(project) as app:
+        step = project / "steps" / "greet_step.py"
+        edit(step, '"path": "/greet"', '"path": "/hi"')
+        record = project / "steps" / "record_step.py"
+        edit(record, '"subscribes": ["greeted"]', '"subscribes": ["other"]')
+        await app.reload(step, record)
+        assert (await app.get("/greet")).status == 404
+        response = await app.get("/hi")
+        assert response.status == 200
+        await app.settle()
+        assert await app.state.get("greetings", response.trace_id) is None  # unsubscribed
+
+
+async def test_new_deleted_and_broken_files(project: Path) -> None:
+    async with MotiaTestApp(project) as app:
+        new = project / "steps" / "extra_step.py"
+        new.write_text('config = {"type": "api", "name": "Extra", "path": "/extra", '
+                       '"method": "GET", "emits": []}\n\nasync def handler(req, ctx):\n'
+                       '    return {"status": 200, "body": {"extra": True}}\n')
+        await app.reload(new)
+        assert (await app.get("/extra")).json == {"extra": True}
+
+        new.unlink()
+        report = await app.reload(new)
+        assert report.removed == [str(new)]
+        assert (await app.get("/extra")).status == 404
+
+        step = project / "steps" / "greet_step.py"
+        edit(step, "async def handler", "async def handler(:")
+        await app.reload(step)
+        assert str(step) in app.app.project.errors  # type: ignore[union-attr]
+        assert (await app.get("/greet")).status == 404  # the old version stops receiving work
+
+        edit(step, "async def handler(:", "async def handler")
+        await app.reload(step)
+        assert (await app.get("/greet")).status == 200
+
+
+async def test_a_changed_shared_module_restarts_the_runner_gracefully(project: Path) -> None:
+    async with MotiaTestApp(project) as app:
+        pid = app.app.pools["python"].processes[0].pid
+        assert (await app.get("/greet")).json["word"] == "hello"
+        module = project / "src" / "services" / "words.py"
+        edit(module, '"hello"', '"bonjour"')
+        report = await app.reload(module)
+        assert report.restarted == ["python"]
+        assert app.app.pools["python"].processes[0].pid != pid
+        response = await app.get("/greet")
+        assert response.json["word"] == "bonjour"
+        await app.settle()
+        assert await app.state.get("greetings", response.trace_id) == {"version": 1,
+                                                                       "word": "bonjour"}
+
+
+async def test_the_watcher_picks_up_a_save(project: Path) -> None:
+    async with MotiaTestApp(project, watch=True) as app:
+        edit(project / "steps" / "greet_step.py", '"version": 1', '"version": 3')
+        with anyio.fail_after(10):
+            while (await app.get("/greet")).json.get("version") != 3:
+                await anyio.sleep(0.05)

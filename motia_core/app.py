@@ -221,6 +221,9 @@ class App:
         self._stop.set()
 
     async def _shutdown(self) -> None:
+        """HTTP has stopped; now deliveries (given a grace period; the unfinished go back to the
+        queue), then the runners (through the shutdown ladder), then the stores."""
+        await self.bus.stop(grace_s=self.settings.shutdown_grace_s)
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():
                 tg.start_soon(pool.stop)

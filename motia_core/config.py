@@ -49,6 +49,8 @@ class Settings:
     strict_event_input: bool = False
     # Time an api or cron handler may take; event steps use infrastructure.handler.timeout.
     handler_timeout_s: float = 30.0
+    # On SIGTERM/SIGINT: how long event deliveries under way may take to finish.
+    shutdown_grace_s: float = 10.0
     json_logs: bool | None = None
     log_level: str = "info"
 

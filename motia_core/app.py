@@ -19,7 +19,7 @@ import anyio.abc
 from aiohttp import web
 
 from motia_core.config import Settings
-from motia_core.events import Event, EventBus, MemoryQueue, QueueAdapter
+from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.handlers import AppHandlers
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.invocation import Callbacks, Invoker
@@ -61,7 +61,8 @@ class App:
         self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
                                         if state is None else open_state("memory", Path()))
         self.traces = traces or MemoryTraceStore()
-        self.bus = EventBus(queue or MemoryQueue())
+        self.queue = queue or open_queue(settings.queue, settings.data_dir)
+        self.bus = EventBus(self.queue)
         self.pools: dict[str, RunnerPool] = {}
         self.invoker = Invoker(self.pools, self.traces)
         self.handlers = AppHandlers(self)
@@ -227,6 +228,7 @@ class App:
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():
                 tg.start_soon(pool.stop)
+        await self.queue.aclose()
         await self.state.aclose()
         await self.stream_store.storage.aclose()
 
@@ -242,6 +244,7 @@ class App:
                 for language, pool in self.pools.items()
             },
             "skipped": dict(self.skipped),
+            "reloads": self.reloader.count,
         }
 
 

@@ -48,6 +48,10 @@ def _serve_options(func: Any) -> Any:
         click.option("--state", envvar="MOTIA_STATE", show_envvar=True,
                      type=click.Choice(["sqlite", "memory"]),
                      help="Where state lives [default: sqlite under .motia/]."),
+        click.option("--queue", envvar="MOTIA_QUEUE", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory"]),
+                     help="Where accepted events wait [default: sqlite under .motia/, which "
+                          "survives a crash]."),
         click.option("--json-logs/--no-json-logs", default=None, envvar="MOTIA_JSON_LOGS",
                      show_envvar=True,
                      help="JSON lines on stderr [default: when stderr is not a terminal]."),
@@ -173,6 +177,67 @@ def state_list(project: Path, group: str | None) -> None:
     items = _run_state(project, lambda s: s.items(group))
     for item in items:
         click.echo(msgspec.json.encode(item).decode())
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: events a step gave up on after its retries, with their last error."""
+
+
+def _run_dlq(project: Path, action: Any) -> Any:
+    from motia_core import dlq as operations
+    from motia_core.events import QueueError, open_queue
+
+    settings = _settings(project)
+    if settings.queue == "memory":
+        raise click.ClickException("this project keeps its queue in memory: nothing is kept here")
+
+    async def go() -> Any:
+        queue = open_queue(settings.queue, settings.data_dir)
+        try:
+            return await action(operations, queue)
+        finally:
+            await queue.aclose()
+
+    try:
+        return anyio.run(go)
+    except (QueueError, operations.DeadLetterNotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dlq.command("list")
+@_project_option
+@click.option("--queue", "queue_name", help="Only this queue (<topic>.<step name>).")
+def dlq_list(project: Path, queue_name: str | None) -> None:
+    """One JSON line per dead letter: id, queue, topic, step, attempts, error, traceId."""
+    rows = _run_dlq(project, lambda ops, q: ops.list_dead_letters(q, queue_name))
+    for row in rows:
+        click.echo(json.dumps(row))
+
+
+@dlq.command("show")
+@_project_option
+@click.argument("message_id")
+def dlq_show(project: Path, message_id: str) -> None:
+    """Everything about one dead letter, its data and stack included."""
+    click.echo(json.dumps(_run_dlq(project, lambda ops, q: ops.show(q, None, message_id)),
+                          indent=2))
+
+
+@dlq.command("replay")
+@_project_option
+@click.argument("message_id")
+def dlq_replay(project: Path, message_id: str) -> None:
+    """Queue a dead letter again (attempt 1, same trace); a running server delivers it."""
+    click.echo(json.dumps(_run_dlq(project, lambda ops, q: ops.replay(q, None, message_id))))
+
+
+@dlq.command("purge")
+@_project_option
+@click.option("--queue", "queue_name", help="Only this queue (<topic>.<step name>).")
+def dlq_purge(project: Path, queue_name: str | None) -> None:
+    """Delete dead letters for good."""
+    click.echo(json.dumps(_run_dlq(project, lambda ops, q: ops.purge(q, queue_name))))
 
 
 @main.command()

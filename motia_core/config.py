@@ -35,6 +35,8 @@ class Settings:
     motia_dir: str = ".motia"
     # State adapter: "sqlite" (default, durable, under motia_dir) or "memory".
     state: str = "sqlite"
+    # Event queue: "sqlite" (default: an accepted event survives a crash) or "memory".
+    queue: str = "sqlite"
     host: str = "127.0.0.1"
     port: int = 3000
     # Languages whose runners start; None = every language the project has steps in.

@@ -51,6 +51,7 @@ class ReloadReport:
 class Reloader:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.count = 0  # reloads applied; /__motia/health shows it, so tools can wait for one
         self._lock = anyio.Lock()
 
     def _relevant(self, path: Path) -> bool:
@@ -103,6 +104,7 @@ class Reloader:
         project = Project.build(found, loaded, languages=list(app.pools))
         app.discovery = found
         app.apply_project(project)
+        self.count += 1
         self._log(report, project)
         return report
 

@@ -34,7 +34,9 @@ __all__ = (
     "ErrorInfo",
     "Event",
     "QueueAdapter",
+    "QueueClosed",
     "QueueCounts",
+    "QueueError",
     "QueueMessage",
     "now_ms",
     "queue_name",
@@ -149,6 +151,14 @@ class QueueCounts(_Record, kw_only=True, frozen=True):
     dead_letters: int = 0
 
 
+class QueueError(Exception):
+    """A queue store failed; the message names the store and what to do."""
+
+
+class QueueClosed(QueueError, RuntimeError):
+    """A queue adapter was used after ``aclose()``."""
+
+
 class QueueAdapter(ABC):
     """Storage for subscriber queues with leases, delays, FIFO groups and dead letters.
 
@@ -194,6 +204,10 @@ class QueueAdapter(ABC):
     @abstractmethod
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         """The queue's dead letters, oldest first."""
+
+    @abstractmethod
+    async def dead_letter_queues(self) -> list[str]:
+        """Every queue holding at least one dead letter, sorted (for ``motia dlq list``)."""
 
     @abstractmethod
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:

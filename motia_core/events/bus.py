@@ -295,6 +295,13 @@ class EventBus:
                 await self._guard(self.queue.wait(sub.queue, self._idle_wait_s), sub, None,
                                   "wait")
                 continue
+            if sub.fetching is not None and sub.fetching.cancel_called:
+                # Replaced or unsubscribed while receiving (an adapter's receive need not yield):
+                # the message belongs to whoever consumes the queue now.
+                slots.release()
+                with anyio.CancelScope(shield=True):
+                    await self._guard(self.queue.release(message), sub, message, "release")
+                return
             self._delivering += 1
             deliveries.start_soon(self._handle, sub, message, slots,
                                   name=f"motia.events deliver {sub.queue} {message.id}")

@@ -166,6 +166,9 @@ class MemoryQueue(QueueAdapter):
         q = self._queues.get(queue)
         return [] if q is None else list(q.dead.values())
 
+    async def dead_letter_queues(self) -> list[str]:
+        return sorted(name for name, q in self._queues.items() if q.dead)
+
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
         q = self._queues.get(queue)
         letter = None if q is None else q.dead.pop(message_id, None)

@@ -6,44 +6,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.cli import MOTIA, REPO, free_port, motia, request, start, stop
+
 EXAMPLE = REPO / "examples" / "orders-python"
 BROKEN = REPO / "tests" / "fixtures" / "projects" / "app"
-MOTIA = [sys.executable, "-m", "motia_core.cli"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _motia(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MOTIA, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          check=False)
-
-
-def _request(url: str, body: object | None = None) -> tuple[int, object]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data,
-                                     headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
@@ -56,42 +32,29 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[Path, int, subprocess.Popen[str]]]:
-    port = _free_port()
-    process = subprocess.Popen([*MOTIA, "dev", "--project", str(project), "-p", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    process = start("dev", project, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # bounded: a connect succeeds once the server listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"motia dev did not start: {process.stderr.read()}") \
-                        from None
-                time.sleep(0.05)
         yield project, port, process
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+        stop(process)
 
 
 def test_dev_serves_the_example_and_stops_cleanly_on_sigterm(
     served: tuple[Path, int, subprocess.Popen[str]],
 ) -> None:
     project, port, process = served
-    status, order = _request(f"http://127.0.0.1:{port}/orders", {"item": "book", "quantity": 2})
+    status, order = request(f"http://127.0.0.1:{port}/orders", {"item": "book", "quantity": 2})
     assert status == 201 and isinstance(order, dict) and order["status"] == "pending"
     deadline = time.monotonic() + 10
     while True:  # the two event steps confirm the order shortly after
-        status, fetched = _request(f"http://127.0.0.1:{port}/orders/{order['id']}")
+        status, fetched = request(f"http://127.0.0.1:{port}/orders/{order['id']}")
         if isinstance(fetched, dict) and fetched.get("status") == "confirmed":
             break
         assert time.monotonic() < deadline, fetched
         time.sleep(0.05)
 
-    emitted = _motia("emit", "--topic", "order.created", "--message",
+    emitted = motia("emit", "--topic", "order.created", "--message",
                      json.dumps({"orderId": order["id"]}), "-p", str(port))
     assert emitted.returncode == 0, emitted.stderr
     assert json.loads(emitted.stdout)["success"] is True
@@ -101,12 +64,12 @@ def test_dev_serves_the_example_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, stderr
     assert "stopped (polite)" in stderr
     # what the server wrote is on disk, readable by `motia state`
-    got = _motia("state", "get", "orders", order["id"], "--project", str(project))
+    got = motia("state", "get", "orders", order["id"], "--project", str(project))
     assert got.returncode == 0 and json.loads(got.stdout)["status"] == "confirmed"
 
 
 def test_start_refuses_broken_steps_with_exit_1_and_names_them() -> None:
-    result = _motia("start", "--project", str(BROKEN), "-p", str(_free_port()),
+    result = motia("start", "--project", str(BROKEN), "-p", str(free_port()),
                     "--state", "memory")
     assert result.returncode == 1
     assert "broken_step.py" in result.stderr and "bad_method_step.py" in result.stderr
@@ -114,24 +77,24 @@ def test_start_refuses_broken_steps_with_exit_1_and_names_them() -> None:
 
 
 def test_state_set_get_list_round_trip(project: Path) -> None:
-    assert _motia("state", "set", "g", "k", '{"n": [1, "ü", null]}',
+    assert motia("state", "set", "g", "k", '{"n": [1, "ü", null]}',
                   "--project", str(project)).returncode == 0
-    got = _motia("state", "get", "g", "k", "--project", str(project))
+    got = motia("state", "get", "g", "k", "--project", str(project))
     assert json.loads(got.stdout) == {"n": [1, "ü", None]}
-    listed = _motia("state", "list", "g", "--project", str(project))
+    listed = motia("state", "list", "g", "--project", str(project))
     assert [json.loads(line) for line in listed.stdout.splitlines()] == [
         {"groupId": "g", "key": "k", "type": "object", "value": {"n": [1, "ü", None]}}]
-    bad = _motia("state", "set", "g", "k", "{oops", "--project", str(project))
+    bad = motia("state", "set", "g", "k", "{oops", "--project", str(project))
     assert bad.returncode == 2 and "not JSON" in bad.stderr
 
 
 def test_emit_without_a_server_says_how_to_start_one() -> None:
-    result = _motia("emit", "--topic", "t", "-p", str(_free_port()))
+    result = motia("emit", "--topic", "t", "-p", str(free_port()))
     assert result.returncode == 1 and "is `motia dev` running?" in result.stderr
 
 
 def test_doctor_reports_runtimes_and_what_is_missing(tmp_path: Path) -> None:
-    result = _motia("doctor", "--json", "--project", str(EXAMPLE))
+    result = motia("doctor", "--json", "--project", str(EXAMPLE))
     assert result.returncode == 0
     report = json.loads(result.stdout)
     python = next(r for r in report["runtimes"] if r["language"] == "python")

@@ -1,15 +1,22 @@
-"""The event bus over the in-memory queue, with real anyio tasks, and the retry policy."""
+"""The event bus over every queue adapter (memory, and SQLite on a real file in tmp_path), with
+real anyio tasks, and the retry policy.
+
+Assertions on ``MemoryQueue.operations`` hold for the memory adapter only; each such test also
+checks the same outcome through the adapter-neutral interface (counts, metrics, calls).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import msgspec
 import pytest
 
+from motia_core import dlq
 from motia_core.errors import HandlerError
 from motia_core.events import (
     DeadLetter,
@@ -17,6 +24,7 @@ from motia_core.events import (
     EventBus,
     GiveUp,
     MemoryQueue,
+    QueueAdapter,
     QueueCounts,
     QueueSettingsError,
     Retry,
@@ -24,6 +32,7 @@ from motia_core.events import (
     RetryPolicy,
     Subscription,
     SubscriptionSettings,
+    open_queue,
 )
 from motia_core.events.base import now_ms
 
@@ -31,6 +40,15 @@ pytestmark = pytest.mark.anyio
 
 BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine does not
 FAST = RetryPolicy(max_retries=2, delay_s=0.01)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueAdapter]:
+    adapter = open_queue(request.param, tmp_path / ".motia")
+    try:
+        yield adapter
+    finally:
+        await adapter.aclose()
 
 
 def event(topic: str = "order.created", n: int = 0, group: str | None = None) -> Event:
@@ -63,8 +81,8 @@ async def running(bus: EventBus) -> AsyncIterator[EventBus]:
                 await bus.stop(grace_s=1.0)
 
 
-async def test_one_delivery_per_subscribing_step() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_one_delivery_per_subscribing_step(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     step = Recorder()
     bus.subscribe("order.created", "notify", step)
     async with running(bus):
@@ -75,8 +93,7 @@ async def test_one_delivery_per_subscribing_step() -> None:
     assert (await bus.metrics())["order.created.notify"].delivered == 1
 
 
-async def test_fan_out_gives_each_step_its_own_copy() -> None:
-    queue = MemoryQueue()
+async def test_fan_out_gives_each_step_its_own_copy(queue: QueueAdapter) -> None:
     bus = EventBus(queue)
     steps = {name: Recorder() for name in ("a", "b", "c", "other")}
     for name in ("a", "b", "c"):
@@ -91,14 +108,13 @@ async def test_fan_out_gives_each_step_its_own_copy() -> None:
 
 
 async def test_a_failing_step_is_retried_then_dead_lettered_with_its_error(
-    caplog: pytest.LogCaptureFixture,
+    queue: QueueAdapter, caplog: pytest.LogCaptureFixture,
 ) -> None:
     letters: list[tuple[Subscription, DeadLetter]] = []
 
     async def on_dead_letter(sub: Subscription, letter: DeadLetter) -> None:
         letters.append((sub, letter))
 
-    queue = MemoryQueue()
     bus = EventBus(queue, on_dead_letter=on_dead_letter)
     step = Recorder(fail=100)
     sub = bus.subscribe("order.created", "notify", step, SubscriptionSettings(retry=FAST))
@@ -121,8 +137,9 @@ async def test_a_failing_step_is_retried_then_dead_lettered_with_its_error(
     assert actions.count("event_retry") == 2 and "event_dead_letter" in actions
 
 
-async def test_a_step_failing_twice_then_succeeding_is_delivered_three_times() -> None:
-    queue = MemoryQueue()
+async def test_a_step_failing_twice_then_succeeding_is_delivered_three_times(
+    queue: QueueAdapter,
+) -> None:
     bus = EventBus(queue)
     step = Recorder(fail=2)
     sub = bus.subscribe("order.created", "notify", step,
@@ -136,13 +153,12 @@ async def test_a_step_failing_twice_then_succeeding_is_delivered_three_times() -
     assert (await bus.metrics())[sub.queue].retries == 2
 
 
-async def test_runner_errors_and_hooks_that_fail() -> None:
+async def test_runner_errors_and_hooks_that_fail(queue: QueueAdapter) -> None:
     """The dead letter keeps the user's error from the runner; a broken hook is contained."""
 
     def broken_hook(sub: Subscription, letter: DeadLetter) -> None:
         raise RuntimeError("hook bug")
 
-    queue = MemoryQueue()
     bus = EventBus(queue, on_dead_letter=broken_hook)
     remote = HandlerError("TypeError: x", {"name": "TypeError", "message": "x", "stack": "at f"})
     sub = bus.subscribe("order.created", "notify", Recorder(fail=1, error=remote),
@@ -156,11 +172,13 @@ async def test_runner_errors_and_hooks_that_fail() -> None:
         # The consumer survived the hook's error and still delivers.
         await bus.publish(event(n=1))
         await bus.join(BOUND_S)
-    assert [m.op for m in queue.operations if m.op == "ack"] == ["ack"]
+    if isinstance(queue, MemoryQueue):
+        assert [m.op for m in queue.operations if m.op == "ack"] == ["ack"]
+    assert (await bus.metrics())[sub.queue].delivered == 1
 
 
-async def test_fifo_keeps_order_per_group_and_runs_groups_in_parallel() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_fifo_keeps_order_per_group_and_runs_groups_in_parallel(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     order: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
     active: dict[str, int] = {"a": 0, "b": 0}
     b_started = anyio.Event()
@@ -196,8 +214,8 @@ async def test_fifo_keeps_order_per_group_and_runs_groups_in_parallel() -> None:
     assert order["b"] == [(n, 1) for n in range(5)]
 
 
-async def test_standard_subscriptions_ignore_message_groups() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_standard_subscriptions_ignore_message_groups(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     both_in_flight = anyio.Event()
     in_flight = 0
 
@@ -215,8 +233,8 @@ async def test_standard_subscriptions_ignore_message_groups() -> None:
         await bus.join(BOUND_S)
 
 
-async def test_the_concurrency_cap_is_honoured() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_the_concurrency_cap_is_honoured(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     active = peak = 0
     cap_reached = anyio.Event()
 
@@ -238,8 +256,8 @@ async def test_the_concurrency_cap_is_honoured() -> None:
     assert peak == 3
 
 
-async def test_delay_holds_the_first_delivery() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_delay_holds_the_first_delivery(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     delivered_at: list[int] = []
 
     async def deliver(event: Event, attempt: int) -> None:
@@ -254,8 +272,8 @@ async def test_delay_holds_the_first_delivery() -> None:
     assert delivered_at[0] >= sent.emitted_at_ms + 50
 
 
-async def test_settle_returns_while_join_waits_for_delayed_messages() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_settle_returns_while_join_waits_for_delayed_messages(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     step = Recorder()
     sub = bus.subscribe("order.created", "notify", step, SubscriptionSettings(delay_s=5.0))
     async with running(bus):
@@ -267,8 +285,8 @@ async def test_settle_returns_while_join_waits_for_delayed_messages() -> None:
         assert (await bus.queue.counts(sub.queue)).delayed == 1
 
 
-async def test_join_waits_for_a_whole_chain() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_join_waits_for_a_whole_chain(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     seen: list[str] = []
 
     async def first(event: Event, attempt: int) -> None:
@@ -287,8 +305,7 @@ async def test_join_waits_for_a_whole_chain() -> None:
         assert seen == ["first", "second"]
 
 
-async def test_a_message_held_by_a_crashed_consumer_is_delivered_again() -> None:
-    queue = MemoryQueue()
+async def test_a_message_held_by_a_crashed_consumer_is_delivered_again(queue: QueueAdapter) -> None:
     bus = EventBus(queue)
     step = Recorder()
     sub = bus.subscribe("order.created", "notify", step,
@@ -301,8 +318,9 @@ async def test_a_message_held_by_a_crashed_consumer_is_delivered_again() -> None
     assert step.calls == [(9, 2)]
 
 
-async def test_a_delivery_past_its_lease_is_redelivered_and_its_late_ack_ignored() -> None:
-    queue = MemoryQueue()
+async def test_a_delivery_past_its_lease_is_redelivered_and_its_late_ack_ignored(
+    queue: QueueAdapter,
+) -> None:
     bus = EventBus(queue)
     calls: list[int] = []
     second_done = anyio.Event()
@@ -320,12 +338,13 @@ async def test_a_delivery_past_its_lease_is_redelivered_and_its_late_ack_ignored
         await bus.publish(event())
         await bus.join(BOUND_S)
     assert calls == [1, 2]
-    assert [op.op for op in queue.operations][-2:] == ["ack", "stale"]
-    assert (await bus.metrics())[sub.queue].delivered == 1
+    if isinstance(queue, MemoryQueue):
+        assert [op.op for op in queue.operations][-2:] == ["ack", "stale"]
+    assert (await bus.metrics())[sub.queue].delivered == 1  # the late ack did not count
+    assert await queue.counts(sub.queue) == QueueCounts()
 
 
-async def test_leases_that_keep_expiring_end_in_the_dead_letters() -> None:
-    queue = MemoryQueue()
+async def test_leases_that_keep_expiring_end_in_the_dead_letters(queue: QueueAdapter) -> None:
     bus = EventBus(queue)
     step = Recorder()
     sub = bus.subscribe("order.created", "notify", step,
@@ -339,8 +358,7 @@ async def test_leases_that_keep_expiring_end_in_the_dead_letters() -> None:
     assert letter.error.name == "LeaseExpired" and letter.attempts == 2
 
 
-async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages() -> None:
-    queue = MemoryQueue()
+async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages(queue: QueueAdapter) -> None:
     bus = EventBus(queue)
     kept, dropped = Recorder(), Recorder()
     bus.subscribe("order.created", "kept", kept)
@@ -357,9 +375,8 @@ async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages() -> None:
     assert [s.step_name for s in bus.subscriptions("order.created")] == ["kept"]
 
 
-async def test_resubscribing_hands_pending_retries_to_the_new_handler() -> None:
+async def test_resubscribing_hands_pending_retries_to_the_new_handler(queue: QueueAdapter) -> None:
     """Hot reload: the queue, and the retry waiting in it, go to the new deliver function."""
-    queue = MemoryQueue()
     bus = EventBus(queue)
     old = Recorder(fail=1)
     new = Recorder()
@@ -375,8 +392,24 @@ async def test_resubscribing_hands_pending_retries_to_the_new_handler() -> None:
     assert new.calls == [(0, 2)]
 
 
-async def test_stop_lets_deliveries_finish_or_returns_their_messages() -> None:
-    queue = MemoryQueue()
+async def test_after_resubscribing_the_next_event_goes_to_the_new_handler(
+    queue: QueueAdapter,
+) -> None:
+    """The old consumer may be inside receive() when it is replaced: it must hand back what it
+    got rather than deliver it to the old handler."""
+    bus = EventBus(queue)
+    old, new = Recorder(), Recorder()
+    bus.subscribe("order.created", "notify", old)
+    async with running(bus):
+        await bus.join(BOUND_S)
+        bus.subscribe("order.created", "notify", new)
+        await bus.publish(event())
+        await bus.join(BOUND_S)
+    assert old.calls == []
+    assert new.calls == [(0, 1)]
+
+
+async def test_stop_lets_deliveries_finish_or_returns_their_messages(queue: QueueAdapter) -> None:
     bus = EventBus(queue)
     started = anyio.Event()
     step_calls: list[int] = []
@@ -395,7 +428,8 @@ async def test_stop_lets_deliveries_finish_or_returns_their_messages() -> None:
             await bus.stop(grace_s=0.01)  # the delivery does not finish: it is cancelled
     # Nothing lost: the message is back, with its attempt not counted.
     assert await queue.counts(sub.queue) == QueueCounts(ready=1)
-    assert [op.op for op in queue.operations][-1] == "release"
+    if isinstance(queue, MemoryQueue):
+        assert [op.op for op in queue.operations][-1] == "release"
 
     finisher = Recorder()
     bus.subscribe("order.created", "notify", finisher)
@@ -404,8 +438,8 @@ async def test_stop_lets_deliveries_finish_or_returns_their_messages() -> None:
     assert finisher.calls == [(0, 1)]
 
 
-async def test_subscribing_while_running_starts_a_consumer() -> None:
-    bus = EventBus(MemoryQueue())
+async def test_subscribing_while_running_starts_a_consumer(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
     step = Recorder()
     async with running(bus):
         bus.subscribe("order.created", "late", step)
@@ -414,6 +448,32 @@ async def test_subscribing_while_running_starts_a_consumer() -> None:
         with pytest.raises(RuntimeError, match="already running"):
             await bus.run()
     assert step.calls == [(0, 1)]
+
+
+async def test_a_dead_letter_replayed_after_the_fix_is_delivered_under_its_trace(
+    queue: QueueAdapter,
+) -> None:
+    """The issue's loop: a step always fails and ends in the dead letters; once fixed (here by
+    a restart with the new handler), ``motia dlq replay`` delivers the event from attempt 1."""
+    seen: list[tuple[str, int]] = []
+
+    async def fixed(event: Event, attempt: int) -> None:
+        seen.append((event.trace_id, attempt))
+
+    bus = EventBus(queue)
+    bus.subscribe("order.created", "notify", Recorder(fail=100), SubscriptionSettings(retry=FAST))
+    sent = event(n=4)
+    async with running(bus):
+        await bus.publish(sent)
+        await bus.join(BOUND_S)
+    [row] = await dlq.list_dead_letters(queue)
+    assert (row["step"], row["attempts"], row["traceId"]) == ("notify", 3, sent.trace_id)
+    bus.subscribe("order.created", "notify", fixed, SubscriptionSettings(retry=FAST))
+    await dlq.replay(queue, None, row["id"])
+    async with running(bus):
+        await bus.join(BOUND_S)
+    assert seen == [(sent.trace_id, 1)]
+    assert await dlq.list_dead_letters(queue) == []
 
 
 # --- the retry policy ------------------------------------------------------------------------

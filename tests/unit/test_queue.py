@@ -1,24 +1,40 @@
-"""The queue adapter contract, run against the in-memory adapter.
+"""The queue adapter contract, run against every adapter (memory, and SQLite on a real file).
 
-Written against ``QueueAdapter`` only (plus ``MemoryQueue`` helpers in the last tests), so the
-durable adapters can join the ``queue`` fixture's parameters and pass the same suite.
+The first part is written against ``QueueAdapter`` only and parametrised over the adapters: what
+passes for memory must pass for SQLite (and later Redis). Then the dead-letter tooling
+(motia_core/dlq.py) on every adapter, what only SQLite has (durability, several connections and
+processes on one file, schema and file errors), the memory adapter's helpers and the factory.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import anyio
+import anyio.abc
 import msgspec
 import pytest
 
+from motia_core import dlq
 from motia_core.errors import HandlerError
 from motia_core.events import (
+    SQLITE_FILENAME,
     Enqueue,
     ErrorInfo,
     Event,
     MemoryQueue,
     QueueAdapter,
+    QueueClosed,
     QueueCounts,
+    QueueError,
     QueueMessage,
+    SqliteQueue,
+    UnknownQueueAdapter,
+    open_queue,
     queue_name,
 )
 from motia_core.events.base import now_ms
@@ -29,9 +45,16 @@ Q = "order.created.notify"
 BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine does not
 
 
-@pytest.fixture(params=["memory"])
-def queue(request: pytest.FixtureRequest) -> QueueAdapter:
-    return MemoryQueue()
+KINDS = ("memory", "sqlite")
+
+
+@pytest.fixture(params=KINDS)
+async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueAdapter]:
+    adapter = open_queue(request.param, tmp_path / ".motia")
+    try:
+        yield adapter
+    finally:
+        await adapter.aclose()
 
 
 def event(n: int = 0, group: str | None = None) -> Event:
@@ -213,6 +236,241 @@ async def test_wait_returns_at_once_when_something_is_visible(queue: QueueAdapte
     await queue.enqueue(Q, event())
     with anyio.fail_after(BOUND_S):
         await queue.wait(Q, 60)
+
+
+# --- dead-letter tooling (motia_core/dlq.py), on every adapter --------------------------------
+
+SHIPPED = "order.shipped.audit"
+
+
+async def bury(queue: QueueAdapter, name: str, sent: Event, group: str | None = None) -> str:
+    """Dead-letter ``sent`` in queue ``name`` after one failed delivery; returns its id."""
+    await queue.enqueue(name, sent, group_id=group)
+    message = await receive_when_ready(queue, name=name)
+    error = ErrorInfo(message=f"boom {sent.data}", name="ValueError", stack="Traceback: boom")
+    letter = await queue.dead_letter(message, error)
+    assert letter is not None
+    return letter.id
+
+
+async def test_dlq_lists_and_shows_every_queues_dead_letters(queue: QueueAdapter) -> None:
+    first = await bury(queue, Q, event(1), group="g")
+    second = await bury(queue, Q, event(2))
+    shipped = Event(topic="order.shipped", data={"n": 3}, trace_id="TRACE-3")
+    third = await bury(queue, SHIPPED, shipped)
+    assert await queue.dead_letter_queues() == [Q, SHIPPED]
+
+    rows = await dlq.list_dead_letters(queue)
+    assert [row["id"] for row in rows] == [first, second, third]  # by queue, oldest first
+    row = rows[2]
+    assert {k: row[k] for k in ("queue", "topic", "step", "attempts", "error", "traceId",
+                                "eventId")} == {
+        "queue": SHIPPED, "topic": "order.shipped", "step": "audit", "attempts": 1,
+        "error": {"name": "ValueError", "message": "boom {'n': 3}"}, "traceId": "TRACE-3",
+        "eventId": shipped.id}
+    assert row["failedAt"].endswith("Z") and row["failedAtMs"] <= now_ms()
+    assert [r["id"] for r in await dlq.list_dead_letters(queue, Q)] == [first, second]
+    assert await dlq.list_dead_letters(queue, "nobody.listens") == []
+    assert msgspec.json.decode(msgspec.json.encode(rows)) == rows  # plain JSON
+
+    shown = await dlq.show(queue, None, first)
+    assert (shown["data"], shown["groupId"], shown["step"]) == ({"n": 1}, "g", "notify")
+    assert shown["error"]["stack"] == "Traceback: boom"
+    assert shown == await dlq.show(queue, Q, first)
+    with pytest.raises(dlq.DeadLetterNotFound, match=r"no dead letter 'nope' in any queue.*"
+                                                     r"motia dlq list"):
+        await dlq.show(queue, None, "nope")
+    with pytest.raises(dlq.DeadLetterNotFound, match=rf"{third!r} in queue {Q!r}"):
+        await dlq.show(queue, Q, third)  # it exists, but in another queue
+
+
+async def test_dlq_replay_redelivers_under_the_original_trace(queue: QueueAdapter) -> None:
+    sent = event(5, group="g")
+    letter_id = await bury(queue, Q, sent, group="g")
+    replayed = await dlq.replay(queue, None, letter_id)
+    assert (replayed["replayed"], replayed["id"], replayed["traceId"]) == (
+        True, letter_id, sent.trace_id)
+    assert await dlq.list_dead_letters(queue) == []
+    again = await receive_when_ready(queue)
+    assert (again.event, again.attempt, again.group_id) == (sent, 1, "g")
+    with pytest.raises(dlq.DeadLetterNotFound, match=repr(letter_id)):
+        await dlq.replay(queue, Q, letter_id)  # already replayed
+
+
+async def test_dlq_purge_one_queue_or_all(queue: QueueAdapter) -> None:
+    await bury(queue, Q, event(1))
+    await bury(queue, Q, event(2))
+    await bury(queue, SHIPPED, Event(topic="order.shipped", trace_id="T"))
+    assert await dlq.purge(queue, "nobody.listens") == {"purged": 0,
+                                                         "queues": {"nobody.listens": 0}}
+    assert await dlq.purge(queue, SHIPPED) == {"purged": 1, "queues": {SHIPPED: 1}}
+    await bury(queue, SHIPPED, Event(topic="order.shipped", trace_id="T"))
+    assert await dlq.purge(queue, None) == {"purged": 3, "queues": {Q: 2, SHIPPED: 1}}
+    assert await queue.dead_letter_queues() == []
+    assert await dlq.purge(queue, None) == {"purged": 0, "queues": {}}
+
+
+# --- SQLite only: durability, sharing a file, file errors ------------------------------------
+
+LEASE_HOLDER = """
+import sys
+import anyio
+import anyio.abc
+from motia_core.events import SqliteQueue
+
+async def main() -> None:
+    queue = SqliteQueue(sys.argv[1])
+    message = await queue.receive(sys.argv[2], 900)
+    print(message.id if message else "none", flush=True)
+    sys.stdin.readline()  # hold the lease until killed
+
+anyio.run(main)
+"""
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / ".motia" / SQLITE_FILENAME
+
+
+async def test_sqlite_keeps_everything_across_reopening(sqlite_path: Path) -> None:
+    first = SqliteQueue(sqlite_path)
+    sent = event(0)
+    await first.enqueue(Q, sent)
+    # Committed when enqueue returns: another connection sees it while this one is still open.
+    with sqlite3.connect(sqlite_path) as other:
+        assert other.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)
+    await first.enqueue(Q, event(1, "g"), group_id="g", delay_s=60)
+    letter_id = await bury(first, SHIPPED, Event(topic="order.shipped", trace_id="T"))
+    letters = await first.dead_letters(SHIPPED)
+    await first.aclose()
+    with pytest.raises(QueueClosed, match="is closed"):
+        await first.enqueue(Q, sent)
+    await first.aclose()  # idempotent
+
+    second = SqliteQueue(sqlite_path)
+    try:
+        assert await second.counts(Q) == QueueCounts(ready=1, delayed=1)
+        assert await second.dead_letters(SHIPPED) == letters
+        assert [letter.id for letter in letters] == [letter_id]
+        message = await second.receive(Q, 30)
+        assert message is not None and (message.event, message.attempt) == (sent, 1)
+    finally:
+        await second.aclose()
+
+
+async def test_two_connections_never_lease_the_same_message(sqlite_path: Path) -> None:
+    a, b = SqliteQueue(sqlite_path), SqliteQueue(sqlite_path)
+    ids = await a.enqueue_many([Enqueue(queue=Q, event=event(n)) for n in range(200)])
+    received: list[str] = []
+
+    async def drain(queue: QueueAdapter) -> None:
+        while (message := await queue.receive(Q, 30)) is not None:
+            received.append(message.id)
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                for adapter in (a, b, a, b):
+                    tg.start_soon(drain, adapter)
+        assert sorted(received) == sorted(ids)  # each exactly once
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_wait_sees_what_another_process_enqueues(sqlite_path: Path) -> None:
+    """Only polling can wake this waiter: the writer is another connection."""
+    waiter, writer = SqliteQueue(sqlite_path), SqliteQueue(sqlite_path)
+    woke = anyio.Event()
+
+    async def wait() -> None:
+        await waiter.wait(Q, 60)  # far beyond the bound below: only a poll can wake it
+        woke.set()
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait)
+                await anyio.wait_all_tasks_blocked()
+                assert not woke.is_set()
+                await writer.enqueue(Q, event())
+                await woke.wait()
+        assert await waiter.receive(Q, 30) is not None
+    finally:
+        await waiter.aclose()
+        await writer.aclose()
+
+
+async def read_line(stream: anyio.abc.ByteReceiveStream) -> str:
+    data = b""
+    with anyio.fail_after(BOUND_S):
+        while not data.endswith(b"\n"):
+            data += await stream.receive()
+    return data.decode().strip()
+
+
+async def test_a_dead_processes_leases_come_back_when_the_file_is_opened(
+    sqlite_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A killed core's messages are delivered again at restart, not after a 900 s lease."""
+    setup = SqliteQueue(sqlite_path)
+    sent_id = await setup.enqueue(Q, event())
+    await setup.aclose()
+    process = await anyio.open_process([sys.executable, "-c", LEASE_HOLDER, str(sqlite_path), Q],
+                                       stderr=subprocess.DEVNULL)
+    async with process:
+        assert process.stdout is not None
+        assert await read_line(process.stdout) == sent_id
+        alive = SqliteQueue(sqlite_path)
+        try:
+            assert await alive.receive(Q, 30) is None  # its holder lives: the lease holds
+        finally:
+            await alive.aclose()
+        process.kill()
+        await process.wait()
+
+    restarted = SqliteQueue(sqlite_path)
+    try:
+        with caplog.at_level("INFO", logger="motia.events"):
+            await restarted.open()
+        assert [getattr(r, "action", None) for r in caplog.records] == ["event_reclaim"]
+        message = await restarted.receive(Q, 30)
+        assert message is not None and (message.id, message.attempt) == (sent_id, 2)
+    finally:
+        await restarted.aclose()
+
+
+async def test_unusable_files_are_refused_with_their_path(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not a database, " * 100)
+    folder = tmp_path / "folder.sqlite3"
+    folder.mkdir()
+    cases = [(newer, "schema version 99.*upgrade motia-core"),
+             (garbage, "not a usable motia event queue database"),
+             (folder, "cannot open the event queue store")]
+    for path, match in cases:
+        queue = SqliteQueue(path)
+        with pytest.raises(QueueError, match=match) as caught:
+            await queue.open()
+        assert str(path) in str(caught.value)
+        await queue.aclose()
+
+
+async def test_open_queue_picks_the_adapter_by_kind(tmp_path: Path) -> None:
+    sqlite_queue = open_queue(" SQLite ", tmp_path)
+    assert isinstance(sqlite_queue, SqliteQueue)
+    assert sqlite_queue.path == tmp_path / SQLITE_FILENAME
+    assert not sqlite_queue.path.exists()  # nothing touched before first use
+    assert isinstance(open_queue("memory", tmp_path), MemoryQueue)
+    with pytest.raises(UnknownQueueAdapter, match="'redis' queue adapter is not available"):
+        open_queue("redis", tmp_path)
+    with pytest.raises(ValueError, match="unknown queue adapter 'kafka'; valid kinds are "
+                                         "'sqlite', 'memory'"):
+        open_queue("kafka", tmp_path)
 
 
 async def test_memory_helpers_log_and_reset() -> None:

@@ -1,0 +1,496 @@
+"""Subscriber queues in a SQLite file under the project's ``.motia/``: the durable default.
+
+Same semantics as ``MemoryQueue`` (the contract suite in tests/unit/test_queue.py runs on both),
+plus what a file gives: an ``enqueue`` that has returned is committed (WAL), so it survives the
+process being killed; ``enqueue_many`` writes every subscriber's copy in one transaction. A
+message leased by a process that died comes back when its lease runs out, or at once when the
+next ``SqliteQueue`` opens the file on the same host and sees that the lease holder is gone
+(leases record ``<host>/<pid>/<process start>``): a restarted core does not wait out a 15-minute
+visibility timeout.
+
+Several processes may share one file: ``receive`` selects and leases in one ``BEGIN IMMEDIATE``
+transaction, so two consumers never hold the same message. ``wait`` wakes at once on this
+adapter's own writes, at the next delay or lease expiry, and when ``PRAGMA data_version`` (read
+once per ``poll_interval_s`` for all waiters together) shows another connection's commit.
+
+The connection is handled as in ``state/sqlite.py``: one connection made lazily in a worker
+thread, calls serialised by a private single-token limiter, ``PRAGMA user_version`` migrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import socket
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import msgspec
+
+from motia_core.events.base import (
+    DeadLetter,
+    Enqueue,
+    ErrorInfo,
+    Event,
+    QueueAdapter,
+    QueueClosed,
+    QueueCounts,
+    QueueError,
+    QueueMessage,
+    now_ms,
+)
+
+__all__ = ("BUSY_TIMEOUT_S", "POLL_INTERVAL_S", "SCHEMA_VERSION", "SqliteQueue")
+
+log = logging.getLogger("motia.events")
+T = TypeVar("T")
+
+# How long a write waits for another connection's write lock before failing.
+BUSY_TIMEOUT_S = 5.0
+# How often ``wait`` looks for messages written by other processes (at most; it is jittered).
+POLL_INTERVAL_S = 0.1
+
+# _MIGRATIONS[n] takes a file from schema version n to n + 1, in one transaction. Append only.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # seq is the rowid: a new row gets max(seq) + 1, so it orders messages by enqueue time.
+        # owner is "<host>/<pid>/<start>" of the lease holder, "" when not leased.
+        "CREATE TABLE messages ("
+        " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL,"
+        " group_id TEXT, event TEXT NOT NULL, attempt INTEGER NOT NULL,"
+        " available_at_ms INTEGER NOT NULL, enqueued_at_ms INTEGER NOT NULL,"
+        " receipt TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '')",
+        # receive walks a queue in seq order; no leased column is indexed, so leasing is cheap.
+        "CREATE INDEX messages_by_queue ON messages (queue, seq)",
+        "CREATE INDEX messages_by_group ON messages (queue, group_id, seq)"
+        " WHERE group_id IS NOT NULL",
+        "CREATE TABLE dead_letters ("
+        " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL,"
+        " group_id TEXT, event TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL,"
+        " failed_at_ms INTEGER NOT NULL)",
+        "CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq)",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# Visible: due, and either ungrouped or the oldest message of its group (?1 queue, ?2 now).
+_VISIBLE = (
+    "FROM messages AS m WHERE m.queue = ?1 AND m.available_at_ms <= ?2 AND (m.group_id IS NULL"
+    " OR NOT EXISTS (SELECT 1 FROM messages AS h"
+    " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))"
+)
+_NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms " + _VISIBLE
+         + " ORDER BY m.seq LIMIT 1")
+_PEEK = ("SELECT EXISTS (SELECT 1 " + _VISIBLE + "), (SELECT MIN(available_at_ms) FROM messages"
+         " WHERE queue = ?1 AND available_at_ms > ?2)")
+_INSERT = (
+    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms)"
+    " VALUES (?, ?, ?, ?, 1, ?, ?)"
+)
+_LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?"
+          " WHERE seq = ?")
+_LEASED = " WHERE queue = ? AND id = ? AND receipt = ?"
+_ACK = "DELETE FROM messages" + _LEASED
+_NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '',"
+         " available_at_ms = ?" + _LEASED)
+_RELEASE = "UPDATE messages SET receipt = '', owner = '', available_at_ms = ?" + _LEASED
+_TAKE = "SELECT seq, group_id, event, attempt FROM messages" + _LEASED
+_DELETE = "DELETE FROM messages WHERE seq = ?"
+_BURY = (
+    "INSERT INTO dead_letters (id, queue, group_id, event, attempts, error, failed_at_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_LETTERS = ("SELECT id, group_id, event, attempts, error, failed_at_ms FROM dead_letters"
+            " WHERE queue = ? ORDER BY seq")
+_LETTER = "SELECT group_id, event FROM dead_letters WHERE queue = ? AND id = ?"
+_UNBURY = "DELETE FROM dead_letters WHERE queue = ? AND id = ?"
+_PURGE = "DELETE FROM dead_letters WHERE queue = ?"
+_LETTER_QUEUES = "SELECT DISTINCT queue FROM dead_letters ORDER BY queue"
+_COUNTS = (
+    "SELECT COALESCE(SUM(available_at_ms <= ?1), 0),"
+    " COALESCE(SUM(available_at_ms > ?1 AND receipt != ''), 0),"
+    " COALESCE(SUM(available_at_ms > ?1 AND receipt = ''), 0),"
+    " (SELECT COUNT(*) FROM dead_letters WHERE queue = ?2)"
+    " FROM messages WHERE queue = ?2"
+)
+_HELD = ("SELECT DISTINCT owner FROM messages"
+         " WHERE receipt != '' AND owner != '' AND available_at_ms > ?")
+_RECLAIM = ("UPDATE messages SET available_at_ms = ?1"
+            " WHERE owner = ?2 AND receipt != '' AND available_at_ms > ?1")
+
+_event_decoder = msgspec.json.Decoder(Event)
+_error_decoder = msgspec.json.Decoder(ErrorInfo)
+
+
+class SqliteQueue(QueueAdapter):
+    """Subscriber queues in two tables of a SQLite file; the parent directory is created."""
+
+    def __init__(self, path: str | os.PathLike[str], *, full_sync: bool = False,
+                 poll_interval_s: float = POLL_INTERVAL_S,
+                 clock_ms: Callable[[], int] = now_ms) -> None:
+        self.path = Path(path)
+        # synchronous=NORMAL survives a killed process; FULL also survives a power cut.
+        self.full_sync = full_sync
+        self.poll_interval_s = poll_interval_s
+        self._clock_ms = clock_ms
+        self._owner = _current_owner()
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._limiter = anyio.CapacityLimiter(1)
+        self._changed: dict[str, anyio.Event] = {}
+        # _look_elsewhere: when it last looked, and the file's data_version it saw then.
+        self._looked_at = -math.inf
+        self._seen_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteQueue({str(self.path)!r})"
+
+    async def open(self) -> None:
+        """Create or migrate the file and reclaim dead processes' leases now, not on first use."""
+        await self._run(lambda conn: None)
+
+    # --- QueueAdapter ------------------------------------------------------------------------
+
+    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
+                      group_id: str | None = None) -> str:
+        [message_id] = await self.enqueue_many([Enqueue(queue=queue, event=event,
+                                                        delay_s=delay_s, group_id=group_id)])
+        return message_id
+
+    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
+        if not items:
+            return []
+        now = self._clock_ms()
+        rows = [(uuid.uuid4().hex, i.queue, i.group_id, msgspec.json.encode(i.event).decode(),
+                 now + _ms(i.delay_s), now) for i in items]
+        await self._run(self._insert, rows)
+        for queue in {i.queue for i in items}:
+            self._notify(queue)
+        return [row[0] for row in rows]
+
+    async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
+        return await self._run(self._receive, queue, self._clock_ms(), _ms(visibility_timeout_s))
+
+    async def ack(self, message: QueueMessage) -> bool:
+        return await self._settle(_ACK, message)
+
+    async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
+        return await self._settle(_NACK, message, self._clock_ms() + _ms(delay_s))
+
+    async def release(self, message: QueueMessage) -> bool:
+        return await self._settle(_RELEASE, message, self._clock_ms())
+
+    async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
+        if not message.receipt:
+            return None
+        letter = await self._run(self._bury, message, error, self._clock_ms())
+        if letter is not None:
+            self._notify(message.queue)
+        return letter
+
+    async def dead_letters(self, queue: str) -> list[DeadLetter]:
+        rows = await self._run(self._fetch, _LETTERS, (queue,))
+        return [DeadLetter(id=id_, queue=queue, event=_event_decoder.decode(event),
+                           attempts=attempts, error=_error_decoder.decode(error),
+                           failed_at_ms=failed_at_ms, group_id=group_id)
+                for id_, group_id, event, attempts, error, failed_at_ms in rows]
+
+    async def dead_letter_queues(self) -> list[str]:
+        return [queue for (queue,) in await self._run(self._fetch, _LETTER_QUEUES, ())]
+
+    async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
+        replayed = await self._run(self._unbury, queue, message_id, self._clock_ms())
+        if replayed:
+            self._notify(queue)
+        return replayed
+
+    async def purge_dead_letters(self, queue: str) -> int:
+        return await self._run(self._count_changes, _PURGE, (queue,))
+
+    async def counts(self, queue: str) -> QueueCounts:
+        rows = await self._run(self._fetch, _COUNTS, (self._clock_ms(), queue))
+        ready, in_flight, delayed, dead = rows[0]
+        return QueueCounts(ready=ready, delayed=delayed, in_flight=in_flight, dead_letters=dead)
+
+    async def wait(self, queue: str, timeout_s: float) -> None:
+        deadline = anyio.current_time() + max(0.0, timeout_s)
+        while True:
+            # Taken before looking, so a write between the look and the wait still wakes us.
+            changed = self._changed.get(queue)
+            if changed is None:
+                changed = self._changed[queue] = anyio.Event()
+            now = self._clock_ms()
+            [(visible, next_at_ms)] = await self._run(self._fetch, _PEEK, (queue, now))
+            if visible or deadline <= anyio.current_time():
+                await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
+                return
+            # Asleep until a write here, a write by another connection, or the next delay or
+            # lease that runs out; then look again.
+            while not changed.is_set():
+                remaining_s = deadline - anyio.current_time()
+                due_s = math.inf if next_at_ms is None else (next_at_ms - self._clock_ms()) / 1000
+                if remaining_s <= 0 or due_s <= 0:
+                    break
+                # Jittered, so pollers (other tasks, other processes) do not fall into step.
+                poll_s = self.poll_interval_s * (0.5 + random.random() / 2)
+                with anyio.move_on_after(min(remaining_s, due_s, poll_s)):
+                    await changed.wait()
+                if not changed.is_set():
+                    await self._look_elsewhere()
+
+    async def _look_elsewhere(self) -> None:
+        """Wake every waiter if another connection committed since the last look.
+
+        One ``PRAGMA data_version`` per poll interval for the whole adapter, however many
+        queues are waited on: an idle core with many subscriptions costs next to nothing.
+        """
+        if anyio.current_time() - self._looked_at < self.poll_interval_s / 2:
+            return  # another waiter looked a moment ago
+        self._looked_at = anyio.current_time()
+        [(version,)] = await self._run(self._fetch, "PRAGMA data_version", ())
+        if version != self._seen_version:
+            self._seen_version = version
+            for queue in list(self._changed):
+                self._notify(queue)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True  # calls queued behind us now fail with QueueClosed
+        for queue in list(self._changed):
+            self._notify(queue)
+        with anyio.CancelScope(shield=True):  # the connection must be closed even if cancelled
+            await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    # --- event-loop side ---------------------------------------------------------------------
+
+    async def _settle(self, sql: str, message: QueueMessage, *first: int) -> bool:
+        """Finish or hand back a delivery, only while ``message`` holds the current lease."""
+        if not message.receipt:
+            return False
+        done = await self._run(self._count_changes, sql,
+                               (*first, message.queue, message.id, message.receipt)) > 0
+        if done:
+            self._notify(message.queue)
+        return done
+
+    def _notify(self, queue: str) -> None:
+        changed = self._changed.pop(queue, None)
+        if changed is not None:
+            changed.set()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise self._closed_error()
+        return await anyio.to_thread.run_sync(self._call, fn, args, limiter=self._limiter)
+
+    # --- worker-thread side (one call at a time, guarded by the limiter) ---------------------
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._closed:
+            raise self._closed_error()
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            return fn(self._conn, *args)
+        except sqlite3.Error as exc:
+            raise QueueError(
+                f"the event queue store {str(self.path)!r} failed: {exc}. If another process "
+                f"holds it locked, it waited {BUSY_TIMEOUT_S:g} s; if the file is damaged, move "
+                "it away (its queued events are lost)"
+            ) from exc
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        with _write(conn):
+            conn.executemany(_INSERT, rows)
+
+    def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
+                 visibility_ms: int) -> QueueMessage | None:
+        with _write(conn):
+            row = conn.execute(_NEXT, (queue, now)).fetchone()
+            if row is None:
+                return None
+            seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
+            if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
+                attempt += 1
+            receipt = uuid.uuid4().hex
+            conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
+        return QueueMessage(id=message_id, queue=queue, event=_event_decoder.decode(event),
+                            attempt=attempt, available_at_ms=now + visibility_ms,
+                            receipt=receipt, group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+
+    @staticmethod
+    def _bury(conn: sqlite3.Connection, message: QueueMessage, error: ErrorInfo,
+              now: int) -> DeadLetter | None:
+        with _write(conn):
+            row = conn.execute(_TAKE, (message.queue, message.id, message.receipt)).fetchone()
+            if row is None:
+                return None
+            seq, group_id, event, attempts = row
+            conn.execute(_DELETE, (seq,))
+            conn.execute(_BURY, (message.id, message.queue, group_id, event, attempts,
+                                 msgspec.json.encode(error).decode(), now))
+        return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
+                          attempts=attempts, error=error, failed_at_ms=now, group_id=group_id)
+
+    @staticmethod
+    def _unbury(conn: sqlite3.Connection, queue: str, message_id: str, now: int) -> bool:
+        with _write(conn):
+            row = conn.execute(_LETTER, (queue, message_id)).fetchone()
+            if row is None:
+                return False
+            group_id, event = row
+            conn.execute(_UNBURY, (queue, message_id))
+            conn.execute(_INSERT, (uuid.uuid4().hex, queue, group_id, event, now, now))
+        return True
+
+    @staticmethod
+    def _count_changes(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
+        return conn.execute(sql, args).rowcount
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        return conn.execute(sql, args).fetchall()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QueueError(
+                f"cannot create the folder for the event queue store {str(self.path)!r}: {exc}; "
+                "check the permissions of the project's .motia directory"
+            ) from exc
+        # isolation_level=None: autocommit, so a write is committed before its call returns.
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise QueueError(
+                f"cannot open the event queue store {str(self.path)!r}: {exc}; is that path a "
+                "folder, or not writable?"
+            ) from exc
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.full_sync else 'NORMAL'}")
+            self._migrate(conn)
+            self._reclaim(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise QueueError(
+                f"{str(self.path)!r} is not a usable motia event queue database ({exc}); move it "
+                "away (or delete it, losing the events it holds) and start again"
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = _version(conn)
+        if version > SCHEMA_VERSION:
+            raise QueueError(
+                f"the event queue store {str(self.path)!r} has schema version {version}, written "
+                f"by a newer motia-core (this one knows versions up to {SCHEMA_VERSION}); upgrade "
+                "motia-core, or point this project at another .motia directory"
+            )
+        while version < SCHEMA_VERSION:
+            with _write(conn):  # another process may be migrating the same file
+                version = _version(conn)
+                if version < SCHEMA_VERSION:
+                    for statement in _MIGRATIONS[version]:
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
+
+    def _reclaim(self, conn: sqlite3.Connection) -> None:
+        """Make the messages leased by processes that are gone visible again now."""
+        now = self._clock_ms()
+        with _write(conn):
+            held = [owner for (owner,) in conn.execute(_HELD, (now,)).fetchall()]
+            for owner in held:
+                if _owner_is_gone(owner, self._owner):
+                    count = conn.execute(_RECLAIM, (now, owner)).rowcount
+                    log.info("%s: %d message(s) leased by %s, which is gone, are delivered again",
+                             self.path, count, owner, extra={"action": "event_reclaim"})
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _closed_error(self) -> QueueClosed:
+        return QueueClosed(
+            f"the event queue store {str(self.path)!r} is closed; open a new SqliteQueue"
+        )
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taking the write lock first so what it reads stays true."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _ms(seconds: float) -> int:
+    """Seconds to whole milliseconds, rounded up so a delay never ends early."""
+    return max(0, math.ceil(seconds * 1000))
+
+
+# --- lease owners: which process holds a lease, and whether it is still there --------------------
+
+
+def _current_owner() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}/{pid}/{_start_ticks(pid)}"
+
+
+def _start_ticks(pid: int) -> str:
+    """When ``pid`` started (Linux ``/proc``), so a reused pid is not taken for its old owner;
+    "" where there is no ``/proc`` (the pid alone is then trusted)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return ""
+    return fields[19].decode() if len(fields) > 19 else ""
+
+
+def _owner_is_gone(owner: str, me: str) -> bool:
+    """True only when the lease holder is surely dead; any doubt leaves it to the lease timeout.
+
+    Another host's process cannot be checked (and SQLite files are not for sharing over a
+    network): its leases always run their course.
+    """
+    try:
+        host, pid_text, start = owner.rsplit("/", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if owner == me or pid <= 0 or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass  # alive, but someone else's (PermissionError)
+    return bool(start) and _start_ticks(pid) != start

@@ -1,0 +1,830 @@
+"""The Ruby runner (runners/ruby/runner.rb), spawned for real and driven over stdio.
+
+A small fake core lives in this file: it speaks protocol v1 with raw JSON lines, answers the
+runner's ``state.*``/``emit``/``streams.*`` callbacks from dicts, records ``log`` notifications,
+treats any stdout line that is not JSON-RPC as a protocol violation, and refuses callbacks for
+invocations that have already been answered, as the real core does. The last test runs a Ruby
+step and a Python step in one flow through the real app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_runtime
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNER = REPO / "runners" / "ruby" / "runner.rb"
+PROJECT = REPO / "tests" / "fixtures" / "projects" / "rubyrunner"
+MIXED = REPO / "tests" / "fixtures" / "projects" / "rubymixed"
+STREAMS = ["my-stream", "todo"]
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+@pytest.fixture(autouse=True)
+def ruby() -> str:
+    return require_runtime("ruby")
+
+
+def step(name: str, root: Path = PROJECT) -> str:
+    return str(root / "steps" / name)
+
+
+class FakeCore:
+    """The core's half of the protocol, as small as the tests allow."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, root: Path) -> None:
+        self.proc = proc
+        self.root = root
+        self.state: dict[str, dict[str, Any]] = {}
+        self.streams: dict[tuple[str, str], dict[str, Any]] = {}
+        self.emitted: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.violations: list[str] = []
+        self.stale_callbacks: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self.active: set[Any] = set()
+        self.answered_order: list[Any] = []
+        # (method, group, count): hold those calls' answers until `count` of them arrived.
+        self.hold: tuple[str, str, int] | None = None
+        self._held: list[tuple[Any, Any]] = []
+        self._pending: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._inv_of: dict[Any, Any] = {}
+        self._next_id = 0
+        self._changed = asyncio.Event()
+        self._tasks = [asyncio.ensure_future(self._read_stdout()),
+                       asyncio.ensure_future(self._read_stderr())]
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def write(self, message: dict[str, Any]) -> None:
+        self.write_raw(json.dumps(message).encode())
+
+    def write_raw(self, line: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + b"\n")
+
+    def start(self, method: str, params: Any = None, msg_id: Any = None) -> asyncio.Future[Any]:
+        """Send a request; the future resolves to the whole response object."""
+        if msg_id is None:
+            self._next_id += 1
+            msg_id = self._next_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        if method == "step.invoke" and isinstance(params, dict):
+            self.active.add(params.get("invocationId"))
+            self._inv_of[msg_id] = params.get("invocationId")
+        self.write(message)
+        return future
+
+    def expect(self, msg_id: Any) -> asyncio.Future[Any]:
+        """A future for the answer to a request written by hand."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        return future
+
+    async def request(self, method: str, params: Any = None, timeout: float = 20) -> Any:
+        return await asyncio.wait_for(self.start(method, params), timeout)
+
+    def notify(self, method: str, params: Any = None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self.write(message)
+
+    def invoke_start(self, file: str, trigger: str = "event", input: Any = None,
+                     inv_id: str | None = None, **extra: Any) -> asyncio.Future[Any]:
+        self._next_id += 1
+        params = {"invocationId": inv_id or f"inv-{self._next_id}", "file": file,
+                  "trigger": trigger, "trace": {"traceId": "trace-1", "spanId": "span-1"},
+                  **extra}
+        if input is not None:
+            params["input"] = input
+        return self.start("step.invoke", params)
+
+    def request_id(self, future: asyncio.Future[Any]) -> Any:
+        return next(k for k, v in self._pending.items() if v is future)
+
+    async def invoke(self, file: str, trigger: str = "event", input: Any = None,
+                     **extra: Any) -> dict[str, Any]:
+        return await asyncio.wait_for(self.invoke_start(file, trigger, input, **extra), 20)
+
+    async def output(self, file: str, trigger: str = "event", input: Any = None,
+                     **extra: Any) -> Any:
+        response = await self.invoke(file, trigger, input, **extra)
+        assert "result" in response, response
+        return response["result"]["output"]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
+        """Wait until ``predicate()`` holds; it is re-checked after every message."""
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(loop(), timeout)
+
+    async def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        async for line in self.proc.stderr:
+            self.stderr.append(line.decode(errors="replace"))
+
+    async def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            try:
+                message = json.loads(line)
+                assert isinstance(message, dict) and message.get("jsonrpc") == "2.0"
+            except (ValueError, AssertionError):
+                self.violations.append(line.decode(errors="replace"))
+                continue
+            self._dispatch(message)
+            self._changed.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(EOFError("runner closed stdout"))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if method is None:
+            msg_id = message.get("id")
+            self.answered_order.append(msg_id)
+            self.active.discard(self._inv_of.pop(msg_id, None))
+            future = self._pending.pop(msg_id, None)
+            if future is None:
+                self.violations.append(f"response to unknown id: {message}")
+            elif not future.done():
+                future.set_result(message)
+        elif "id" not in message:
+            if method == "log":
+                self.logs.append(message["params"])
+            else:
+                self.violations.append(f"unexpected notification: {message}")
+        else:
+            self._callback(message["id"], method, message.get("params") or {})
+
+    # --- the core's services ----------------------------------------------------------------
+
+    def _answer(self, msg_id: Any, result: Any = None, error: dict[str, Any] | None = None) -> None:
+        body = {"error": error} if error is not None else {"result": result}
+        self.write({"jsonrpc": "2.0", "id": msg_id, **body})
+
+    def _callback(self, msg_id: Any, method: str, params: dict[str, Any]) -> None:
+        self.calls.append((method, params))
+        if params.get("invocationId") not in self.active:
+            self.stale_callbacks.append(params)
+            self._answer(msg_id, error={"code": -32009, "message": "Invocation not found"})
+            return
+        if params.get("group") == "never":
+            return  # never answered: the handler waits until it is stopped
+        if method == "state.set" and params.get("key") == "fails":
+            self._answer(msg_id, error={"code": -32602, "message": "refused by the fake core",
+                                        "data": {"key": "fails"}})
+            return
+        try:
+            result = self._serve(method, params)
+        except KeyError as exc:
+            self._answer(msg_id, error={"code": -32601, "message": f"no method {exc}"})
+            return
+        if self.hold and method == self.hold[0] and params.get("group") == self.hold[1]:
+            self._held.append((msg_id, result))
+            if len(self._held) >= self.hold[2]:
+                for held_id, held_result in self._held:
+                    self._answer(held_id, held_result)
+                self._held.clear()
+            return
+        self._answer(msg_id, result)
+
+    def _serve(self, method: str, p: dict[str, Any]) -> Any:
+        if method.startswith("state."):
+            return self._serve_state(method, p)
+        if method.startswith("streams."):
+            return self._serve_streams(method, p)
+        if method == "emit":
+            self.emitted.append(p)
+            return None
+        raise KeyError(method)
+
+    def _serve_state(self, method: str, p: dict[str, Any]) -> Any:
+        group = self.state.setdefault(p["group"], {})
+        if method == "state.get":
+            return group.get(p["key"])
+        if method == "state.set":
+            group[p["key"]] = p["value"]
+            return p["value"]
+        if method == "state.delete":
+            return group.pop(p["key"], None)
+        if method == "state.getGroup":
+            return list(group.values())
+        if method == "state.clear":
+            group.clear()
+            return None
+        raise KeyError(method)
+
+    def _serve_streams(self, method: str, p: dict[str, Any]) -> Any:
+        items = self.streams.setdefault((p["stream"], p.get("group", "")), {})
+        if method == "streams.get":
+            return items.get(p["id"])
+        if method == "streams.set":
+            items[p["id"]] = {**p["data"], "id": p["id"]}
+            return items[p["id"]]
+        if method == "streams.delete":
+            return items.pop(p["id"], None)
+        if method == "streams.getGroup":
+            return list(items.values())
+        if method == "streams.send":
+            self.sent.append(p)
+            return None
+        raise KeyError(method)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def initialize(self, **overrides: Any) -> dict[str, Any]:
+        params = {"protocolVersion": 1, "core": {"name": "motia-core", "version": "test"},
+                  "projectRoot": str(self.root), "maxMessageBytes": 16 * 1024 * 1024,
+                  "streams": STREAMS, **overrides}
+        return await self.request("initialize", params)  # type: ignore[no-any-return]
+
+    async def load(self, *files: str) -> list[dict[str, Any]]:
+        response = await self.request("steps.load", {"files": list(files)})
+        assert "result" in response, response
+        return response["result"]["files"]  # type: ignore[no-any-return]
+
+    async def wait_exit(self, timeout: float = 10) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
+        return code
+
+
+@asynccontextmanager
+async def spawn(root: Path = PROJECT, init: bool = True,
+                **init_overrides: Any) -> AsyncIterator[FakeCore]:
+    env = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
+           "MOTIA_RUNNER": "ruby#0"}
+    proc = await asyncio.create_subprocess_exec(
+        "ruby", str(RUNNER), cwd=str(root), env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        limit=64 * 1024 * 1024,
+    )
+    core = FakeCore(proc, root)
+    try:
+        if init:
+            response = await core.initialize(**init_overrides)
+            assert "result" in response, response
+        yield core
+    except BaseException as exc:
+        exc.add_note("runner stderr:\n" + "".join(core.stderr))
+        raise
+    finally:
+        if proc.returncode is None:
+            try:
+                core.notify("exit")
+                await asyncio.wait_for(proc.wait(), 10)
+            except (Exception, asyncio.TimeoutError):
+                proc.kill()
+                await proc.wait()
+        for task in core._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except Exception:
+                task.cancel()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    assert core.violations == [], core.violations
+
+
+# --- handshake and lifecycle -----------------------------------------------------------------
+
+
+async def test_handshake_answers_runner_info_and_capabilities() -> None:
+    async with spawn(init=False) as core:
+        response = await core.initialize()
+    assert response["result"] == {
+        "protocolVersion": 1,
+        "runner": {"name": "motia-ruby-runner", "version": "0.1.0", "language": "ruby"},
+        "capabilities": {"cancellation": True, "middleware": True, "reload": True,
+                         "filePatterns": [".step.rb", "_step.rb", ".stream.rb", "_stream.rb"]},
+    }
+
+
+async def test_wrong_protocol_version_is_refused_with_supported_list() -> None:
+    async with spawn(init=False) as core:
+        response = await core.initialize(protocolVersion=2)
+        not_a_number = await core.initialize(protocolVersion="1")
+        ok = await core.initialize()
+    assert response["error"]["code"] == -32006
+    assert response["error"]["data"] == {"supported": [1]}
+    assert "2" in response["error"]["message"]
+    assert not_a_number["error"]["code"] == -32602
+    assert "protocolVersion" in not_a_number["error"]["message"]
+    assert ok["result"]["protocolVersion"] == 1
+
+
+async def test_unknown_methods_bad_params_and_bad_lines_are_answered_and_it_goes_on() -> None:
+    async with spawn() as core:
+        unknown = await core.request("nope.nothing", {})
+        assert unknown["error"]["code"] == -32601
+        assert "nope.nothing" in unknown["error"]["message"]
+        core.notify("nope/notification", {})  # no answer to notifications
+
+        bad_load = await core.request("steps.load", {"files": "steps/x.step.rb"})
+        assert bad_load["error"]["code"] == -32602
+        assert "files" in bad_load["error"]["message"]
+
+        bad_invoke = await core.request("step.invoke", {"file": step("event_step.rb"),
+                                                        "trigger": "event"})
+        assert bad_invoke["error"]["code"] == -32602
+        assert "invocationId" in bad_invoke["error"]["message"]
+
+        bad_trigger = await core.request("step.invoke", {
+            "invocationId": "x", "file": step("event_step.rb"), "trigger": "http",
+            "trace": {"traceId": "t", "spanId": "s"}})
+        assert "trigger" in bad_trigger["error"]["message"]
+
+        missing = await core.invoke(step("never_loaded.step.rb"))
+        assert missing["error"]["code"] == -32002
+        await core.load(step("noop.step.rb"))
+        noop = await core.invoke(step("noop.step.rb"))
+        assert noop["error"]["code"] == -32002
+        assert "handler" in noop["error"]["message"]
+
+        parse_error = core.expect(None)
+        core.write_raw(b"{not json")
+        assert (await asyncio.wait_for(parse_error, 10))["error"]["code"] == -32700
+
+        not_jsonrpc = core.expect(77)
+        core.write({"jsonrpc": "1.0", "id": 77, "method": "initialize"})
+        assert (await asyncio.wait_for(not_jsonrpc, 10))["error"]["code"] == -32600
+
+        await core.load(step("event_step.rb"))
+        assert await core.output(step("event_step.rb"), input={"n": 1}) == {"handled": 1}
+
+
+async def test_eof_on_stdin_exits_zero() -> None:
+    async with spawn() as core:
+        assert core.proc.stdin is not None
+        core.proc.stdin.close()
+        assert await core.wait_exit() == 0
+
+
+async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero() -> None:
+    async with spawn() as core:
+        await core.load(step("slow.step.rb"), step("event_step.rb"))
+        slow = core.invoke_start(step("slow.step.rb"), input={"seconds": 0.5, "tag": "s"})
+        await core.wait_for(lambda: any(log["msg"] == "sleeping" for log in core.logs))
+        shutdown = core.start("shutdown")
+        late = await core.invoke(step("event_step.rb"), input={"n": 1})
+        assert late["error"]["code"] == -32010
+        shutdown_response = await asyncio.wait_for(shutdown, 10)
+        slow_response = await asyncio.wait_for(slow, 10)
+        assert shutdown_response["result"] is None
+        assert slow_response["result"]["output"] == {"slept": 0.5}
+        slow_id, shutdown_id = slow_response["id"], shutdown_response["id"]
+        assert core.answered_order.index(slow_id) < core.answered_order.index(shutdown_id)
+        core.notify("exit")
+        assert await core.wait_exit() == 0
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+async def test_load_reports_per_file_errors_and_loads_the_rest() -> None:
+    files = ["basic_api.step.rb", "broken.step.rb", "load_error.step.rb", "bad_config.step.rb",
+             "no_config.step.rb", "config_raises.step.rb", "noop.step.rb", "todo.stream.rb",
+             "middleware.step.rb"]
+    async with spawn() as core:
+        loaded = {Path(f["file"]).name: f for f in await core.load(*map(step, files))}
+        assert list(loaded) == files  # one entry per file, in order
+        assert all("error" not in loaded[f] for f in ("basic_api.step.rb", "noop.step.rb",
+                                                      "todo.stream.rb", "middleware.step.rb"))
+
+        broken = loaded["broken.step.rb"]["error"]
+        assert broken["code"] == -32003
+        assert "broken.step.rb" in broken["message"] and "SyntaxError" in broken["message"]
+        assert "broken.step.rb:3" in broken["data"]["stack"]
+
+        missing_gem = loaded["load_error.step.rb"]["error"]
+        assert "definitely_not_installed_gem" in missing_gem["message"]
+        assert "install" in missing_gem["message"]
+        assert "load_error.step.rb:1:in `<top (required)>'" in missing_gem["data"]["stack"]
+        assert "runners/ruby" not in missing_gem["data"]["stack"]
+
+        bad = loaded["bad_config.step.rb"]["error"]
+        assert "not JSON-serialisable" in bad["message"]
+        assert "config[:input][:weird]" in bad["message"] and "Object" in bad["message"]
+        assert "def config" in loaded["no_config.step.rb"]["error"]["message"]
+        raises = loaded["config_raises.step.rb"]["error"]
+        assert "config is not ready" in raises["message"]
+        assert "config_raises.step.rb:2" in raises["data"]["stack"]
+
+        api = loaded["basic_api.step.rb"]
+        assert api["hasHandler"] is True
+        # An Integer key of the Ruby config arrives as JSON has it: a string.
+        assert api["config"]["responseSchema"] == {"200": {"type": "object"}}
+        assert loaded["noop.step.rb"] == {"file": step("noop.step.rb"), "hasHandler": False,
+                                          "config": {"type": "noop", "name": "Placeholder",
+                                                     "virtualEmits": ["x"],
+                                                     "virtualSubscribes": []}}
+        stream = loaded["todo.stream.rb"]
+        assert stream["hasHandler"] is False
+        assert "canAccess" not in stream["config"]
+        assert stream["config"]["__motia_hasCanAccess"] is True
+        assert stream["config"]["baseConfig"] == {"storageType": "default"}
+        assert "middleware" not in loaded["middleware.step.rb"]["config"]
+
+        # A failed file is not invocable; a good one still is.
+        assert (await core.invoke(step("broken.step.rb")))["error"]["code"] == -32002
+        out = await core.output(step("basic_api.step.rb"), "api",
+                                {"body": {}, "pathParams": {"id": "1"}})
+        assert out["status"] == 200
+
+
+async def test_two_files_defining_the_same_methods_constants_and_classes_do_not_clash() -> None:
+    async with spawn() as core:
+        await core.load(step("same_a.step.rb"), step("same_b.step.rb"))
+        a = await core.output(step("same_a.step.rb"), input={})
+        b = await core.output(step("same_b.step.rb"), input={})
+        stderr = "".join(core.stderr)
+    assert a == {"from": "a/thing-a"}
+    assert b == {"from": "b/thing-b"}
+    assert "already initialized constant" not in stderr
+
+
+async def test_require_relative_and_dir_work_in_subdirectories() -> None:
+    async with spawn() as core:
+        await core.load(step("nested/relative_step.rb"))
+        out = await core.output(step("nested/relative_step.rb"), input={})
+    assert out == {"shout": "HI", "dir": "nested", "file": "relative_step.rb"}
+
+
+async def test_each_file_is_evaluated_once_and_reload_swaps_atomically(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT, root)
+    counter = step("counter.step.rb", root)
+    async with spawn(root=root) as core:
+        await core.load(counter)
+        outputs = await asyncio.gather(*(core.output(counter, input={}) for _ in range(25)))
+        assert outputs == [{"loads": 1, "version": 1}] * 25
+
+        in_flight = core.invoke_start(counter, input={"sleep": 0.5})
+        source = Path(counter).read_text().replace("version: 1", "version: 2")
+        Path(counter).write_text(source)
+        (reloaded,) = await core.load(counter)
+        assert reloaded["config"]["version"] == 2
+        assert await core.output(counter, input={}) == {"loads": 2, "version": 2}
+        old = await asyncio.wait_for(in_flight, 10)
+        assert old["result"]["output"] == {"loads": 2, "version": 1}  # old code, shared global
+
+        Path(counter).write_text("def config\n  { type: 'event'\n")
+        (failed,) = await core.load(counter)
+        assert failed["error"]["code"] == -32003
+        assert (await core.invoke(counter, input={}))["error"]["code"] == -32002
+
+
+# --- invocation ------------------------------------------------------------------------------
+
+
+async def test_api_event_and_cron_triggers_use_motia_call_conventions() -> None:
+    async with spawn() as core:
+        await core.load(step("basic_api.step.rb"), step("event_step.rb"), step("cron.step.rb"),
+                        step("short_api.step.rb"), step("cron_two_args.step.rb"))
+        api = await core.output(step("basic_api.step.rb"), "api",
+                                {"body": {"a": 1}, "pathParams": {"id": "42"}, "headers": {}},
+                                flows=["rubyrunner"])
+        event = await core.output(step("event_step.rb"), "event", {"n": 3})
+        cron = await core.output(step("cron.step.rb"), "cron")
+        short = await core.output(step("short_api.step.rb"), "api", {"queryParams": {"q": "x"}})
+        two_args = await core.output(step("cron_two_args.step.rb"), "cron")
+    assert api == {"status": 200, "body": {
+        "id": "42", "idBySymbol": "42", "idByString": "42", "echo": {"a": 1},
+        "traceId": "trace-1", "sameTrace": True, "flows": ["rubyrunner"],
+        "inputClass": "MotiaRunner::JsonObject", "kind": "symbol_value"}}
+    assert event == {"handled": 3}
+    assert [e["topic"] for e in core.emitted] == ["thing.seen", "thing.seen"]
+    assert core.emitted[0]["data"] == {"seen": 3}
+    assert core.emitted[0]["messageGroupId"] == "g1"
+    assert "messageGroupId" not in core.emitted[1] and core.emitted[1]["data"] == {"seen": 4}
+    assert core.emitted[0]["invocationId"].startswith("inv-")
+    assert cron == {"ticked": True}
+    assert core.state["cron"]["last"] == {"trace": "trace-1"}
+    assert short == {"status": 200, "body": {"query": {"q": "x"}}}
+    assert two_args == {"input": None, "trace": "trace-1"}
+
+
+async def test_middleware_runs_first_outermost_and_can_short_circuit() -> None:
+    async with spawn() as core:
+        await core.load(step("middleware.step.rb"))
+        ok = await core.output(step("middleware.step.rb"), "api", {"headers": {}})
+        blocked = await core.output(step("middleware.step.rb"), "api",
+                                    {"headers": {"x-block": "1"}})
+    assert ok["status"] == 200
+    assert ok["headers"] == {"x-outer": "1"}
+    assert ok["body"] == {"mutatedByMiddleware": True,
+                          "trail": ["outer-in", "gate", "handler", "outer-out"]}
+    assert blocked["status"] == 403
+    assert blocked["headers"] == {"x-outer": "1"}
+    assert blocked["body"]["trail"] == ["outer-in", "gate", "outer-out"]
+
+
+async def test_state_calls_carry_the_invocation_and_return_plain_values() -> None:
+    async with spawn() as core:
+        await core.load(step("state.step.rb"))
+        response = await core.invoke(step("state.step.rb"), input={"group": "g"}, inv_id="st-1")
+    out = response["result"]["output"]
+    stored = {"a": 1, "tags": ["x", "y"], "nested": {"n": None}}
+    assert out["missing"] is None
+    assert out["stored"] == stored
+    assert out["plain"] == stored
+    assert out["plainBySymbol"] == ["x", "y"]
+    assert out["list"] == [1, 2]
+    assert out["group"] == [stored, 7, [1, 2]]
+    assert out["groupAlias"] == out["group"]
+    assert out["deleted"] == 7 and out["deletedAgain"] is None
+    assert out["afterClear"] == []
+    assert {m for m, _ in core.calls} == {"state.get", "state.set", "state.getGroup",
+                                          "state.delete", "state.clear"}
+    assert all(p["invocationId"] == "st-1" for _, p in core.calls)
+    assert ("state.set", {"invocationId": "st-1", "group": "g", "key": "plain",
+                          "value": stored}) in core.calls
+
+
+async def test_core_error_on_a_callback_raises_an_rpc_error_in_the_handler() -> None:
+    async with spawn() as core:
+        await core.load(step("refused.step.rb"))
+        out = await core.output(step("refused.step.rb"), input={})
+    assert out == {"type": "MotiaRunner::InvalidParams", "code": -32602,
+                   "message": "refused by the fake core", "data": {"key": "fails"},
+                   "isStandardError": True}
+
+
+async def test_logger_sends_log_notifications_with_flat_fields() -> None:
+    async with spawn() as core:
+        await core.load(step("logger.step.rb"))
+        response = await core.invoke(step("logger.step.rb"), input={}, inv_id="log-inv")
+        assert response["result"] == {"output": None}
+    by_msg = {log["msg"]: log for log in core.logs}
+    assert by_msg["hash fields"] == {"invocationId": "log-inv", "level": "info",
+                                     "msg": "hash fields",
+                                     "fields": {"orderId": 7, "nested": {"a": 1}}}
+    assert by_msg["keyword fields"]["level"] == "warn"
+    assert by_msg["keyword fields"]["fields"] == {"order_id": 8}
+    assert by_msg["scalar fields"] == {"invocationId": "log-inv", "level": "error",
+                                       "msg": "scalar fields", "fields": {"data": 42}}
+    assert by_msg["no fields"]["level"] == "debug" and by_msg["no fields"]["fields"] == {}
+    assert by_msg["struct fields"]["fields"] == {"x": 1, "y": "two"}
+    error = by_msg["exception fields"]["fields"]["error"]
+    assert error["name"] == "RuntimeError" and error["message"] == "bad thing"
+    assert by_msg["symbol_message"]["fields"] == {}
+    assert "Object" in by_msg["unserialisable fields"]["fields"]["data"]
+
+
+async def test_user_output_goes_to_stderr_never_to_the_protocol() -> None:
+    async with spawn() as core:
+        await core.load(step("print.step.rb"))
+        assert await core.output(step("print.step.rb"), input={}) == {"printed": True}
+        await core.request("steps.load", {"files": []})  # a round trip after the prints
+        core.notify("exit")
+        assert await core.wait_exit() == 0
+    stderr = "".join(core.stderr)
+    for text in ("printed at load time", "hello from puts", "hello from print",
+                 '"hello from p"', "hello from $stdout.write", "hello from STDOUT.write",
+                 "hello from STDOUT.syswrite", "hello from fd 1", "hello from system",
+                 "hello from spawn"):
+        assert text in stderr
+    # spawn() asserts core.violations == []: no stray line reached the protocol channel.
+
+
+async def test_streams_by_method_name_and_by_key() -> None:
+    async with spawn() as core:
+        await core.load(step("streams.step.rb"))
+        out = await core.output(step("streams.step.rb"), input={})
+    assert out["item"] == {"n": 1, "id": "a"}
+    assert out["again"] == {"n": 1, "id": "a"}
+    assert out["bySymbol"] == [] and out["group"] == []
+    assert out["removed"] == {"n": 1, "id": "a"}
+    assert out["names"] == ["my-stream", "todo"]
+    assert "nope" in out["unknown"] and "my-stream" in out["unknown"]
+    assert [(s["stream"], s["channel"], s["event"]) for s in core.sent] == [
+        ("todo", {"groupId": "g1"}, {"type": "ping", "data": {"x": 1}}),
+        ("todo", {"groupId": "g2", "id": "i1"}, {"type": "pong", "data": None}),
+    ]
+    set_call = next(p for m, p in core.calls if m == "streams.set")
+    assert set_call["stream"] == "my-stream" and set_call["group"] == "g1"
+    assert set_call["data"] == {"n": 1}
+
+
+async def test_streams_can_access_runs_the_stream_files_check() -> None:
+    todo, open_stream = step("todo.stream.rb"), step("open.stream.rb")
+
+    async def check(file: str, subscription: dict[str, Any], auth: Any = None) -> Any:
+        params = {"file": file, "stream": "todo", "subscription": subscription}
+        if auth is not None:
+            params["authContext"] = auth
+        return await core.request("streams.canAccess", params)
+
+    async with spawn() as core:
+        await core.load(todo, open_stream)
+        ann = {"user": "ann"}
+        assert (await check(todo, {"groupId": "inbox"}, ann))["result"] is True
+        assert (await check(todo, {"groupId": "inbox", "id": "t-1"}, ann))["result"] is True
+        assert (await check(todo, {"groupId": "inbox", "id": "hidden"}, ann))["result"] is False
+        assert (await check(todo, {"groupId": "secret"}, ann))["result"] is False
+        assert (await check(todo, {"groupId": "inbox"}, {"user": "bob"}))["result"] is False
+        assert (await check(todo, {"groupId": "inbox"}))["result"] is False  # no auth context
+        boom = (await check(todo, {"groupId": "boom"}, ann))["error"]
+        assert boom["code"] == -32001 and boom["data"]["message"] == "no booms allowed"
+        assert "todo.stream.rb" in boom["data"]["stack"]
+        assert (await check(open_stream, {"groupId": "any"}))["result"] is True
+        missing = await check(step("nope.stream.rb"), {"groupId": "g"})
+        assert missing["error"]["code"] == -32002
+        bad = await check(todo, {"id": "no-group"})
+        assert bad["error"]["code"] == -32602 and "groupId" in bad["error"]["message"]
+
+
+async def test_two_hundred_concurrent_invocations_with_callbacks() -> None:
+    n = 200
+    async with spawn() as core:
+        await core.load(step("roundtrip.step.rb"))
+        # The fake core answers no state.set until it has seen all 200: only a runner that
+        # really runs invocations concurrently gets past this.
+        core.hold = ("state.set", "rt", n)
+        outs = await asyncio.gather(*(core.output(step("roundtrip.step.rb"), input={"i": i})
+                                      for i in range(n)))
+    assert [{k: v for k, v in out.items() if k != "thread"} for out in outs] == [
+        {"i": i, "got": {"i": i}} for i in range(n)]
+    assert len({out["thread"] for out in outs}) == n  # a thread each
+    assert sorted(e["data"]["i"] for e in core.emitted) == list(range(n))
+    assert sorted(log["fields"]["i"] for log in core.logs) == list(range(n))
+    assert core.stale_callbacks == []
+
+
+async def test_cancel_request_cancels_that_invocation_only() -> None:
+    async with spawn() as core:
+        await core.load(step("slow.step.rb"), step("waits.step.rb"), step("event_step.rb"))
+        slow = core.invoke_start(step("slow.step.rb"), input={"seconds": 30, "tag": "c1"})
+        other = core.invoke_start(step("slow.step.rb"), input={"seconds": 0.3, "tag": "c2"})
+        waiting = core.invoke_start(step("waits.step.rb"), input={"tag": "w1"})
+        await core.wait_for(lambda: len([log for log in core.logs
+                                         if log["msg"] == "sleeping"]) == 2
+                            and any(p.get("group") == "never" for _, p in core.calls))
+        core.notify("$/cancelRequest", {"id": 999999})  # not pending: a no-op
+        core.notify("$/cancelRequest", {"id": core.request_id(slow)})
+        core.notify("$/cancelRequest", {"id": core.request_id(waiting)})
+        cancelled = await asyncio.wait_for(slow, 10)
+        assert cancelled["error"]["code"] == -32800
+        assert (await asyncio.wait_for(waiting, 10))["error"]["code"] == -32800
+        # The handlers saw MotiaRunner::Cancelled (and a plain `rescue` did not).
+        assert core.state["slow"] == {"cancelled": {"tag": "c1", "reason": "cancel"}}
+        assert core.state["waits"] == {"w1": "cancel"}
+        assert (await asyncio.wait_for(other, 10))["result"]["output"] == {"slept": 0.3}
+        assert await core.output(step("event_step.rb"), input={"n": 1}) == {"handled": 1}
+
+
+async def test_timeout_ms_is_enforced_with_timed_out() -> None:
+    async with spawn() as core:
+        await core.load(step("slow.step.rb"), step("waits.step.rb"))
+        response = await core.invoke(step("slow.step.rb"), input={"seconds": 30, "tag": "t"},
+                                     timeoutMs=200)
+        waiting = await core.invoke(step("waits.step.rb"), input={"tag": "w"}, timeoutMs=100)
+        fast = await core.invoke(step("slow.step.rb"), input={"seconds": 0.01, "tag": "f"},
+                                 timeoutMs=5000)
+    assert response["error"]["code"] == -32004
+    assert "timeoutMs=200" in response["error"]["message"]
+    assert core.state["slow"] == {"cancelled": {"tag": "t", "reason": "timeout"}}
+    assert waiting["error"]["code"] == -32004
+    assert fast["result"]["output"] == {"slept": 0.01}
+
+
+async def test_handler_error_has_name_message_and_user_only_backtrace() -> None:
+    async with spawn() as core:
+        await core.load(step("error.step.rb"), step("event_step.rb"))
+        response = await core.invoke(step("error.step.rb"), input={"v": 3})
+        wrapped = await core.invoke(step("error.step.rb"), input={"v": 4, "wrap": True})
+        still_fine = await core.output(step("event_step.rb"), input={"n": 2})
+    error = response["error"]
+    assert error["code"] == -32001
+    assert error["message"] == "BadValueError: bad value 3"
+    assert error["data"]["name"] == "BadValueError"
+    assert error["data"]["message"] == "bad value 3"
+    stack = error["data"]["stack"]
+    assert "error.step.rb:8:in `helper'" in stack and "error.step.rb:12:in `handler'" in stack
+    assert "runners/ruby" not in stack
+    cause = wrapped["error"]["data"]
+    assert cause["name"] == "ArgumentError" and cause["message"] == "wrapped: bad value 4"
+    assert "Caused by:" in cause["stack"] and "BadValueError" in cause["stack"]
+    assert still_fine == {"handled": 2}
+
+
+async def test_return_values_falsy_objects_and_unserialisable() -> None:
+    async with spawn() as core:
+        await core.load(step("returns.step.rb"))
+        assert await core.output(step("returns.step.rb"), input={"kind": "nil"}) is None
+        assert await core.output(step("returns.step.rb"), input={"kind": "false"}) is None
+        assert await core.output(step("returns.step.rb"), input={"kind": "empty"}) == {}
+        obj = await core.output(step("returns.step.rb"), input={"kind": "object"})
+        assert obj == {"status": 200, "body": {"a": 1, "sym": "value",
+                                               "list": [1.5, None, True]}}
+        bad = await core.invoke(step("returns.step.rb"), input={"kind": "unserialisable"})
+        assert bad["error"]["code"] == -32001
+        assert "return value[:body][:when]" in bad["error"]["message"]
+        nan = await core.invoke(step("returns.step.rb"), input={"kind": "nan"})
+        assert nan["error"]["code"] == -32001 and "NaN" in nan["error"]["message"]
+        exited = await core.invoke(step("returns.step.rb"), input={"kind": "exit"})
+        assert exited["error"]["code"] == -32001
+        assert exited["error"]["data"]["name"] == "SystemExit"
+        # The runner survived the handler's `exit`.
+        assert await core.output(step("returns.step.rb"), input={"kind": "ok"}) == {"kind": "ok"}
+
+
+async def test_message_size_limit_applies_to_results_and_input_lines() -> None:
+    limit = 4096
+    async with spawn(maxMessageBytes=limit) as core:
+        await core.load(step("returns.step.rb"))
+        huge = await core.invoke(step("returns.step.rb"), input={"kind": "huge", "size": 10_000})
+        assert huge["error"]["code"] == -32007
+
+        padding = "p" * (limit * 3)
+        id_first = core.start("step.invoke", {"invocationId": "big", "file": "x",
+                                              "trigger": "event",
+                                              "input": {"id": 5, "pad": padding}},
+                              msg_id="big-first")
+        assert (await asyncio.wait_for(id_first, 10))["error"]["code"] == -32007
+
+        # The id as the last key, a nested "id" earlier on: the top-level one must be found.
+        id_last = core.expect("big-last")
+        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "step.invoke",
+                                   "params": {"input": {"id": 5, "pad": padding}},
+                                   "id": "big-last"}).encode())
+        assert (await asyncio.wait_for(id_last, 10))["error"]["code"] == -32007
+
+        # Still serving after both.
+        assert await core.output(step("returns.step.rb"), input={"kind": "ok"}) == {"kind": "ok"}
+
+        # No id anywhere: the runner cannot answer, so it exits non-zero.
+        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "$/cancelRequest",
+                                   "params": {"pad": padding}}).encode())
+        assert await core.wait_exit() != 0
+
+
+def test_error_codes_match_the_core(ruby: str) -> None:
+    from motia_core import errors as core_errors
+
+    errors_rb = RUNNER.parent / "lib" / "motia_runner" / "errors.rb"
+    script = (f"require {json.dumps(str(errors_rb))}; require 'json'; "
+              "puts JSON.generate(MotiaRunner::RpcError::BY_CODE.to_h { |code, klass| "
+              "[klass.name.split('::').last, code] })")
+    result = subprocess.run([ruby, "-e", script], capture_output=True, text=True, check=True,
+                            timeout=30)
+    codes = json.loads(result.stdout)
+    assert len(codes) == 16
+    for name, code in codes.items():
+        assert getattr(core_errors, name).CODE == code, name
+
+
+# --- through the real app ----------------------------------------------------------------------
+
+
+async def test_a_ruby_api_step_and_python_event_steps_share_one_trace_and_state() -> None:
+    from motia_core.testing import MotiaTestApp
+
+    async with MotiaTestApp(MIXED) as app:
+        assert not app.app.project.errors  # type: ignore[union-attr]
+        response = await app.post("/orders", json={"item": "book", "quantity": 2})
+        assert response.status == 201, response.text
+        await app.settle()
+        trace_id = response.trace_id
+        assert trace_id and response.json == {"id": "o-book", "traceId": trace_id}
+
+        order = {"id": "o-book", "item": "book", "quantity": 2, "tags": ["new", "ruby"],
+                 "price": 9.5, "gift": False, "note": None, "meta": {"source": "ruby"}}
+        assert await app.state.get("orders", "o-book") == order
+        assert await app.state.get("audits", "o-book") == order  # read and re-written by Python
+        assert await app.state.get("confirmations", "o-book") == {
+            "same": True, "traceId": trace_id, "auditedBy": "python"}
+
+        assert [(e.topic, e.trace_id) for e in app.events] == [
+            ("order.created", trace_id), ("order.audited", trace_id)]
+        found = await app.app.traces.get_trace(trace_id)
+        assert found is not None
+        spans = {s.name: s for s in found[1]}
+        assert set(spans) == {"CreateOrder", "AuditOrder", "ConfirmOrder"}
+        assert spans["AuditOrder"].parent_id == spans["CreateOrder"].id
+        assert spans["ConfirmOrder"].parent_id == spans["AuditOrder"].id

@@ -98,6 +98,8 @@ def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
     # Sections only group names for readability: [http] port = 3001 is the setting `port`.
     flat: dict[str, Any] = {}
     for key, value in data.items():
+        if key == "runner":  # [runner.<language>] tables register runner plugins (spec.py)
+            continue
         if key in _SECTIONS and isinstance(value, dict):
             flat.update(value)
         else:

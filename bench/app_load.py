@@ -8,6 +8,7 @@ number of requests and a fixed concurrency, against 127.0.0.1 only.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ async def _load(url: str, requests: int, concurrency: int, mode: str) -> Row:
 
 
 async def step_get(requests: int, concurrency: int) -> Row:
-    async with MotiaTestApp(PROJECT, log_level="warning") as app:
+    async with MotiaTestApp(PROJECT) as app:
         await _load(f"http://127.0.0.1:{app.port}", 200, concurrency, "warm-up")
         return await _load(f"http://127.0.0.1:{app.port}", requests, concurrency,
                            "GET via Python api step")
@@ -72,9 +73,9 @@ async def bare_get(requests: int, concurrency: int) -> Row:
         await runner.cleanup()
 
 
-async def chain_events(events: int) -> Row:
+async def chain_events(events: int, queue: str = "memory") -> Row:
     """Events/s through A -> B (two Python event steps), from the first emit to a drained bus."""
-    async with MotiaTestApp(PROJECT, log_level="warning") as app:
+    async with MotiaTestApp(PROJECT, queue=queue, motia_dir=_scratch()) as app:
         for i in range(50):
             await app.emit("bench.chain.a", {"i": i})
         await app.settle()
@@ -84,5 +85,12 @@ async def chain_events(events: int) -> Row:
         await app.settle(timeout_s=120)
         elapsed = time.perf_counter() - began
     per_event_us = elapsed / events * 1e6
-    return Row("events via Python A -> B chain", 0, events, per_event_us, per_event_us,
-               events / elapsed)
+    return Row(f"events via Python A -> B, {queue} queue", 0, events, per_event_us,
+               per_event_us, events / elapsed)
+
+
+def _scratch() -> str:
+    """A fresh .motia folder under bench/.scratch (ignored by git) for the SQLite files."""
+    root = Path(__file__).resolve().parent / ".scratch"
+    root.mkdir(exist_ok=True)
+    return tempfile.mkdtemp(dir=root)

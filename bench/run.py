@@ -76,7 +76,8 @@ async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str,
         bare = median_row([await app_load.bare_get(args.requests, concurrency)
                            for _ in range(3)])
         rows += [step, bare]
-    rows.append(await app_load.chain_events(args.events))
+    rows.append(await app_load.chain_events(args.events, "memory"))
+    rows.append(await app_load.chain_events(args.events, "sqlite"))
     ratios = [
         (f"requests/s with {c} in flight, bare aiohttp / Python api step",
          bare.calls_per_s / step.calls_per_s)

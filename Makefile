@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml runners/node/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	npm ci --prefix runners/node --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 # The main job: the example project under `motia dev` on http://127.0.0.1:3000.

@@ -113,6 +113,7 @@ class RunnerProcess:
         self._changed = anyio.Event()
         self._stopping = False
         self._restarting = False
+        self._stuck = anyio.Event()
         self._stop_requested = anyio.Event()
 
     # --- state ---------------------------------------------------------------------------------
@@ -222,6 +223,7 @@ class RunnerProcess:
                 ready_at = time.monotonic()
                 self._transition(RunnerState.READY)  # STARTING -> READY
                 log.info("runner %s ready", self.name, extra={"action": "ready"})
+                tg.start_soon(self._restart_when_stuck, process, endpoint)
                 await serve_done.wait()
             except _HandshakeFailed as exc:
                 violation = str(exc)
@@ -292,6 +294,8 @@ class RunnerProcess:
             if process.returncode is None:
                 self._signal_group(process, signal.SIGKILL)
         code = await process.wait()
+        # Whatever the runner started and left behind in its process group goes with it.
+        self._signal_group(process, signal.SIGKILL)
         await process.aclose()
         return code
 
@@ -308,12 +312,18 @@ class RunnerProcess:
     async def _pump_stderr(self, stream: anyio.abc.ByteReceiveStream) -> None:
         runner_log = logging.getLogger(f"motia.runner.{self.spec.language}")
         pending = ""
-        async for text in TextReceiveStream(stream, errors="replace"):
-            pending += text
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                if line:
-                    runner_log.info("%s", line, extra={"action": "stderr", "runner": self.name})
+        try:
+            async for text in TextReceiveStream(stream, errors="replace"):
+                pending += text
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if line:
+                        runner_log.info("%s", line,
+                                        extra={"action": "stderr", "runner": self.name})
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # Reaping closed the pipe while a child of the runner (esbuild, something a step
+            # spawned) still held its write end: the runner is gone, so is its stderr.
+            pass
         if pending:
             runner_log.info("%s", pending, extra={"action": "stderr", "runner": self.name})
 
@@ -369,10 +379,27 @@ class RunnerProcess:
             with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
                 result = await endpoint.request("step.invoke", params, InvokeResult)
                 return result.output
+            # Neither the runner's own deadline nor the cancellation got an answer in time.
+            self._stuck.set()
             raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
-                           f"({params.file} on runner {self.name})")
+                           f"({params.file} on runner {self.name}); the runner is restarted")
         finally:
             self.in_flight -= 1
+
+    def _begin_restart(self, process: anyio.abc.Process, why: str) -> None:
+        self._restarting = True
+        self._endpoint = None  # new invocations now wait for the next READY
+        log.info("runner %s restarting (pid %d): %s", self.name, process.pid, why,
+                 extra={"action": "restarting"})
+
+    async def _restart_when_stuck(self, process: anyio.abc.Process, endpoint: Endpoint) -> None:
+        """A handler that ignored its deadline and the cancellation may hold the runner (a busy
+        loop blocks a whole Node runner): replace the process. Runs while it is ready."""
+        await self._stuck.wait()
+        self._stuck = anyio.Event()
+        if not self._stopping and self._endpoint is endpoint:
+            self._begin_restart(process, "an invocation did not yield after its deadline")
+            await self._ladder(process, endpoint)
 
     async def restart(self) -> ShutdownRung:
         """Replace the process gracefully (a changed shared module, say): its in-flight
@@ -382,10 +409,7 @@ class RunnerProcess:
         if self._stopping or process is None or process.returncode is not None \
                 or endpoint is None:
             return ShutdownRung.ALREADY_EXITED
-        self._restarting = True
-        self._endpoint = None  # new invocations now wait for the next READY
-        log.info("runner %s restarting (pid %d)", self.name, process.pid,
-                 extra={"action": "restarting"})
+        self._begin_restart(process, "requested")
         rung = await self._ladder(process, endpoint)
         while self._restarting:  # cleared by the supervision loop as it starts the new process
             await self._changed.wait()

@@ -115,7 +115,8 @@ def builtin_specs() -> list[RunnerSpec]:
             command=("node", "${runners}/node/runner.mjs"),
             patterns=(".step.ts", "_step.ts", ".step.js", "_step.js",
                       ".stream.ts", "_stream.ts", ".stream.js", "_stream.js"),
-            install_hint="install Node.js 18 or newer (Debian: apt-get install nodejs npm)",
+            install_hint="install Node.js 20.6 or newer (Debian: apt-get install nodejs npm), "
+                         "then the runner's own packages: npm ci in motia-core's runners/node",
         ),
         RunnerSpec(
             language="ruby",

@@ -1,0 +1,58 @@
+// Running one step: Motia's call convention, body validation, the middleware onion, the
+// deadline, and the error shape.
+//
+// A handler runs inside `currentInvocation`, so console output, ctx calls and even errors
+// thrown later from its stray timers and promises are attributed to it. A JavaScript promise
+// cannot be cancelled: on a deadline or a $/cancelRequest the invocation is answered at once,
+// its ctx calls in flight fail, and any later ones fail immediately, so a handler that is still
+// running unwinds at its next await. After the handler returns, the ctx calls it did not await
+// are drained before the answer goes out, because the core refuses callbacks for an invocation
+// that has ended.
+
+import path from 'node:path';
+import { Context, currentInvocation } from './context.mjs';
+import { RequestCancelled, TimedOut, handlerError } from './errors.mjs';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function callHandler(step, trigger, input, ctx) {
+  if (trigger === 'cron') return step.handler(ctx);
+  if (trigger !== 'api') return step.handler(input, ctx);
+  if (step.validateBody === null) return withMiddleware(step, input, ctx);
+  return step.validateBody(input?.body).then((failure) => failure ?? withMiddleware(step, input, ctx));
+}
+
+/** First middleware outermost; `next()` takes no arguments and returns the response. */
+function withMiddleware(step, req, ctx) {
+  const chain = step.middleware;
+  if (chain.length === 0) return step.handler(req, ctx);
+  const at = async (index) => (index === chain.length ? step.handler(req, ctx)
+    : chain[index](req, ctx, () => at(index + 1)));
+  return at(0);
+}
+
+/** Stop `inv` early: the core cancelled it, or its deadline passed. */
+export function stop(inv, reason, step, timeoutMs) {
+  const error = reason === 'timeout'
+    ? new TimedOut(`${path.basename(step.file)} ran past timeoutMs=${timeoutMs}`)
+    : new RequestCancelled('cancelled by the core ($/cancelRequest)');
+  inv.abort(error);
+}
+
+/** Run the handler and complete `inv` with {output} (falsy -> null) or {error}. */
+export async function execute(inv, step, trigger, input, traceId, flows, timeoutMs) {
+  const ctx = new Context(inv, traceId, flows);
+  // Past setTimeout's range (about 24.8 days) Node would fire at once; the core still enforces it.
+  const timer = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
+    : setTimeout(stop, timeoutMs, inv, 'timeout', step, timeoutMs);
+  try {
+    const output = await currentInvocation.run(inv, async () => callHandler(step, trigger, input, ctx));
+    await inv.drain();
+    inv.complete({ output: output || null });
+  } catch (error) {
+    await inv.drain();
+    inv.complete({ error: handlerError(error) });
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+}

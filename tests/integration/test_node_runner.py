@@ -1,0 +1,677 @@
+"""The Node runner (runners/node), spawned for real and driven over stdio.
+
+The fake core of test_python_runner.py is reused as is: it speaks protocol v1 in raw JSON lines,
+answers ``state.*``/``emit``/``streams.*`` from dicts, records ``log`` notifications, refuses
+callbacks for invocations already answered, and treats any stdout line that is not JSON-RPC as
+a protocol violation.
+
+The fixture project (tests/fixtures/projects/node-runner) is copied to a temporary directory and
+given a ``node_modules/zod`` the way ``npm install zod`` would: a link to the zod 3 or zod 4
+package installed as the runner's own (dev) dependency, so both majors are tested without
+committing node_modules or installing anything per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_runtime
+from tests.integration.test_python_runner import FakeCore
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNER = REPO / "runners" / "node"
+NODE_MODULES = RUNNER / "node_modules"
+FIXTURE = REPO / "tests" / "fixtures" / "projects" / "node-runner"
+# zod 3 is the runner's own dependency (zod-to-json-schema needs it); zod 4 a dev dependency.
+ZOD = {"v3": NODE_MODULES / "zod", "v4": NODE_MODULES / "zod-v4"}
+STREAMS = ["my-stream", "todo"]
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+def require_node_runner() -> str:
+    """``node``, with the runner's npm dependencies installed (skip locally, fail in CI)."""
+    node = require_runtime("node")
+    if not (NODE_MODULES / "esbuild").is_dir() or not ZOD["v4"].is_dir():
+        message = f"the Node runner's dependencies are not installed: run npm ci --prefix {RUNNER}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return node
+
+
+def node_project(dest: Path, fixture: Path = FIXTURE, zod: str = "v4") -> Path:
+    """A copy of ``fixture`` at ``dest`` whose node_modules has zod ``v3`` or ``v4``."""
+    shutil.copytree(fixture, dest, ignore=shutil.ignore_patterns("node_modules", ".motia"))
+    modules = dest / "node_modules"
+    modules.mkdir(exist_ok=True)
+    (modules / "zod").symlink_to(ZOD[zod], target_is_directory=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_node_runner()
+    return node_project(tmp_path_factory.mktemp("node") / "project")
+
+
+class NodeCore(FakeCore):
+    """The fake core, plus a way to wait for a log record without polling."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        super().__init__(proc)
+        self.log_arrived = asyncio.Event()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        super()._dispatch(message)
+        if message.get("method") == "log":
+            self.log_arrived.set()
+
+    async def wait_log(self, invocation_id: str, timeout: float = 10) -> dict[str, Any]:
+        """The first log record of ``invocation_id``, once it has arrived."""
+
+        async def first() -> dict[str, Any]:
+            while True:
+                found = [log for log in self.logs if log.get("invocationId") == invocation_id]
+                if found:
+                    return found[0]
+                self.log_arrived.clear()
+                await self.log_arrived.wait()
+
+        return await asyncio.wait_for(first(), timeout)
+
+
+def step(root: Path, name: str) -> str:
+    return str(root / "steps" / name)
+
+
+@asynccontextmanager
+async def spawn(root: Path, init: bool = True, env: dict[str, str] | None = None,
+                **init_overrides: Any) -> AsyncIterator[NodeCore]:
+    node = require_node_runner()
+    environment = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
+                   "MOTIA_RUNNER": "node#0", **(env or {})}
+    proc = await asyncio.create_subprocess_exec(
+        node, str(RUNNER / "runner.mjs"), cwd=str(root), env=environment,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        limit=64 * 1024 * 1024,
+    )
+    core = NodeCore(proc)
+    core.root = root
+    try:
+        if init:
+            response = await core.initialize(streams=STREAMS, **init_overrides)
+            assert "result" in response, response
+        yield core
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):  # Python 3.11+
+            exc.add_note("runner stderr:\n" + "".join(core.stderr))
+        raise
+    finally:
+        if proc.returncode is None:
+            try:
+                core.notify("exit")
+                await asyncio.wait_for(proc.wait(), 10)
+            except (Exception, asyncio.TimeoutError):
+                proc.kill()
+                await proc.wait()
+        for task in core._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except Exception:
+                task.cancel()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    assert core.violations == [], core.violations
+
+
+# --- handshake and lifecycle -------------------------------------------------------------------
+
+
+async def test_handshake_answers_runner_info_and_capabilities(project: Path) -> None:
+    async with spawn(project, init=False) as core:
+        response = await core.initialize()
+    assert response["result"] == {
+        "protocolVersion": 1,
+        "runner": {"name": "motia-node-runner", "version": "0.1.0", "language": "node"},
+        "capabilities": {"cancellation": True, "middleware": True, "reload": True,
+                         "filePatterns": [".step.ts", "_step.ts", ".step.js", "_step.js",
+                                          ".stream.ts", "_stream.ts", ".stream.js",
+                                          "_stream.js"]},
+    }
+
+
+async def test_wrong_protocol_version_is_refused_with_supported_list(project: Path) -> None:
+    async with spawn(project, init=False) as core:
+        response = await core.initialize(protocolVersion=2)
+    assert response["error"]["code"] == -32006
+    assert response["error"]["data"] == {"supported": [1]}
+    assert "2" in response["error"]["message"]
+
+
+async def test_bad_messages_are_answered_and_the_runner_goes_on(project: Path) -> None:
+    async with spawn(project) as core:
+        unknown = await core.request("nope.nothing", {})
+        assert unknown["error"]["code"] == -32601
+        assert "nope.nothing" in unknown["error"]["message"]
+
+        bad_load = await core.request("steps.load", {"files": "steps/x.step.ts"})
+        assert bad_load["error"]["code"] == -32602 and "files" in bad_load["error"]["message"]
+
+        bad_invoke = await core.request("step.invoke", {"file": step(project, "event.step.ts"),
+                                                        "trigger": "event"})
+        assert bad_invoke["error"]["code"] == -32602
+        assert "invocationId" in bad_invoke["error"]["message"]
+        bad_trigger = await core.request("step.invoke", {
+            "invocationId": "x", "file": step(project, "event.step.ts"), "trigger": "http",
+            "trace": {"traceId": "t", "spanId": "s"}})
+        assert "trigger" in bad_trigger["error"]["message"]
+
+        missing = await core.invoke(step(project, "never-loaded.step.ts"))
+        assert missing["error"]["code"] == -32002
+        await core.load(step(project, "noop.step.ts"))
+        noop = await core.invoke(step(project, "noop.step.ts"))
+        assert noop["error"]["code"] == -32002 and "handler" in noop["error"]["message"]
+
+        core._pending[None] = asyncio.get_running_loop().create_future()
+        core.write_raw(b"{not json")
+        parse_error = await asyncio.wait_for(core._pending[None], 10)
+        assert parse_error["error"]["code"] == -32700
+
+        core._pending["no-version"] = asyncio.get_running_loop().create_future()
+        core.write_raw(b'{"id": "no-version", "method": "initialize"}')
+        invalid = await asyncio.wait_for(core._pending["no-version"], 10)
+        assert invalid["error"]["code"] == -32600
+
+
+async def test_eof_on_stdin_exits_zero(project: Path) -> None:
+    async with spawn(project) as core:
+        assert core.proc.stdin is not None
+        core.proc.stdin.close()
+        assert await core.wait_exit() == 0
+
+
+async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero(
+        project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "slow.step.ts"), step(project, "event.step.ts"))
+        slow = core.invoke_start(step(project, "slow.step.ts"), input={"seconds": 0.5})
+        await asyncio.sleep(0.1)
+        shutdown = core.start("shutdown")
+        await asyncio.sleep(0.05)
+        late = await core.invoke(step(project, "event.step.ts"), input={"n": 1})
+        assert late["error"]["code"] == -32010
+        shutdown_response = await asyncio.wait_for(shutdown, 10)
+        slow_response = await asyncio.wait_for(slow, 10)
+        assert shutdown_response["result"] is None
+        assert slow_response["result"]["output"] == {"slept": 0.5}
+        order = core.answered_order
+        assert order.index(slow_response["id"]) < order.index(shutdown_response["id"])
+        core.notify("exit")
+        assert await core.wait_exit() == 0
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+async def test_load_reports_per_file_errors_and_loads_the_rest(project: Path) -> None:
+    files = ["basic-api.step.ts", "broken.step.ts", "import-error.step.ts",
+             "bad-config.step.ts", "no-config.step.ts", "noop.step.ts", "todo.stream.ts",
+             "middleware.step.ts", "event.step.ts"]
+    async with spawn(project) as core:
+        loaded = {Path(f["file"]).name: f for f in await core.load(*(step(project, f)
+                                                                     for f in files))}
+        assert list(loaded) == files  # one entry per file, in order
+
+        broken = loaded["broken.step.ts"]["error"]
+        assert broken["code"] == -32003
+        assert "steps/broken.step.ts" in broken["message"] and "SyntaxError" in broken["message"]
+        assert "broken.step.ts:3:" in broken["data"]["stack"]
+
+        missing_pkg = loaded["import-error.step.ts"]["error"]["message"]
+        assert "definitely-not-installed-pkg" in missing_pkg
+        assert "npm install definitely-not-installed-pkg" in missing_pkg
+
+        assert "not JSON-serialisable" in loaded["bad-config.step.ts"]["error"]["message"]
+        assert "config" in loaded["no-config.step.ts"]["error"]["message"]
+
+        api = loaded["basic-api.step.ts"]
+        assert api == {"file": step(project, "basic-api.step.ts"), "hasHandler": True, "config": {
+            "type": "api", "name": "BasicApi", "path": "/things/:id", "method": "POST",
+            "emits": [], "responseSchema": {"200": {"type": "object"}}}}
+        assert loaded["noop.step.ts"] == {
+            "file": step(project, "noop.step.ts"), "hasHandler": False,
+            "config": {"type": "noop", "name": "Placeholder", "virtualEmits": ["x"],
+                       "virtualSubscribes": []}}
+        stream = loaded["todo.stream.ts"]
+        assert stream["hasHandler"] is False
+        assert "canAccess" not in stream["config"]
+        assert stream["config"]["__motia_hasCanAccess"] is True
+        assert stream["config"]["schema"]["properties"]["done"] == {"type": "boolean"}
+        assert "middleware" not in loaded["middleware.step.ts"]["config"]
+
+        # A failed file is not invocable; a good one still is.
+        assert (await core.invoke(step(project, "broken.step.ts")))["error"]["code"] == -32002
+        out = await core.output(step(project, "event.step.ts"), input={"n": 4})
+        assert out == {"handled": 4}
+
+
+async def test_js_esm_commonjs_default_exports_and_project_imports_load(project: Path) -> None:
+    names = ["esm_step.js", "cjs_step.js", "default-export.step.ts", "services.step.ts",
+             "motia-values.step.ts"]
+    async with spawn(project) as core:
+        loaded = await core.load(*(step(project, n) for n in names))
+        assert [f.get("error") for f in loaded] == [None] * len(names), loaded
+        assert [f["config"]["name"] for f in loaded] == [
+            "EsmJs", "CommonJs", "DefaultExport", "Services", "MotiaValues"]
+        esm = await core.output(step(project, "esm_step.js"), input={"n": 2})
+        cjs = await core.output(step(project, "cjs_step.js"), input={"n": 2})
+        default = await core.output(step(project, "default-export.step.ts"), input={"x": 1})
+        services = await core.output(step(project, "services.step.ts"), input={"who": "ada"})
+        values = await core.output(step(project, "motia-values.step.ts"), input={})
+    assert esm == {"esm": True, "sep": "/", "doubled": 4}
+    assert cjs == {"cjs": True, "tripled": 6, "traceId": "trace-1"}
+    assert default == {"viaDefault": True, "input": {"x": 1}}
+    assert services == {"greeting": "HELLO ADA!", "otherStepTopic": "thing.seen", "setting": 42}
+    assert values == {"helper": "<motia placeholder someRuntimeHelper>"}
+    stderr = "".join(core.stderr)
+    assert "'motia' is not installed" in stderr and "someRuntimeHelper" in stderr
+    assert "MODULE_TYPELESS_PACKAGE_JSON" not in stderr
+
+
+async def test_each_file_is_imported_once_and_reload_swaps_atomically(tmp_path: Path) -> None:
+    root = node_project(tmp_path / "project")
+    counter = step(root, "counter.step.ts")
+    async with spawn(root) as core:
+        await core.load(counter)
+        outputs = await asyncio.gather(*(core.output(counter, input={}) for _ in range(25)))
+        assert outputs == [{"evaluations": 1, "version": 1}] * 25
+
+        in_flight = core.invoke_start(counter, input={"sleep": 500})
+        await asyncio.sleep(0.1)
+        source = Path(counter).read_text().replace("version: 1", "version: 2")
+        Path(counter).write_text(source)
+        (reloaded,) = await core.load(counter)
+        assert reloaded["config"]["version"] == 2
+        # Evaluated afresh; the helper module it imports is shared, not re-run.
+        assert await core.output(counter, input={}) == {"evaluations": 2, "version": 2}
+        old = await asyncio.wait_for(in_flight, 10)
+        assert old["result"]["output"] == {"evaluations": 1, "version": 1}  # the old code
+
+        Path(counter).write_text("export const config = { type: 'event'\n")
+        (failed,) = await core.load(counter)
+        assert failed["error"]["code"] == -32003
+        assert (await core.invoke(counter, input={}))["error"]["code"] == -32002
+        Path(counter).write_text(source.replace("version: 2", "version: 3"))
+        (fixed,) = await core.load(counter)
+        assert fixed["config"]["version"] == 3
+        assert await core.output(counter, input={}) == {"evaluations": 3, "version": 3}
+
+        cjs = step(root, "cjs_step.js")
+        await core.load(cjs)
+        Path(cjs).write_text(Path(cjs).read_text().replace("input.n", "input.n + 100"))
+        await core.load(cjs)
+        assert (await core.output(cjs, input={"n": 1}))["tripled"] == 303
+
+
+# --- invocation --------------------------------------------------------------------------------
+
+
+async def test_api_event_and_cron_triggers_use_motia_call_conventions(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "basic-api.step.ts"), step(project, "event.step.ts"),
+                        step(project, "cron.step.ts"))
+        api = await core.output(step(project, "basic-api.step.ts"), "api",
+                                {"body": {"a": 1}, "pathParams": {"id": "42"}, "headers": {}},
+                                flows=["node"])
+        event = await core.output(step(project, "event.step.ts"), "event", {"n": 3})
+        cron = await core.output(step(project, "cron.step.ts"), "cron")
+    assert api == {"status": 200, "body": {"id": "42", "echo": {"a": 1}, "traceId": "trace-1",
+                                           "flows": ["node"]}}
+    assert event == {"handled": 3}
+    assert core.emitted[0]["topic"] == "thing.seen"
+    assert core.emitted[0]["data"] == {"seen": 3}
+    assert core.emitted[0]["messageGroupId"] == "g1"
+    assert core.emitted[0]["invocationId"].startswith("inv-")
+    assert cron == {"ticked": True}
+    assert core.state["cron"]["last"] == {"trace": "trace-1"}
+
+
+async def test_middleware_runs_first_outermost_and_can_short_circuit(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "middleware.step.ts"))
+        ok = await core.output(step(project, "middleware.step.ts"), "api", {"headers": {}})
+        blocked = await core.output(step(project, "middleware.step.ts"), "api",
+                                    {"headers": {"x-block": "1"}})
+    assert ok == {"status": 200, "headers": {"x-outer": "1"}, "body": {
+        "mutatedByMiddleware": True, "trail": ["outer-in", "gate", "handler", "outer-out"]}}
+    assert blocked["status"] == 403
+    assert blocked["headers"] == {"x-outer": "1"}
+    assert blocked["body"]["trail"] == ["outer-in", "gate", "outer-out"]
+
+
+async def test_state_calls_carry_the_invocation_and_return_plain_values(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "state.step.ts"))
+        out = await core.output(step(project, "state.step.ts"), input={"group": "g"},
+                                inv_id="state-inv")
+    value = {"nested": {"n": 1.5, "list": [1, "two", None]}}
+    assert out == {"missing": None, "stored": value, "got": value,
+                   "groupValues": [value, "numeric key"], "deleted": value,
+                   "afterDelete": None, "afterClear": []}
+    assert {m for m, _ in core.calls} == {"state.get", "state.set", "state.getGroup",
+                                          "state.delete", "state.clear"}
+    assert all(p["invocationId"] == "state-inv" for _, p in core.calls)
+    assert ("state.set", {"group": "g", "key": "7", "value": "numeric key",
+                          "invocationId": "state-inv"}) in core.calls
+
+
+async def test_core_error_on_a_callback_rejects_with_the_matching_error(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "background.step.ts"))
+        out = await core.output(step(project, "background.step.ts"), input={"n": 20})
+        assert out == {"scheduled": 20}
+        # Every unawaited call was served while the invocation was live (nothing stale).
+        assert core.stale_callbacks == []
+        assert core.state["bg"] == {f"k{i}": i for i in range(20)}
+        assert core.streams[("my-stream", "grp")]["item"] == {"done": True, "id": "item"}
+        failures = [log for log in core.logs if log["level"] == "error"]
+        assert len(failures) == 1
+        assert failures[0]["msg"] == "a ctx call that was not awaited failed"
+        assert "InvalidParams: refused by the fake core" in failures[0]["fields"]["error"]
+
+
+async def test_logger_merges_fields_and_expands_errors(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "logger.step.ts"))
+        response = await core.invoke(step(project, "logger.step.ts"), input={},
+                                     inv_id="log-inv")
+        assert response["result"] == {"output": None}
+    by_msg = {log["msg"]: log for log in core.logs}
+    assert by_msg["dict fields"] == {"invocationId": "log-inv", "level": "info",
+                                     "msg": "dict fields",
+                                     "fields": {"orderId": 7, "nested": {"a": 1}}}
+    warned = by_msg["with an error"]
+    assert warned["level"] == "warn" and warned["fields"]["orderId"] == 8
+    error = warned["fields"]["error"]
+    assert error["name"] == "OrderError" and error["message"] == "card declined"
+    assert "logger.step.ts:9:" in error["stack"]  # the TypeScript line, via the source map
+    assert "runners/node" not in error["stack"]
+    assert by_msg["scalar fields"]["level"] == "error"
+    assert by_msg["scalar fields"]["fields"] == {"data": 42}
+    assert by_msg["no fields"]["level"] == "debug" and by_msg["no fields"]["fields"] == {}
+    assert by_msg["from a child"]["fields"] == {"requestId": "r1", "extra": True}
+
+
+async def test_console_and_stdout_never_reach_the_protocol_channel(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "console.step.ts"))
+        out = await core.output(step(project, "console.step.ts"), input={}, inv_id="con-inv")
+        assert out == {"printed": True}
+        await core.request("steps.load", {"files": []})  # a round trip after the output
+        core.notify("exit")
+        await core.wait_exit()
+    logs = {(log["level"], log["msg"]) for log in core.logs if log["invocationId"] == "con-inv"}
+    assert logs == {("info", "hello from console.log { n: 1 }"),
+                    ("info", "hello from console.info"), ("warn", "hello from console.warn"),
+                    ("error", "hello from console.error"), ("debug", "hello from console.debug")}
+    stderr = "".join(core.stderr)
+    for text in ("console.log at import time", "hello from process.stdout.write",
+                 "hello from a child process"):
+        assert text in stderr
+    # spawn() asserts core.violations == []: no stray line reached the protocol channel.
+
+
+async def test_handler_error_has_name_message_and_user_only_stack(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "error.step.ts"), step(project, "event.step.ts"))
+        thrown = await core.invoke(step(project, "error.step.ts"), input={"v": 3})
+        string = await core.invoke(step(project, "error.step.ts"), input={"kind": "string"})
+        sync = await core.invoke(step(project, "error.step.ts"), input={"kind": "sync"})
+        still_fine = await core.output(step(project, "event.step.ts"), input={"n": 2})
+    error = thrown["error"]
+    assert error["code"] == -32001
+    assert error["message"] == "PaymentError: bad value 3"
+    assert error["data"]["name"] == "PaymentError"
+    assert error["data"]["message"] == "bad value 3"
+    stack = error["data"]["stack"]
+    assert re.search(r"at helper \(.*error\.step\.ts:8:\d+\)", stack), stack
+    assert "runners/node" not in stack and "node:internal" not in stack
+    assert string["error"]["data"] == {"name": "Error", "message": "a thrown string",
+                                       "stack": "Error: a thrown string"}
+    assert sync["error"]["data"]["name"] == "TypeError"
+    assert still_fine == {"handled": 2}
+
+
+async def test_stray_rejections_and_timer_throws_fail_their_invocation_only(
+        project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "stray.step.ts"), step(project, "event.step.ts"))
+        rejected, thrown, after, fine = await asyncio.gather(
+            core.invoke(step(project, "stray.step.ts"), input={"mode": "reject"}),
+            core.invoke(step(project, "stray.step.ts"), input={"mode": "throw"}),
+            core.invoke(step(project, "stray.step.ts"), input={"mode": "after"},
+                        inv_id="after-inv"),
+            core.invoke(step(project, "event.step.ts"), input={"n": 5}))
+        assert rejected["error"]["code"] == -32001
+        assert rejected["error"]["message"] == (
+            "unhandled rejection in the handler: Error: nobody awaited me")
+        assert thrown["error"]["code"] == -32001
+        assert thrown["error"]["data"]["name"] == "TypeError"
+        assert "stray.step.ts" in thrown["error"]["data"]["stack"]
+        assert after["result"]["output"] == {"mode": "after"}
+        assert fine["result"]["output"] == {"handled": 5}
+        # The late rejection is logged against its (finished) invocation; the runner lives on.
+        late = await core.wait_log("after-inv")
+        assert late["level"] == "error"
+        assert late["msg"] == "unhandled rejection after the invocation ended"
+        assert "rejected after the answer" in late["fields"]["error"]
+        assert await core.output(step(project, "event.step.ts"), input={"n": 6}) == {
+            "handled": 6}
+
+
+async def test_streams_by_name_with_every_stream_the_core_sent(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "streams.step.ts"))
+        out = await core.output(step(project, "streams.step.ts"), input={})
+        # steps.load's `streams` replaces the list sent in initialize.
+        await core.request("steps.load", {"files": [], "streams": ["todo", "my-stream", "late"]})
+        later = await core.output(step(project, "streams.step.ts"), input={})
+    assert out["item"] == {"n": 1, "id": "a"}
+    assert out["again"] == {"n": 1, "id": "a"}
+    assert out["group"] == []
+    assert out["removed"] == {"n": 1, "id": "a"}
+    assert out["names"] == ["my-stream", "todo"]
+    assert later["names"] == ["todo", "my-stream", "late"]
+    assert core.sent[0]["stream"] == "todo"
+    assert core.sent[0]["channel"] == {"groupId": "g1"}
+    assert core.sent[0]["event"] == {"type": "ping", "data": {"x": 1}}
+    set_call = next(p for m, p in core.calls if m == "streams.set")
+    assert set_call["stream"] == "my-stream" and set_call["group"] == "g1"
+
+
+async def test_five_hundred_concurrent_invocations_with_callbacks(project: Path) -> None:
+    n = 500
+    async with spawn(project) as core:
+        await core.load(step(project, "roundtrip.step.ts"))
+        # The fake core answers no state.set until it has seen all 500: only a runner that
+        # really runs invocations concurrently gets past this.
+        core.hold = ("state.set", "rt", n)
+        outs = await asyncio.gather(*(core.output(step(project, "roundtrip.step.ts"),
+                                                  input={"i": i}) for i in range(n)))
+    assert outs == [{"i": i, "got": {"i": i}} for i in range(n)]
+    assert sorted(e["data"]["i"] for e in core.emitted) == list(range(n))
+    assert core.stale_callbacks == []
+
+
+async def test_cancel_request_cancels_that_invocation_only(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "slow.step.ts"), step(project, "event.step.ts"))
+        slow = core.invoke_start(step(project, "slow.step.ts"), input={"seconds": 1, "tag": "c1"},
+                                 inv_id="c1-inv")
+        other = core.invoke_start(step(project, "slow.step.ts"),
+                                  input={"seconds": 0.3, "tag": "c2"})
+        await asyncio.sleep(0.1)
+        core.notify("$/cancelRequest", {"id": 999999})  # not pending: a no-op
+        core.notify("$/cancelRequest", {"id": next(k for k, v in core._pending.items()
+                                                   if v is slow)})
+        cancelled = await asyncio.wait_for(slow, 10)
+        assert cancelled["error"]["code"] == -32800
+        assert (await asyncio.wait_for(other, 10))["result"]["output"] == {"slept": 0.3}
+        assert await core.output(step(project, "event.step.ts"), input={"n": 1}) == {"handled": 1}
+        # The cancelled handler wakes up later; its ctx call fails in the runner and never
+        # reaches the core as a stale callback.
+        failed = await core.wait_log("c1-inv")
+        assert failed["msg"] == "slow step c1 could not finish"
+        assert failed["fields"] == {"error": "InvocationNotFound"}
+    assert core.state["slow"] == {"finished": "c2"}
+    assert core.stale_callbacks == []
+
+
+async def test_timeout_ms_is_enforced_with_timed_out(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "slow.step.ts"))
+        response = await core.invoke(step(project, "slow.step.ts"), input={"seconds": 30},
+                                     timeoutMs=200)
+        fast = await core.invoke(step(project, "slow.step.ts"), input={"seconds": 0.01},
+                                 timeoutMs=5000)
+    assert response["error"]["code"] == -32004
+    assert "timeoutMs=200" in response["error"]["message"]
+    assert fast["result"]["output"] == {"slept": 0.01}
+
+
+async def test_return_values_falsy_buffers_and_unserialisable(project: Path) -> None:
+    returns = step(project, "returns.step.ts")
+    async with spawn(project) as core:
+        await core.load(returns)
+        for kind in ("empty", "zero", "undefined", "null"):
+            assert await core.output(returns, input={"kind": kind}) is None, kind
+        assert await core.output(returns, input={"kind": "object"}) == {"status": 200,
+                                                                        "body": {"a": 1}}
+        buffer = await core.output(returns, input={"kind": "buffer"})
+        assert buffer == {"status": 200, "body": {"type": "Buffer", "data": [104, 105]}}
+        for kind in ("bigint", "circular"):
+            bad = await core.invoke(returns, input={"kind": kind})
+            assert bad["error"]["code"] == -32001
+            assert "cannot be sent as JSON" in bad["error"]["message"]
+
+
+async def test_message_size_limit_applies_to_results_and_input_lines(project: Path) -> None:
+    limit = 4096
+    returns = step(project, "returns.step.ts")
+    async with spawn(project, maxMessageBytes=limit) as core:
+        await core.load(returns)
+        huge = await core.invoke(returns, input={"kind": "huge", "size": 10_000})
+        assert huge["error"]["code"] == -32007
+
+        padding = "p" * (limit * 3)
+        id_first = core.start("step.invoke", {"invocationId": "big", "file": "x",
+                                              "trigger": "event",
+                                              "input": {"id": 5, "pad": padding}},
+                              msg_id="big-first")
+        assert (await asyncio.wait_for(id_first, 10))["error"]["code"] == -32007
+
+        # The id as the last key, a nested "id" earlier on: the top-level one must be found.
+        future = asyncio.get_running_loop().create_future()
+        core._pending["big-last"] = future
+        core.write({"jsonrpc": "2.0", "method": "step.invoke",
+                    "params": {"input": {"id": 5, "pad": padding}}, "id": "big-last"})
+        assert (await asyncio.wait_for(future, 10))["error"]["code"] == -32007
+
+        assert await core.output(returns, input={"kind": "ok"}) == {"kind": "ok"}
+
+        # No id anywhere: the runner cannot answer, so it exits non-zero.
+        core.write({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"pad": padding}})
+        assert await core.wait_exit() != 0
+
+
+# --- zod ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zod", ["v3", "v4"])
+async def test_zod_schemas_become_json_schema_and_bodies_are_validated_by_zod(
+        zod: str, tmp_path: Path) -> None:
+    root = node_project(tmp_path / "project", zod=zod)
+    zod_step = step(root, "zod.step.ts")
+    async with spawn(root) as core:
+        api, event, stream = await core.load(zod_step, step(root, "zod-event.step.ts"),
+                                             step(root, "todo.stream.ts"))
+        invalid = await core.output(zod_step, "api", {"body": {"name": "", "address": {},
+                                                               "extra": 1}})
+        sent = {"name": "ada", "address": {"city": "Paris", "zip": "75001"}, "extra": True}
+        valid = await core.output(zod_step, "api", {"body": sent})
+        not_object = await core.output(zod_step, "api", {"body": [1, 2]})
+
+    assert api["validatesBody"] is True
+    body = api["config"]["bodySchema"]
+    assert body["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert body["type"] == "object" and body["required"] == ["name", "address"]
+    assert body["properties"]["name"] == {"type": "string", "minLength": 1}
+    assert body["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert api["config"]["responseSchema"]["200"]["properties"] == {"received": {}}
+    assert api["config"]["responseSchema"]["400"] == {"type": "object"}
+    note = event["config"]["input"]["properties"]["note"]
+    assert note == {"type": "string", "description": "free text"}
+    assert event["config"]["input"]["properties"]["id"]["type"] == "integer"
+    assert "validatesBody" not in event
+    assert stream["config"]["schema"]["required"] == ["title", "done"]
+
+    assert invalid["status"] == 400
+    assert invalid["body"]["error"] == "Request body validation failed"
+    errors = {e["path"]: e for e in invalid["body"]["errors"]}
+    assert set(errors) == {"/name", "/address/city"}
+    assert errors["/name"]["code"] == "too_small"
+    assert errors["/address/city"]["code"] == "invalid_type"
+    assert all(isinstance(e["message"], str) and e["message"] for e in errors.values())
+    # zod strips unknown keys rather than rejecting them, and the handler sees the body as sent.
+    assert valid == {"status": 200, "body": {"received": sent}}
+    assert not_object["status"] == 400
+    assert not_object["body"]["errors"][0]["path"] == ""
+
+
+def test_error_codes_match_the_core() -> None:
+    node = require_node_runner()
+    core_errors = pytest.importorskip("motia_core.errors")
+    script = ("import('./lib/errors.mjs').then(m => console.log(JSON.stringify("
+              "Object.fromEntries(Object.entries(m.ERRORS).map(([k, v]) => [k, v.CODE])))))")
+    out = subprocess.run([node, "--input-type=module", "-e", script], cwd=RUNNER,
+                         capture_output=True, text=True, timeout=30, check=True)
+    codes = json.loads(out.stdout)
+    assert len(codes) == 16
+    for name, code in codes.items():
+        assert getattr(core_errors, name).CODE == code, name
+
+
+async def test_stream_can_access_runs_the_stream_files_function(project: Path) -> None:
+    stream = step(project, "todo.stream.ts")
+
+    async def verdict(subscription: dict[str, Any], auth: Any = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"file": stream, "stream": "todo", "subscription": subscription}
+        if auth is not None:
+            params["authContext"] = auth
+        return await core.request("streams.canAccess", params)  # type: ignore[no-any-return]
+
+    async with spawn(project) as core:
+        missing = await verdict({"groupId": "inbox"}, {"user": "ann"})
+        assert missing["error"]["code"] == -32002
+        await core.load(stream)
+        assert (await verdict({"groupId": "inbox", "id": "t-1"}, {"user": "ann"}))["result"] is True
+        assert (await verdict({"groupId": "inbox"}, {"user": "bob"}))["result"] is False
+        assert (await verdict({"groupId": "secret"}, {"user": "ann"}))["result"] is False
+        assert (await verdict({"groupId": "inbox"}))["result"] is False
+        failed = (await verdict({"groupId": "inbox"}, {"explode": True}))["error"]
+        assert failed["code"] == -32001 and failed["data"]["name"] == "RangeError"
+        bad = await core.request("streams.canAccess", {"file": stream, "stream": "todo",
+                                                       "subscription": {"id": 3}})
+        assert bad["error"]["code"] == -32602

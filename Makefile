@@ -8,22 +8,24 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml runners/node/package-lock.json
+$(STAMP): pyproject.toml runners/node/package-lock.json examples/polyglot/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	npm ci --prefix runners/node --no-audit --no-fund --loglevel=error
+	npm ci --prefix examples/polyglot --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-# The main job: the example project under `motia dev` on http://127.0.0.1:3000.
+# The main job: the polyglot example (TypeScript + Python) under `motia dev` on :3000.
 run: install
-	$(BIN)/motia dev --project examples/orders-python
+	$(BIN)/motia dev --project examples/polyglot
 
 test: install
 	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/streams.py
 
 lint: install
 	$(BIN)/ruff check motia_core runners/python tests bench examples

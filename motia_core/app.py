@@ -30,7 +30,7 @@ from motia_core.report import print_startup
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.scheduler import CronScheduler
 from motia_core.state import StateAdapter, open_state
-from motia_core.streams import StreamStore
+from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -60,6 +60,8 @@ class App:
         self.state = state or open_state(settings.state, settings.data_dir)
         self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
                                         if state is None else open_state("memory", Path()))
+        self.stream_hub = StreamHub()
+        self.stream_store.listeners.append(self.stream_hub.on_change)
         self.traces = traces or MemoryTraceStore()
         self.queue = queue or open_queue(settings.queue, settings.data_dir)
         self.bus = EventBus(self.queue)
@@ -74,6 +76,8 @@ class App:
         self.streams_sent: list[str] = []  # the stream names the runners were last told
         self.http_app: web.Application | None = None
         self.reloader = Reloader(self)
+        self.stream_sockets = StreamSocketServer(self.stream_hub, self.stream_store, StreamAccess(
+            streams=lambda: [s.name for s in self.project.streams] if self.project else []))
         self._subscribed: set[tuple[str, str]] = set()
         self.skipped: dict[str, str] = {}  # language -> why its runner did not start
         self.port: int | None = None
@@ -182,6 +186,10 @@ class App:
             self.bus.unsubscribe(topic, name)
         self._subscribed = wanted
         self.scheduler.schedule(project.cron_steps)
+        # Only when a stream guards its joins: with no hook, unknown streams are joined silently
+        # (as the original does) instead of answered with access-denied frames.
+        self.stream_sockets.access.can_access = (
+            self.handlers.can_access if any(s.has_can_access for s in project.streams) else None)
 
     def _routes(self, project: Project) -> list[Route]:
         """The api routes that can be served; one that cannot is reported and left out."""
@@ -208,7 +216,8 @@ class App:
         http_app = self.http_app = create_app([], self.handlers, HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
             validate_bodies=self.settings.validate_bodies,
-        ))
+        ), websocket=self.stream_sockets)
+        http_app.on_shutdown.append(self.stream_sockets.on_shutdown)
         runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)

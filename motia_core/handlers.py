@@ -16,7 +16,9 @@ from motia_core.events import Event, SubscriptionSettings
 from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
 from motia_core.invocation import StepFailed
 from motia_core.observability import new_trace_id, now_ms, parse_traceparent
+from motia_core.protocol import StreamCanAccessParams, StreamSubscription
 from motia_core.steps import Step
+from motia_core.streams import Subscription
 from motia_core.validation import SchemaCache, SchemaInvalid
 
 if TYPE_CHECKING:
@@ -134,6 +136,24 @@ class AppHandlers:
         log.warning("%s (delivered anyway; set strict_event_input to refuse)", message,
                     extra={"action": "input_invalid", "step": step.name,
                            "traceId": event.trace_id})
+
+    # --- streams ---------------------------------------------------------------------------
+
+    async def can_access(self, stream: str, subscription: Subscription, auth: Any) -> bool:
+        """A WebSocket join: the stream file's canAccess decides, evaluated in its runner."""
+        project = self.app.project
+        definition = next((s for s in project.streams if s.name == stream), None) \
+            if project is not None else None
+        if definition is None or not definition.has_can_access:
+            return True
+        language = self.app.discovery.language_of(definition.file) \
+            if self.app.discovery is not None else None
+        pool = self.app.pools.get(language or "")
+        if pool is None:
+            return False
+        return await pool.can_access(StreamCanAccessParams(
+            file=definition.file, stream=stream, auth_context=auth,
+            subscription=StreamSubscription(group_id=subscription.group_id, id=subscription.id)))
 
     # --- cron ------------------------------------------------------------------------------
 

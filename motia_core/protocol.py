@@ -39,12 +39,14 @@ __all__ = (
     "StateGroupParams",
     "StateKeyParams",
     "StateSetParams",
+    "StreamCanAccessParams",
     "StreamChannel",
     "StreamEvent",
     "StreamGroupParams",
     "StreamItemParams",
     "StreamSendParams",
     "StreamSetParams",
+    "StreamSubscription",
     "TraceContext",
     "TriggerKind",
     "generate_schema",
@@ -235,6 +237,26 @@ class StreamSendParams(_Message, kw_only=True):
     event: StreamEvent
 
 
+# --- stream access (core -> runner) ------------------------------------------------------------
+
+
+class StreamSubscription(_Message, kw_only=True):
+    """What a WebSocket join names, as the stream file's ``canAccess`` receives it."""
+
+    group_id: str
+    # Absent for a group subscription.
+    id: str | None = None
+
+
+class StreamCanAccessParams(_Message, kw_only=True):
+    # The stream file, exactly as it was given to `steps.load`.
+    file: str
+    stream: str
+    subscription: StreamSubscription
+    # What the handshake's authenticate hook returned; absent when it returned null (or none).
+    auth_context: Any = None
+
+
 class LogParams(_Message, kw_only=True):
     level: LogLevel
     msg: str
@@ -294,6 +316,9 @@ METHODS: dict[str, Method] = {
                doc="Array of the group's items."),
         Method("streams.send", StreamSendParams, _JSON, "runner->core",
                doc="Null; an ephemeral event to the channel's subscribers."),
+        Method("streams.canAccess", StreamCanAccessParams, _JSON, "core->runner",
+               doc="true or false: the stream file's canAccess(subscription, authContext), "
+                   "for one WebSocket join."),
         Method("log", LogParams, None, "runner->core", doc="A structured log record."),
     )
 }

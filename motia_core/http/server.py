@@ -9,12 +9,16 @@ log, never to the client.
 CORS differs from the original on purpose (contract 11.17): instead of ``*`` together with
 credentials, which browsers reject, the request's ``Origin`` is reflected (when allowed) with
 ``Vary: Origin``, so credentialed browser calls work.
+
+A WebSocket upgrade on any path (the stream clients connect to the page origin) goes to the
+``websocket`` handler given to :func:`create_app`, before routing, CORS and error mapping: the
+socket is that handler's from the handshake on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,6 +47,7 @@ __all__ = (
     "ApiOutcome",
     "HttpSettings",
     "IncomingTrace",
+    "WebSocketHandler",
     "create_app",
 )
 
@@ -55,6 +60,8 @@ CORS_MAX_AGE_S = 600
 EMIT_PATH = "/emit"
 HEALTH_PATH = "/__motia/health"
 _ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS"
+
+WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,17 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return json_response(500, INTERNAL_ERROR)
 
 
+def _websocket_upgrades(websocket: WebSocketHandler) -> Any:
+    @web.middleware
+    async def _upgrade(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").strip().lower() == "websocket":
+            return await websocket(request)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return _upgrade
+
+
 # --- endpoints -----------------------------------------------------------------------------------
 
 
@@ -259,14 +277,19 @@ async def _health(request: web.Request) -> web.Response:
 
 
 def create_app(
-    routes: Sequence[Route], handler: ApiHandler, settings: HttpSettings | None = None
+    routes: Sequence[Route], handler: ApiHandler, settings: HttpSettings | None = None,
+    *, websocket: WebSocketHandler | None = None,
 ) -> web.Application:
     """The aiohttp app; swap its routes later with ``app[ROUTER_KEY].replace(routes)``.
 
     Raises :class:`~motia_core.http.routing.RoutesInvalid` when a route cannot be served.
     ``POST /emit`` and ``GET /__motia/health`` are reserved and answered before api steps.
+    ``websocket`` serves every WebSocket upgrade, whatever its path.
     """
-    app = web.Application(middlewares=[_cors, _errors])
+    middlewares = [_cors, _errors]
+    if websocket is not None:
+        middlewares.insert(0, _websocket_upgrades(websocket))
+    app = web.Application(middlewares=middlewares)
     app[ROUTER_KEY] = Router(routes)
     app[HANDLER_KEY] = handler
     app[SETTINGS_KEY] = settings or HttpSettings()

@@ -10,7 +10,7 @@ import anyio
 import anyio.abc
 
 from motia_core.errors import RunnerNotReady
-from motia_core.protocol import InvokeParams, LoadedFile
+from motia_core.protocol import InvokeParams, LoadedFile, StreamCanAccessParams
 from motia_core.rpc import Handler
 from motia_core.runners.process import RunnerProcess, StateListener, SupervisorSettings
 from motia_core.runners.spec import RunnerSpec
@@ -104,6 +104,9 @@ class RunnerPool:
 
     async def invoke(self, params: InvokeParams, timeout_s: float | None = None) -> Any:
         return await self._pick().invoke(params, timeout_s)
+
+    async def can_access(self, params: StreamCanAccessParams) -> bool:
+        return await self._pick().can_access(params)
 
     @property
     def in_flight(self) -> int:

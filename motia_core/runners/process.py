@@ -41,6 +41,7 @@ from motia_core.protocol import (
     LoadParams,
     LoadResult,
     PeerInfo,
+    StreamCanAccessParams,
 )
 from motia_core.rpc import Endpoint, Handler, ProtocolViolation
 from motia_core.runners.pipes import open_piped_process
@@ -385,6 +386,12 @@ class RunnerProcess:
                            f"({params.file} on runner {self.name}); the runner is restarted")
         finally:
             self.in_flight -= 1
+
+    async def can_access(self, params: StreamCanAccessParams, timeout_s: float = 10.0) -> bool:
+        """Ask the runner whether a WebSocket client may join (the stream file's canAccess)."""
+        endpoint = await self._ready_endpoint()
+        with anyio.fail_after(timeout_s):
+            return bool(await endpoint.request("streams.canAccess", params))
 
     def _begin_restart(self, process: anyio.abc.Process, why: str) -> None:
         self._restarting = True

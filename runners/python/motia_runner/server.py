@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from motia_runner import __version__
+from motia_runner.access import can_access
 from motia_runner.context import Invocation
 from motia_runner.errors import (
     HandlerError,
@@ -59,6 +60,7 @@ class Server:
         self.shutting_down = False
         self.executor = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="motia-sync-handler")
         self._seen: set[str] = set()
+        self._checks: set[asyncio.Task[None]] = set()
         self._exit: asyncio.Future[int] = loop.create_future()
 
     async def run(self) -> int:
@@ -85,6 +87,10 @@ class Server:
                 endpoint.respond(req_id, self._load(params))
             elif method == "shutdown":
                 self.loop.create_task(self._shutdown(req_id))
+            elif method == "streams.canAccess":
+                task = self.loop.create_task(self._can_access(req_id, params))
+                self._checks.add(task)  # the loop keeps only weak references to tasks
+                task.add_done_callback(self._checks.discard)
             else:
                 raise MethodNotFound(f"{method!r} is not a method of motia-python-runner "
                                      f"(protocol v{PROTOCOL_VERSION})")
@@ -164,6 +170,16 @@ class Server:
                                 "hasHandler": step.handler is not None})
             self._seen.add(file)
         return {"files": results}
+
+    async def _can_access(self, req_id: Any, params: Any) -> None:
+        try:
+            allowed = await can_access(self.steps, params, self.executor)
+        except RpcError as exc:
+            self.endpoint.send_error(req_id, exc)
+        except Exception as exc:  # a bug of ours
+            self.endpoint.send_error(req_id, InternalError(f"{type(exc).__name__}: {exc}"))
+        else:
+            self.endpoint.respond(req_id, allowed)
 
     async def _shutdown(self, req_id: Any) -> None:
         self.shutting_down = True

@@ -19,12 +19,12 @@ from report import Row, percentile
 
 from motia_core.testing import MotiaTestApp
 
-__all__ = ("bare_get", "chain_events", "step_get")
+__all__ = ("bare_get", "chain_events", "drain", "load", "step_get")
 
 PROJECT = Path(__file__).resolve().parent / "app"
 
 
-async def _load(url: str, requests: int, concurrency: int, mode: str) -> Row:
+async def load(url: str, requests: int, concurrency: int, mode: str) -> Row:
     latencies: list[float] = []
     remaining = iter(range(requests))
     async with aiohttp.ClientSession() as session:
@@ -50,8 +50,8 @@ async def _load(url: str, requests: int, concurrency: int, mode: str) -> Row:
 
 async def step_get(requests: int, concurrency: int) -> Row:
     async with MotiaTestApp(PROJECT) as app:
-        await _load(f"http://127.0.0.1:{app.port}", 200, concurrency, "warm-up")
-        return await _load(f"http://127.0.0.1:{app.port}", requests, concurrency,
+        await load(f"http://127.0.0.1:{app.port}", 200, concurrency, "warm-up")
+        return await load(f"http://127.0.0.1:{app.port}", requests, concurrency,
                            "GET via Python api step")
 
 
@@ -67,8 +67,8 @@ async def bare_get(requests: int, concurrency: int) -> Row:
     await site.start()
     try:
         url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        await _load(url, 200, concurrency, "warm-up")
-        return await _load(url, requests, concurrency, "GET via bare aiohttp")
+        await load(url, 200, concurrency, "warm-up")
+        return await load(url, requests, concurrency, "GET via bare aiohttp")
     finally:
         await runner.cleanup()
 
@@ -76,17 +76,22 @@ async def bare_get(requests: int, concurrency: int) -> Row:
 async def chain_events(events: int, queue: str = "memory") -> Row:
     """Events/s through A -> B (two Python event steps), from the first emit to a drained bus."""
     async with MotiaTestApp(PROJECT, queue=queue, motia_dir=_scratch()) as app:
-        for i in range(50):
-            await app.emit("bench.chain.a", {"i": i})
-        await app.settle()
-        began = time.perf_counter()
-        for i in range(events):
-            await app.emit("bench.chain.a", {"i": i})
-        await app.settle(timeout_s=120)
-        elapsed = time.perf_counter() - began
+        return await drain(app, "bench.chain.a", events,
+                           f"events via Python A -> B, {queue} queue")
+
+
+async def drain(app: MotiaTestApp, topic: str, events: int, mode: str) -> Row:
+    """Emit ``events`` on ``topic`` and wait until every step they reach has run."""
+    for i in range(50):
+        await app.emit(topic, {"i": i})
+    await app.settle()
+    began = time.perf_counter()
+    for i in range(events):
+        await app.emit(topic, {"i": i})
+    await app.settle(timeout_s=120)
+    elapsed = time.perf_counter() - began
     per_event_us = elapsed / events * 1e6
-    return Row(f"events via Python A -> B, {queue} queue", 0, events, per_event_us,
-               per_event_us, events / elapsed)
+    return Row(mode, 0, events, per_event_us, per_event_us, events / elapsed)
 
 
 def _scratch() -> str:

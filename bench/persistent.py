@@ -31,16 +31,17 @@ async def _no_callbacks(method: str, params: Any) -> Any:
 
 
 @asynccontextmanager
-async def running(project: Path, step: str) -> AsyncIterator[RunnerProcess]:
-    """A supervised Python runner with ``step`` loaded, stopped on exit."""
-    spec = next(s for s in builtin_specs() if s.language == "python")
+async def running(project: Path, step: str, language: str = "python",
+                  ) -> AsyncIterator[RunnerProcess]:
+    """A supervised runner of ``language`` with ``step`` loaded, stopped on exit."""
+    spec = next(s for s in builtin_specs() if s.language == language)
     runner = RunnerProcess(spec, project_root=project, callbacks=_no_callbacks)
     async with anyio.create_task_group() as tg:
         await tg.start(runner.run)
         try:
             if await runner.wait_for_state(RunnerState.READY, RunnerState.FATAL) \
                     is RunnerState.FATAL:
-                raise RuntimeError(f"the Python runner did not start: {runner.last_error}")
+                raise RuntimeError(f"the {language} runner did not start: {runner.last_error}")
             [loaded] = await runner.load([step])
             if loaded.error is not None:
                 raise RuntimeError(f"{step}: {loaded.error.message}")
@@ -50,7 +51,8 @@ async def running(project: Path, step: str) -> AsyncIterator[RunnerProcess]:
                 await runner.stop()
 
 
-async def measure(runner: RunnerProcess, step: str, calls: int, in_flight: int) -> Row:
+async def measure(runner: RunnerProcess, step: str, calls: int, in_flight: int,
+                  mode: str = "persistent runner") -> Row:
     """``calls`` invocations, ``in_flight`` at a time; per-call latency and overall rate."""
     ids = itertools.count()
     latencies: list[float] = []
@@ -70,5 +72,5 @@ async def measure(runner: RunnerProcess, step: str, calls: int, in_flight: int) 
         for _ in range(in_flight):
             tg.start_soon(worker)
     elapsed = time.perf_counter() - began
-    return Row("persistent runner", in_flight, calls, percentile(latencies, 50),
+    return Row(mode, in_flight, calls, percentile(latencies, 50),
                percentile(latencies, 99), calls / elapsed)

@@ -20,6 +20,7 @@ from pathlib import Path
 import anyio
 import app_load
 import floor
+import node
 import per_call
 import persistent
 from report import Row, median_row, render
@@ -86,6 +87,27 @@ async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str,
     return rows, ratios
 
 
+async def _node(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str, float]]]:
+    kept_1 = median_row([await node.round_trip(args.calls, 1) for _ in range(3)])
+    kept_64 = await node.round_trip(args.calls, 64)
+    spawned = await node.per_call(args.per_call // 3)
+    get_1 = await node.step_get(args.requests, 1)
+    get_32 = await node.step_get(args.requests, 32)
+    chain = await node.chain_events(args.events // 2)
+    rows = [kept_1, kept_64, spawned, get_1, get_32, chain]
+    ratios = [
+        ("p50 round trip, Node process per call / persistent", spawned.p50_us / kept_1.p50_us),
+        ("calls/s with 1 in flight, persistent / process per call",
+         kept_1.calls_per_s / spawned.calls_per_s),
+        ("requests/s via TS api step (32 in flight) / process per call",
+         get_32.calls_per_s / spawned.calls_per_s),
+        # one event crosses three steps: the per-call design pays three process starts for it
+        ("events/s TS -> Py -> TS / (process per call / 3)",
+         chain.calls_per_s / (spawned.calls_per_s / 3)),
+    ]
+    return rows, ratios
+
+
 def main() -> None:
     args = _arguments()
     print(f"no-op step.invoke round trip; Python {platform.python_version()}, "
@@ -100,6 +122,10 @@ def main() -> None:
           "handler (median of 3 runs); events through a two-step chain (p50/p99 columns: mean "
           "per event)", flush=True)
     rows, ratios = anyio.run(_runtime, args)
+    print(render(rows, ratios))
+    print("\nTypeScript steps: the Node runner's no-op round trip, a TS api step under load and "
+          "a TS -> Python -> TS chain, next to a fresh Node runner per call", flush=True)
+    rows, ratios = anyio.run(_node, args)
     print(render(rows, ratios))
 
 

@@ -1,0 +1,3 @@
+export const config = { type: 'event', name: 'BenchPolyLast', subscribes: ['bench.poly.c'], emits: [] }
+
+export const handler = async () => undefined

@@ -101,3 +101,38 @@ async def test_the_watcher_picks_up_a_save(project: Path) -> None:
         with anyio.fail_after(10):
             while (await app.get("/greet")).json.get("version") != 3:
                 await anyio.sleep(0.05)
+
+
+async def test_editing_a_handler_under_load_fails_no_request(project: Path) -> None:
+    """~100 requests/s against a step while its file is saved: none fails; report how long the
+    new behaviour took to appear after the save (a figure, not an assertion)."""
+    async with MotiaTestApp(project, watch=True) as app:
+        versions: list[int] = []
+        failures: list[str] = []
+        saved_at = 0.0
+        first_new_at = 0.0
+
+        async def client() -> None:
+            nonlocal first_new_at
+            for _ in range(150):  # 3 clients x 150 requests, ~100/s in all: bounded
+                response = await app.get("/greet")
+                if response.status != 200:
+                    failures.append(f"{response.status} {response.text}")
+                else:
+                    versions.append(response.json["version"])
+                    if response.json["version"] == 2 and not first_new_at:
+                        first_new_at = anyio.current_time()
+                await anyio.sleep(0.03)
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(client)
+                await anyio.sleep(1)
+                edit(project / "steps" / "greet_step.py", '"version": 1', '"version": 2')
+                saved_at = anyio.current_time()
+        assert failures == []
+        assert versions[0] == 1 and versions[-1] == 2
+        assert first_new_at > saved_at
+        print(f"\n{len(versions)} requests, none failed; the edit was served "
+              f"{(first_new_at - saved_at) * 1000:.0f} ms after the save")

@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 from aiohttp import web
 
+from motia_core.admin import dead_letter_routes
 from motia_core.config import Settings
 from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.handlers import AppHandlers
@@ -216,7 +217,7 @@ class App:
         http_app = self.http_app = create_app([], self.handlers, HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
             validate_bodies=self.settings.validate_bodies,
-        ), websocket=self.stream_sockets)
+        ), websocket=self.stream_sockets, internal=dead_letter_routes(self.queue))
         http_app.on_shutdown.append(self.stream_sockets.on_shutdown)
         runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
         await runner.setup()

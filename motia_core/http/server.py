@@ -278,13 +278,14 @@ async def _health(request: web.Request) -> web.Response:
 
 def create_app(
     routes: Sequence[Route], handler: ApiHandler, settings: HttpSettings | None = None,
-    *, websocket: WebSocketHandler | None = None,
+    *, websocket: WebSocketHandler | None = None, internal: Sequence[web.RouteDef] = (),
 ) -> web.Application:
     """The aiohttp app; swap its routes later with ``app[ROUTER_KEY].replace(routes)``.
 
     Raises :class:`~motia_core.http.routing.RoutesInvalid` when a route cannot be served.
     ``POST /emit`` and ``GET /__motia/health`` are reserved and answered before api steps.
-    ``websocket`` serves every WebSocket upgrade, whatever its path.
+    ``websocket`` serves every WebSocket upgrade, whatever its path. ``internal`` routes (the
+    app's own endpoints under ``/__motia``) are answered before api steps too.
     """
     middlewares = [_cors, _errors]
     if websocket is not None:
@@ -295,5 +296,6 @@ def create_app(
     app[SETTINGS_KEY] = settings or HttpSettings()
     app.router.add_post(EMIT_PATH, _emit)
     app.router.add_get(HEALTH_PATH, _health)
+    app.router.add_routes(internal)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app

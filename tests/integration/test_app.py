@@ -177,3 +177,21 @@ async def test_a_cron_step_ticks_with_a_new_trace_each_time() -> None:
         second = await app.wait_for_topic("ticked", timeout_s=5)
         assert first.trace_id != second.trace_id
         assert first.data == {"traceId": first.trace_id}
+
+
+async def test_dead_letters_over_the_internal_http_api() -> None:
+    async with MotiaTestApp(APP) as app:
+        await app.emit("flaky", {"x": 1})
+        await app.settle()
+        [letter] = (await app.get("/__motia/dlq")).json
+        assert letter["queue"] == "flaky.Flaky" and letter["attempts"] == 3
+        shown = (await app.get(f"/__motia/dlq/{letter['id']}")).json
+        assert shown["data"] == {"x": 1} and "flaky failure #3" in shown["error"]["message"]
+        assert (await app.get("/__motia/dlq/nope")).status == 404
+
+        replayed = await app.post(f"/__motia/dlq/{letter['id']}/replay")
+        assert replayed.status == 200 and replayed.json["replayed"] is True
+        await app.settle()
+        assert await app.state.get("flaky", "attempts") == 6  # three more, then dead again
+        purged = (await app.post("/__motia/dlq/purge")).json
+        assert purged["purged"] == 1 and (await app.get("/__motia/dlq")).json == []

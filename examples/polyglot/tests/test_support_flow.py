@@ -1,4 +1,4 @@
-"""The polyglot example end to end: TypeScript api -> Python triage -> TypeScript notifier."""
+"""The polyglot example end to end: TypeScript api -> Python triage -> TypeScript and Ruby."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(autouse=True)
 def _installed() -> None:
     assert shutil.which("node"), "this example needs Node.js 20.6 or newer on PATH"
+    assert shutil.which("ruby"), "this example's SLA step needs Ruby 3 (apt-get install ruby)"
     assert (PROJECT / "node_modules" / "zod").is_dir(), \
         "run `npm ci --prefix examples/polyglot` first (`make install` does)"
 
@@ -35,13 +36,17 @@ async def test_a_ticket_is_triaged_in_python_and_assigned_in_typescript() -> Non
         assert fetched["status"] == "assigned"
         assert (fetched["priority"], fetched["team"]) == ("urgent", "platform")
         assert await app.state.get("inbox:platform", ticket["id"]) == {"priority": "urgent"}
+        assert await app.state.get("sla", ticket["id"]) == {
+            "hours": 1, "team": "platform", "customer": "ada@example.com",
+            "traceId": ticket["id"]}
 
         found = await app.app.traces.get_trace(ticket["id"])
         assert found is not None
         spans = {span.name: span for span in found[1]}
-        assert set(spans) == {"CreateTicket", "TriageTicket", "NotifyTeam"}
+        assert set(spans) == {"CreateTicket", "TriageTicket", "NotifyTeam", "SetSla"}
         assert spans["TriageTicket"].parent_id == spans["CreateTicket"].id
         assert spans["NotifyTeam"].parent_id == spans["TriageTicket"].id
+        assert spans["SetSla"].parent_id == spans["TriageTicket"].id
 
 
 async def test_zod_validation_refuses_a_bad_ticket_with_its_fields() -> None:

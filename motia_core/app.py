@@ -32,6 +32,7 @@ from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.scheduler import CronScheduler
 from motia_core.state import StateAdapter, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
+from motia_core.streams.auth import load_hook
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -78,7 +79,9 @@ class App:
         self.http_app: web.Application | None = None
         self.reloader = Reloader(self)
         self.stream_sockets = StreamSocketServer(self.stream_hub, self.stream_store, StreamAccess(
-            streams=lambda: [s.name for s in self.project.streams] if self.project else []))
+            streams=lambda: [s.name for s in self.project.streams] if self.project else [],
+            authenticate=load_hook(settings.stream_auth, settings.project_root)
+            if settings.stream_auth else None))
         self._subscribed: set[tuple[str, str]] = set()
         self.skipped: dict[str, str] = {}  # language -> why its runner did not start
         self.port: int | None = None

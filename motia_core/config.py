@@ -51,6 +51,9 @@ class Settings:
     strict_event_input: bool = False
     # Time an api or cron handler may take; event steps use infrastructure.handler.timeout.
     handler_timeout_s: float = 30.0
+    # "module:function" (importable from the project root) called with (headers, url) on each
+    # stream WebSocket handshake; it returns the socket's auth context or raises to refuse (401).
+    stream_auth: str | None = None
     # On SIGTERM/SIGINT: how long event deliveries under way may take to finish.
     shutdown_grace_s: float = 10.0
     json_logs: bool | None = None
@@ -91,7 +94,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "project_root"}
-_SECTIONS = ("http", "runners", "events", "logs", "storage")
+_SECTIONS = ("http", "runners", "events", "logs", "storage", "streams")
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:

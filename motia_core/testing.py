@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 import anyio
 import anyio.abc
 
@@ -40,7 +41,7 @@ __all__ = ("MotiaTestApp", "Response")
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive names
     text: str
 
     @property
@@ -114,7 +115,8 @@ class MotiaTestApp:
         """Any HTTP request to the app; kwargs as aiohttp's (json=, data=, headers=, params=)."""
         assert self._session is not None
         async with self._session.request(method, path, **kwargs) as response:
-            return Response(response.status, dict(response.headers), await response.text())
+            return Response(response.status, CIMultiDict(response.headers),
+                            await response.text())
 
     async def get(self, path: str, **kwargs: Any) -> Response:
         return await self.request("GET", path, **kwargs)

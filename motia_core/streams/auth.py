@@ -21,14 +21,19 @@ any, such a join is accepted silently and gets no sync frame.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from motia_core.streams.hub import Subscription
 
 __all__ = (
+    "HookNotFound",
+    "load_hook",
     "ACCESS_DENIED_CODE",
     "ACCESS_DENIED_MESSAGE",
     "AUTH_FAILED_REASON",
@@ -115,3 +120,32 @@ class StreamAccess:
                       extra={"action": "streams.can_access_failed"})
             allowed = False
         return [] if allowed else [ACCESS_DENIED_MESSAGE]
+
+
+class HookNotFound(ValueError):
+    """The ``stream_auth`` setting does not name an importable callable."""
+
+
+def load_hook(spec: str, project_root: Path) -> Callable[..., Any]:
+    """The callable ``spec`` names ("package.module:function"), imported from the project root."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise HookNotFound(f"stream_auth = {spec!r}: expected 'module:function', e.g. "
+                           "'src.auth:authenticate'")
+    root = str(project_root)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import failure is the user's to fix: say which and why
+        raise HookNotFound(f"stream_auth = {spec!r}: cannot import {module_name!r} from "
+                           f"{root}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(root)
+    hook = getattr(module, attribute, None)
+    if not callable(hook):
+        raise HookNotFound(f"stream_auth = {spec!r}: {module_name} has no function "
+                           f"{attribute!r}")
+    return hook  # type: ignore[no-any-return]

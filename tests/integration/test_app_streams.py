@@ -64,3 +64,15 @@ async def test_can_access_in_the_stream_file_guards_joins() -> None:
             await ws.send_json({"type": "join", "data": {
                 "streamName": "todo", "groupId": "open", "subscriptionId": "s2"}})
             assert (await _frame(ws))["event"] == {"type": "sync", "data": []}
+
+
+async def test_the_project_stream_auth_hook_refuses_a_handshake_with_401() -> None:
+    async with MotiaTestApp(PROJECT, runners="python", stream_auth="auth:authenticate") as app, \
+            aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(f"ws://127.0.0.1:{app.port}/")
+        assert refused.value.status == 401
+        async with session.ws_connect(f"ws://127.0.0.1:{app.port}/?token=letmein") as ws:
+            await ws.send_json({"type": "join", "data": {
+                "streamName": "todo", "groupId": "open", "subscriptionId": "s1"}})
+            assert (await _frame(ws))["event"] == {"type": "sync", "data": []}

@@ -24,9 +24,9 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDict
 import anyio
 import anyio.abc
+from multidict import CIMultiDict
 
 from motia_core.app import App
 from motia_core.config import Settings

@@ -24,6 +24,7 @@ from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.handlers import AppHandlers
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.invocation import Callbacks, Invoker
+from motia_core.loading import load_files, select_languages, stream_names
 from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
 from motia_core.project import Discovery, Project, discover
 from motia_core.reload import Reloader
@@ -33,6 +34,7 @@ from motia_core.scheduler import CronScheduler
 from motia_core.state import StateAdapter, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import load_hook
+from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -90,29 +92,11 @@ class App:
 
     # --- start-up ----------------------------------------------------------------------------
 
-    def _languages(self, files_by_language: dict[str, list[str]]) -> list[str]:
-        """The languages whose runners start: used by the project, selected, installed."""
-        wanted = self.settings.runners
-        languages = []
-        for language, files in files_by_language.items():
-            if not files:
-                continue
-            if wanted is not None and language not in wanted:
-                self.skipped[language] = (f"the {language} runner was not selected "
-                                          f"(--runners {','.join(wanted)})")
-                continue
-            spec = self.registry.get(language)
-            if not spec.executable_present(self.settings.project_root):
-                self.skipped[language] = (f"{spec.argv(self.settings.project_root)[0]} is not "
-                                          f"installed: {spec.install_hint}")
-                continue
-            languages.append(language)
-        return languages
-
     async def _start_runners(self, tg: anyio.abc.TaskGroup) -> Project:
         root = self.settings.project_root
-        found = discover(root, {spec.language: spec.patterns for spec in self.registry})
-        for language in self._languages(found.files_by_language):
+        found = self.discovery = discover(root, {s.language: s.patterns for s in self.registry})
+        languages, self.skipped = select_languages(self.settings, self.registry, found)
+        for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
                               size=self.settings.workers.get(language, 1))
@@ -123,27 +107,12 @@ class App:
             if all(p.state is RunnerState.FATAL for p in pool.processes):
                 raise StartupFailed(f"the {language} runner cannot start: "
                                     f"{pool.processes[0].last_error}")
-        # Streams first: every runner needs every stream's name (whatever its language) before
-        # its steps run, so that ctx.streams.<name> exists.
-        self.discovery = found
-        loaded = []
-        for language, pool in self.pools.items():
-            files = [f for f in found.files_by_language[language] if found.is_stream(f)]
-            if files:
-                loaded.extend(await pool.load(files))
-        self.streams_sent = self.stream_names()
-        for language, pool in self.pools.items():
-            files = [f for f in found.files_by_language[language] if not found.is_stream(f)]
-            loaded.extend(await pool.load(files, streams=self.streams_sent))
+        loaded, self.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
 
     def stream_names(self) -> list[str]:
         """Every stream some runner has loaded, whatever its language."""
-        found = self.discovery
-        return sorted({str(entry.config["name"]) for pool in self.pools.values()
-                       for entry in pool.loaded
-                       if found is not None and found.is_stream(entry.file)
-                       and entry.config is not None and entry.config.get("name")})
+        return stream_names(self.pools, self.discovery) if self.discovery is not None else []
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[App] = anyio.TASK_STATUS_IGNORED,
                   ) -> None:
@@ -190,6 +159,13 @@ class App:
             self.bus.unsubscribe(topic, name)
         self._subscribed = wanted
         self.scheduler.schedule(project.cron_steps)
+        if self.watch and "node" in self.pools:
+            # `motia dev` keeps types.d.ts in step with the configs, as the original does, so
+            # TypeScript steps type-check against what they emit and receive.
+            generated = generate_types(project)
+            write_types(generated, self.settings.project_root / TYPES_FILE)
+            for warning in generated.warnings:
+                log.warning("%s", warning, extra={"action": "types"})
         # Only when a stream guards its joins: with no hook, unknown streams are joined silently
         # (as the original does) instead of answered with access-denied frames.
         self.stream_sockets.access.can_access = (

@@ -16,6 +16,7 @@ import anyio
 import click
 
 from motia_core import __version__
+from motia_core.cli_project import create, generate_types_command
 from motia_core.config import Settings, SettingsError
 
 __all__ = ("main",)
@@ -254,6 +255,10 @@ def doctor(project: Path, as_json: bool) -> None:
         render(report)
     if report["missing"]:
         sys.exit(1)
+
+
+main.add_command(create)
+main.add_command(generate_types_command)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ class Reloader:
             return False
         return (bool(parts) and not any(p in _IGNORED_DIRS or p.startswith(".")
                                         for p in parts[:-1])
-                and path.suffix in _LANGUAGE_OF_SUFFIX)
+                and path.suffix in _LANGUAGE_OF_SUFFIX
+                and not path.name.endswith(".d.ts"))  # declarations (types.d.ts: ours) run nothing
 
     async def apply(self, changed: Iterable[str | Path]) -> ReloadReport:
         """Reload for these changed (created, modified or deleted) paths."""

@@ -30,10 +30,11 @@ from motia_core.project import Discovery, Project, discover
 from motia_core.reload import Reloader
 from motia_core.report import print_startup
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
+from motia_core.runners.plugins import RunnerConfigError, registry_for_project
 from motia_core.scheduler import CronScheduler
 from motia_core.state import StateAdapter, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
-from motia_core.streams.auth import load_hook
+from motia_core.streams.auth import HookNotFound, load_hook
 from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("App", "StartupFailed", "serve")
@@ -60,7 +61,7 @@ class App:
         self.settings = settings
         self.strict = strict
         self.watch = watch
-        self.registry = registry or RunnerRegistry.default()
+        self.registry = registry or registry_for_project(settings.project_root)
         self.state = state or open_state(settings.state, settings.data_dir)
         self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
                                         if state is None else open_state("memory", Path()))
@@ -240,7 +241,11 @@ class App:
 async def serve(settings: Settings, strict: bool) -> int:
     """Run until SIGINT/SIGTERM; the CLI's exit code."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
-    app = App(settings, strict=strict, watch=not strict)
+    try:
+        app = App(settings, strict=strict, watch=not strict)
+    except (RunnerConfigError, HookNotFound) as exc:  # the project's own settings: say which
+        log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
+        return 1
     async with anyio.create_task_group() as tg:
         try:
             await tg.start(app.run)

@@ -17,6 +17,7 @@ import click
 
 from motia_core import __version__
 from motia_core.cli_project import create, generate_types_command
+from motia_core.cli_runners import runners
 from motia_core.config import Settings, SettingsError
 
 __all__ = ("main",)
@@ -259,6 +260,7 @@ def doctor(project: Path, as_json: bool) -> None:
 
 main.add_command(create)
 main.add_command(generate_types_command)
+main.add_command(runners)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from motia_core.loading import load_files, select_languages
 from motia_core.project import Project, discover
 from motia_core.protocol import LoadedFile
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
+from motia_core.runners.plugins import registry_for_project
 from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("create", "generate_types_command", "load_project")
@@ -39,7 +40,7 @@ async def load_project(settings: Settings, registry: RunnerRegistry | None = Non
     Every language used by the project (or selected in ``settings.runners``) whose runtime is
     installed gets one runner process, which loads all of that language's files and stops.
     """
-    registry = registry or RunnerRegistry.default()
+    registry = registry or registry_for_project(settings.project_root)
     root = settings.project_root
     found = discover(root, {spec.language: spec.patterns for spec in registry})
     languages, skipped = select_languages(settings, registry, found)

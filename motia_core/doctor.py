@@ -10,6 +10,7 @@ from rich.table import Table
 
 from motia_core.config import Settings
 from motia_core.project import discover
+from motia_core.runners.plugins import registry_for_project
 from motia_core.runners.spec import RunnerRegistry, RunnerSpec
 
 __all__ = ("diagnose", "render")
@@ -27,7 +28,7 @@ def _version(spec: RunnerSpec, settings: Settings) -> str | None:
 
 
 def diagnose(settings: Settings, registry: RunnerRegistry | None = None) -> dict[str, Any]:
-    registry = registry or RunnerRegistry.default()
+    registry = registry or registry_for_project(settings.project_root)
     found = discover(settings.project_root,
                      {spec.language: spec.patterns for spec in registry})
     runtimes = []

@@ -94,7 +94,7 @@ def test_dead_letters_are_listed_and_replayed_after_a_hot_reload_fix(project: Pa
             listed = motia("dlq", "list", "--project", str(project))
             return [json.loads(line) for line in listed.stdout.splitlines()]
 
-        _wait(lambda: len(letters()) == 1, 20, "the dead letter")
+        _wait(lambda: len(letters()) == 1, 60, "the dead letter")
         letter = letters()[0]
         assert letter["queue"] == "charge.Charge" and letter["attempts"] == 2
         assert "card declined for order 7" in str(letter["error"])
@@ -105,10 +105,10 @@ def test_dead_letters_are_listed_and_replayed_after_a_hot_reload_fix(project: Pa
         step = project / "steps" / "charge_step.py"
         step.write_text(step.read_text().replace("FAILING = True", "FAILING = False"))
         health = f"http://127.0.0.1:{port}/__motia/health"
-        _wait(lambda: request(health)[1]["reloads"] >= 1, 20, "the hot reload")  # type: ignore[index]
+        _wait(lambda: request(health)[1]["reloads"] >= 1, 60, "the hot reload")  # type: ignore[index]
         replayed = motia("dlq", "replay", str(letter["id"]), "--project", str(project))
         assert replayed.returncode == 0, replayed.stderr
-        _wait(lambda: _state(project, "charged") == {"7": True}, 20,
+        _wait(lambda: _state(project, "charged") == {"7": True}, 60,
               "the replayed event on the fixed step")
         assert letters() == []
         missing = motia("dlq", "show", "nope", "--project", str(project))

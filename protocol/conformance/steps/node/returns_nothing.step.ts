@@ -1,0 +1,3 @@
+export const config = { type: 'event', name: 'ConformanceNothing', subscribes: ['conformance.nothing'], emits: [] }
+
+export const handler = async () => {}

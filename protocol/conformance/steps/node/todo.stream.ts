@@ -1,0 +1,2 @@
+// A stream file: a config, no handler.
+export const config = { name: 'conformance', schema: { type: 'object' }, baseConfig: { storageType: 'default' } }

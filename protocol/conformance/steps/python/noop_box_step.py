@@ -1,0 +1,3 @@
+# A noop step: a config and no handler.
+config = {"type": "noop", "name": "ConformanceNoop", "virtualEmits": ["conformance.echo"],
+          "virtualSubscribes": [], "flows": ["conformance"]}

@@ -1,0 +1,4 @@
+config = {"type": "event", "name": "ConformanceBroken", "subscribes": ["x"], "emits": []}
+
+def handler(input, ctx)
+    return 1

@@ -15,7 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from motia_core.errors import InvalidParams, InvocationNotFound, RpcError, RunnerNotReady
+from motia_core.errors import (
+    InvalidParams,
+    InvocationNotFound,
+    MethodNotFound,
+    RpcError,
+    RunnerNotReady,
+)
 from motia_core.events import Event
 from motia_core.observability import (
     EmitTraceEvent,
@@ -158,8 +164,8 @@ class Callbacks:
             self._log(params)
             return None
         route = self._routes.get(method)
-        if route is None:
-            raise RpcError(f"the core does not serve {method!r}")
+        if route is None:  # `$/cancelRequest` sent as a request rather than a notification
+            raise MethodNotFound(f"the core does not serve {method!r} as a request")
         try:
             return await route(self._invocation(params.invocation_id), params)
         except StateError as exc:  # e.g. a value that is not JSON: the caller's mistake

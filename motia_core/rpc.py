@@ -23,6 +23,7 @@ from motia_core.errors import (
     InvalidRequest,
     MessageTooLarge,
     MethodNotFound,
+    ParseError,
     RequestCancelled,
     RpcError,
     RunnerCrashed,
@@ -39,6 +40,9 @@ Handler = Callable[[str, Any], Awaitable[Any]]
 
 _CANCEL = "$/cancelRequest"
 _NO_RAW = msgspec.Raw(b"")
+# An error message quoting the peer (its method name, its invocation id) is cut to this many
+# characters when the whole answer would not fit in one message.
+_SHORT_MESSAGE_CHARS = 1000
 
 
 class ProtocolViolation(Exception):
@@ -53,6 +57,13 @@ class _Envelope(msgspec.Struct):
     params: msgspec.Raw = _NO_RAW
     result: msgspec.Raw = _NO_RAW
     error: ErrorObject | UnsetType = UNSET
+
+
+class _Loose(msgspec.Struct):
+    """What can still be read of JSON that is not valid JSON-RPC: its id, and if it is a request."""
+
+    id: Any = None
+    method: Any = UNSET
 
 
 # No omit_defaults here: it would drop `"jsonrpc": "2.0"` too, which strict peers require.
@@ -101,6 +112,7 @@ def _absent_if_none(params: Any) -> Any:
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_loose = msgspec.json.Decoder(_Loose).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -214,7 +226,8 @@ class Endpoint:
                 return None
             try:
                 for line in frames.feed(chunk):
-                    if line:
+                    # Blank lines (a stray "\r" of a CRLF writer, say) carry no message.
+                    if line and not line.isspace():
                         self._dispatch(line)
             except FrameTooLarge as exc:
                 violation = ProtocolViolation(f"{self.name} sent an oversized line: {exc}")
@@ -241,13 +254,14 @@ class Endpoint:
     def _dispatch(self, line: bytes) -> None:
         try:
             env = _decode_envelope(line)
-        except msgspec.DecodeError as exc:
-            if isinstance(exc, msgspec.ValidationError):
-                self._spawn(self._reply_error, None, InvalidRequest(f"{exc}"))
-                return
-            shown = line[:200].decode("utf-8", "replace")
-            raise ProtocolViolation(f"{self.name} wrote a line that is not JSON-RPC: {shown!r}") \
-                from exc
+        except msgspec.ValidationError as exc:
+            self._refuse(line, f"{exc}")
+            return
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise self._violation(line, exc) from exc
+        if env.jsonrpc != "2.0":
+            self._refuse(line, f'"jsonrpc" must be "2.0", got {env.jsonrpc!r}')
+            return
         if env.method is not UNSET:
             if env.id is UNSET:
                 self._spawn(self._run_notification, env.method, env.params)
@@ -259,6 +273,35 @@ class Endpoint:
             log.warning("%s reported an error with no request id: %s", self.name, env.error.message)
         else:
             self._spawn(self._reply_error, None, InvalidRequest("neither a request nor a response"))
+
+    def _violation(self, line: bytes, exc: Exception) -> ProtocolViolation:
+        what = ("a message nested too deeply to decode" if isinstance(exc, RecursionError)
+                else "a line that is not UTF-8 JSON" if isinstance(exc, UnicodeDecodeError)
+                else "a line that is not JSON-RPC")
+        shown = line[:200].decode("utf-8", "replace")
+        return ProtocolViolation(f"{self.name} wrote {what}: {shown!r}")
+
+    def _refuse(self, line: bytes, reason: str) -> None:
+        """JSON that is not valid JSON-RPC 2.0: answer it with InvalidRequest, to its id when it
+        has a usable one (else null); an invalid response fails the request it answers."""
+        try:
+            loose = _decode_loose(line)
+        except msgspec.ValidationError:  # not even an object
+            loose = _Loose()
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise self._violation(line, exc) from exc
+        message_id = loose.id if isinstance(loose.id, (int, str)) \
+            and not isinstance(loose.id, bool) else None
+        if loose.method is not UNSET or message_id is None:
+            self._spawn(self._reply_error, message_id, InvalidRequest(f"{self.name}: {reason}"))
+            return
+        slot = self._pending.pop(message_id, None)
+        if slot is None:
+            log.warning("%s sent an invalid response to %r: %s", self.name, message_id, reason)
+            return
+        slot.error = InvalidRequest(
+            f"{self.name} answered request {message_id} with an invalid response: {reason}")
+        slot.event.set()
 
     def _resolve(self, env: _Envelope) -> None:
         slot = self._pending.pop(env.id, None)  # type: ignore[arg-type]
@@ -294,6 +337,11 @@ class Endpoint:
             return self._decode(raw, spec.params)
         except msgspec.ValidationError as exc:
             raise InvalidParams(f"{method}: {exc}") from exc
+        except RecursionError as exc:
+            raise InvalidParams(f"{method}: the params are nested too deeply") from exc
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # The envelope decoded, so the request can be answered; its params are not JSON.
+            raise ParseError(f"{method}: the params are not valid UTF-8 JSON: {exc}") from exc
 
     async def _run_notification(self, method: str, raw: msgspec.Raw) -> None:
         try:
@@ -319,7 +367,7 @@ class Endpoint:
                     try:
                         result = await self._handler(method, params)
                     finally:
-                        del self._incoming[request_id]
+                        self._incoming.pop(request_id, None)
                 if scope.cancelled_caught:
                     raise RequestCancelled(f"{method} request {request_id} was cancelled")
         except RpcError as exc:
@@ -331,7 +379,7 @@ class Endpoint:
             return
         try:
             data = _encode(_Result(request_id, result))
-        except (TypeError, msgspec.EncodeError) as exc:
+        except (TypeError, msgspec.EncodeError, RecursionError) as exc:
             await self._reply_error(request_id, RpcError.internal(exc))
             return
         try:
@@ -340,4 +388,17 @@ class Endpoint:
             await self._reply_error(request_id, exc)
 
     async def _reply_error(self, request_id: int | str | None, exc: RpcError) -> None:
-        await self._write(_encode(_Error(request_id, exc.to_error())), request=False)
+        error = exc.to_error()
+        data = _encode(_Error(request_id, error))
+        if len(data) > self.max_message_bytes:
+            # The message quotes the peer (a method name, an invocation id of megabytes): cut it.
+            message = error.message
+            if len(message) > _SHORT_MESSAGE_CHARS:
+                message = f"{message[:_SHORT_MESSAGE_CHARS]}... ({len(message)} characters)"
+            data = _encode(_Error(request_id, ErrorObject(code=error.code, message=message)))
+        try:
+            await self._write(data, request=False)
+        except MessageTooLarge:
+            # Only an id of nearly the whole limit gets here; the peer cannot be told, so we say it.
+            log.warning("%s: cannot answer request %.80r within %d bytes: %s", self.name,
+                        request_id, self.max_message_bytes, error.message[:_SHORT_MESSAGE_CHARS])

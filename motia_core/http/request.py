@@ -6,12 +6,15 @@ and text bodies, ``{}`` when nothing was parsed; ``queryParams`` and urlencoded 
 ``headers`` look like Node's (lower-case names, text values, ``set-cookie`` a list); ``rawBody`` is
 the body as text for the parsed types (for signature checks) and ``''`` otherwise.
 
-Bad bodies raise :class:`HttpError`: malformed JSON 400, an unknown charset 415, too large 413.
+Bad bodies raise :class:`HttpError`: malformed JSON 400 (so is JSON nested deeper than
+:data:`MAX_JSON_DEPTH`, which the runners could not be handed), an unknown charset 415, too large
+413, a body cut short by the client going away 400.
 """
 
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from typing import Any
 from urllib.parse import unquote_plus
@@ -23,6 +26,7 @@ from motia_core.http.response import HttpError
 
 __all__ = (
     "JSON_TYPES",
+    "MAX_JSON_DEPTH",
     "PARSED_TYPES",
     "QS_PARAMETER_LIMIT",
     "node_headers",
@@ -40,6 +44,9 @@ PARSED_TYPES = JSON_TYPES | {FORM_TYPE, TEXT_TYPE}
 QS_PARAMETER_LIMIT = 1000
 QS_DEPTH = 5
 QS_ARRAY_LIMIT = 20
+# Deeper JSON bodies are refused: the decoders on the way to a handler (msgspec here, the runners'
+# JSON libraries there) recurse, and stop near 1,000 levels, minus the stack they already use.
+MAX_JSON_DEPTH = 512
 # Node keeps only the first of these when a request repeats them; the rest are joined with ", ".
 _SINGLE_HEADERS = frozenset({
     "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host",
@@ -48,13 +55,20 @@ _SINGLE_HEADERS = frozenset({
 })
 _BRACKET = re.compile(r"\[[^\[\]]*\]")
 _decode_json = msgspec.json.Decoder().decode
+# For counting nesting on the raw text: strings (escapes included), every byte but a bracket, and
+# each byte's step in depth once braces read as square brackets.
+_JSON_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_BRACKET_STEP = tuple(1 if b == ord("[") else -1 if b == ord("]") else 0 for b in range(256))
 
 
 def node_headers(request: web.BaseRequest) -> dict[str, str | list[str]]:
     """Request headers the way Node's ``req.headers`` shows them."""
     headers: dict[str, str | list[str]] = {}
-    for raw_name, value in request.headers.items():
+    for raw_name, raw_value in request.headers.items():
         name = raw_name.lower()
+        value = _header_text(raw_value)
         seen = headers.get(name)
         if name == "set-cookie":
             headers[name] = [*(seen or []), value]
@@ -63,6 +77,18 @@ def node_headers(request: web.BaseRequest) -> dict[str, str | list[str]]:
         elif name not in _SINGLE_HEADERS:
             headers[name] = f"{seen}{'; ' if name == 'cookie' else ', '}{value}"
     return headers
+
+
+def _header_text(value: str) -> str:
+    """A value that was not UTF-8 (aiohttp keeps its bytes as surrogates, which no JSON encoder
+    takes) is read as latin-1, byte for byte, as Node reads every header value."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
 
 
 # --- qs "extended" parsing -----------------------------------------------------------------------
@@ -215,11 +241,16 @@ async def read_body(request: web.BaseRequest, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ConnectionResetError as exc:
+        # The client hung up before the end of its body: its mistake (or its choice), not a bug
+        # of ours; nobody is left to read the answer.
+        raise HttpError(400, "Incomplete body", received=size, detail=str(exc)) from exc
     return b"".join(chunks)
 
 
@@ -249,12 +280,37 @@ def parse_body(raw: bytes, content_type: str, charset: str | None) -> Any:
         body = _decode_json(text)
     except msgspec.DecodeError as exc:
         raise HttpError(400, "Invalid JSON body", detail=str(exc)) from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    if _deeper_than(text, MAX_JSON_DEPTH):
+        raise _too_deep()
     if not isinstance(body, (dict, list)):
         # body-parser's strict mode, which Express uses by default.
         raise HttpError(400, "Invalid JSON body",
                         detail=f"the top-level value must be an object or an array, "
                                f"not {type(body).__name__}")
     return body
+
+
+def _too_deep() -> HttpError:
+    return HttpError(400, "Invalid JSON body",
+                     detail=f"the body is nested deeper than {MAX_JSON_DEPTH} levels; send "
+                            "flatter JSON")
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether valid JSON ``text`` nests more than ``limit`` arrays and objects.
+
+    Counted on the text at C speed rather than by walking the decoded value (seconds for a body
+    of millions of small arrays): strings dropped, brackets kept as ``[``/``]``, then the
+    innermost pairs, every one of the deepest level among them, removed in one pass; the depth is
+    one more than the greatest running count of what is left.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    data = _JSON_STRINGS.sub(b"", text.encode("utf-8", "surrogatepass"))
+    inner = data.translate(_AS_SQUARE, _NOT_BRACKETS).replace(b"[]", b"")
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, inner)), default=0) + 1 > limit
 
 
 async def to_api_request(

@@ -19,7 +19,7 @@ from tests.e2e.cli import REPO, free_port, motia, request, start, stop
 FIXTURE = REPO / "tests" / "fixtures" / "projects" / "durable"
 EVENTS = 1000
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_kill_9_midway_loses_no_accepted_event(project: Path) -> None:
                                                              "data": {"n": n}})[0],
                                      range(EVENTS)))
         assert statuses == [200] * EVENTS  # every one of them accepted
-        _wait(lambda: len(_state(project, "seen")) >= 50, 30, "the first deliveries")
+        _wait(lambda: len(_state(project, "seen")) >= 50, 60, "the first deliveries")
         os.kill(core.pid, signal.SIGKILL)
         core.wait(10)
         done_before = len(_state(project, "seen"))
@@ -71,7 +71,7 @@ def test_kill_9_midway_loses_no_accepted_event(project: Path) -> None:
         stop(core)
     core = start("dev", project, port)
     try:
-        _wait(lambda: len(_state(project, "seen")) == EVENTS, 60, "every event after restart")
+        _wait(lambda: len(_state(project, "seen")) == EVENTS, 120, "every event after restart")
         seen = _state(project, "seen")
         duplicates = sum(int(v) for v in seen.values()) - EVENTS  # type: ignore[call-overload]
         print(f"\n{EVENTS} events, {done_before} handled before kill -9, "

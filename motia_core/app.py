@@ -9,8 +9,9 @@ taking requests, lets the runners finish, and returns.
 from __future__ import annotations
 
 import logging
+import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,10 @@ class App:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def _shutdown(self) -> None:
         """HTTP has stopped; now deliveries (given a grace period; the unfinished go back to the
         queue), then the runners (through the shutdown ladder), then the stores."""
@@ -246,16 +251,37 @@ async def serve(settings: Settings, strict: bool) -> int:
     except (RunnerConfigError, HookNotFound) as exc:  # the project's own settings: say which
         log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
         return 1
+    stopped = anyio.Event()
+
+    async def run(*, task_status: anyio.abc.TaskStatus[App] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await app.run(task_status=task_status)
+        finally:
+            stopped.set()
+
     async with anyio.create_task_group() as tg:
         try:
-            await tg.start(app.run)
+            await tg.start(run)
         except StartupFailed as exc:
             log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
             return 1
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                log.info("received %s, stopping", signal.Signals(signum).name,
-                         extra={"action": "stopping"})
-                app.stop()
-                break
+            async with anyio.create_task_group() as watch:
+                watch.start_soon(_on_signals, signals, app)
+                await stopped.wait()
+                watch.cancel_scope.cancel()
     return 0
+
+
+async def _on_signals(signals: AsyncIterator[int], app: App) -> None:
+    """The first signal stops gracefully; a second one exits at once. Accepted events are safe
+    either way: they are in the queue's file, and a restart delivers them."""
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if not app.stopping:
+            log.info("received %s, stopping (send it again to exit at once)", name,
+                     extra={"action": "stopping"})
+            app.stop()
+        else:
+            log.warning("received %s again: exiting now", name, extra={"action": "exit"})
+            os._exit(128 + signum)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -43,6 +44,14 @@ def _state(project: Path, group: str) -> dict[str, object]:
     finally:
         db.close()
     return {key: json.loads(value) for key, value in rows}
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _wait(condition: object, timeout_s: float, what: str) -> None:
@@ -113,5 +122,28 @@ def test_dead_letters_are_listed_and_replayed_after_a_hot_reload_fix(project: Pa
         assert letters() == []
         missing = motia("dlq", "show", "nope", "--project", str(project))
         assert missing.returncode == 1 and "dlq list" in missing.stderr
+    finally:
+        stop(core)
+
+
+def test_a_second_signal_exits_at_once_and_loses_nothing(project: Path) -> None:
+    port = free_port()
+    core = start("dev", project, port)
+    try:
+        url = f"http://127.0.0.1:{port}/emit"
+        assert request(url, {"topic": "linger", "data": {}})[0] == 200  # holds the grace period
+        for n in range(200):
+            assert request(url, {"topic": "count", "data": {"n": n}})[0] == 200
+        core.send_signal(signal.SIGTERM)
+        _wait(lambda: not _listening(port), 30, "the first signal to stop the HTTP server")
+        core.send_signal(signal.SIGTERM)
+        _, stderr = core.communicate(timeout=5)  # well inside the 10 s grace period
+        assert core.returncode == 128 + signal.SIGTERM, stderr
+        assert "exiting now" in stderr
+    finally:
+        stop(core)
+    core = start("dev", project, port)
+    try:
+        _wait(lambda: len(_state(project, "seen")) == 200, 120, "every event after restart")
     finally:
         stop(core)

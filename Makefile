@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench lint schema clean
+.PHONY: install run test bench bench-compare lint schema clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ test: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/streams.py
+
+# motia-core next to the original Motia (installed into bench/.scratch on first use) and the
+# bare limit; writes bench/results/compare-*.json and a PNG.
+bench-compare: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/compare.py
 
 lint: install
 	$(BIN)/ruff check motia_core runners/python tests bench examples

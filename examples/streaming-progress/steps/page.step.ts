@@ -9,19 +9,34 @@ const PAGE = `<!doctype html>
 <body><h1>Job progress</h1><button id="start">Start a job of 40 items</button>
 <div id="bar"><div id="fill"></div></div><p id="status">idle</p>
 <script>
+// Every status shown, in order, for whoever wants the whole story (the browser test reads it).
+window.__statuses = []
+const show = (text, percent) => {
+  if (percent !== undefined) document.getElementById('fill').style.width = percent + '%'
+  document.getElementById('status').textContent = text
+  window.__statuses.push(text)
+}
+// randomUUID exists only in secure contexts (localhost, https); a page opened by a LAN address
+// falls back to a random id, which is all a subscription id needs to be.
+const subscriptionId = () =>
+  crypto.randomUUID ? crypto.randomUUID() : Math.random().toString(36).slice(2)
 document.getElementById('start').onclick = async () => {
-  const res = await fetch('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' },
-                                     body: JSON.stringify({ items: 40 }) })
+  const res = await fetch('/jobs', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ items: 40 }),
+  })
+  if (!res.ok) return show('could not start a job: HTTP ' + res.status)
   const { watch } = await res.json()
   const ws = new WebSocket(location.origin.replace(/^http/, 'ws'))
-  ws.onopen = () => ws.send(JSON.stringify({ type: 'join', data: { ...watch, subscriptionId: crypto.randomUUID() } }))
+  ws.onopen = () => ws.send(JSON.stringify({
+    type: 'join', data: { ...watch, subscriptionId: subscriptionId() },
+  }))
   ws.onmessage = (message) => {
     const { event } = JSON.parse(message.data)
     if (event.type === 'sync' || event.type === 'create' || event.type === 'update') {
-      document.getElementById('fill').style.width = event.data.percent + '%'
-      document.getElementById('status').textContent = event.data.stage + ' ' + event.data.percent + '%'
+      show(event.data.stage + ' ' + event.data.percent + '%', event.data.percent)
     } else if (event.type === 'event' && event.event.type === 'finished') {
-      document.getElementById('status').textContent = 'finished: ' + event.event.data.items + ' items'
+      show('finished: ' + event.event.data.items + ' items')
       ws.close()
     }
   }

@@ -26,8 +26,7 @@ import random
 import socket
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +34,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 
+from motia_core._sqlite import BUSY_TIMEOUT_S, open_database, write_transaction
 from motia_core.events.base import (
     DeadLetter,
     Enqueue,
@@ -53,8 +53,6 @@ __all__ = ("BUSY_TIMEOUT_S", "POLL_INTERVAL_S", "SCHEMA_VERSION", "SqliteQueue")
 log = logging.getLogger("motia.events")
 T = TypeVar("T")
 
-# How long a write waits for another connection's write lock before failing.
-BUSY_TIMEOUT_S = 5.0
 # How often ``wait`` looks for messages written by other processes (at most; it is jittered).
 POLL_INTERVAL_S = 0.1
 
@@ -309,12 +307,12 @@ class SqliteQueue(QueueAdapter):
             ) from exc
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        with _write(conn):
+        with write_transaction(conn):
             conn.executemany(_INSERT, rows)
 
     def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
                  visibility_ms: int) -> QueueMessage | None:
-        with _write(conn):
+        with write_transaction(conn):
             row = conn.execute(_NEXT, (queue, now)).fetchone()
             if row is None:
                 return None
@@ -330,7 +328,7 @@ class SqliteQueue(QueueAdapter):
     @staticmethod
     def _bury(conn: sqlite3.Connection, message: QueueMessage, error: ErrorInfo,
               now: int) -> DeadLetter | None:
-        with _write(conn):
+        with write_transaction(conn):
             row = conn.execute(_TAKE, (message.queue, message.id, message.receipt)).fetchone()
             if row is None:
                 return None
@@ -343,7 +341,7 @@ class SqliteQueue(QueueAdapter):
 
     @staticmethod
     def _unbury(conn: sqlite3.Connection, queue: str, message_id: str, now: int) -> bool:
-        with _write(conn):
+        with write_transaction(conn):
             row = conn.execute(_LETTER, (queue, message_id)).fetchone()
             if row is None:
                 return False
@@ -361,59 +359,14 @@ class SqliteQueue(QueueAdapter):
         return conn.execute(sql, args).fetchall()
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise QueueError(
-                f"cannot create the folder for the event queue store {str(self.path)!r}: {exc}; "
-                "check the permissions of the project's .motia directory"
-            ) from exc
-        # isolation_level=None: autocommit, so a write is committed before its call returns.
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise QueueError(
-                f"cannot open the event queue store {str(self.path)!r}: {exc}; is that path a "
-                "folder, or not writable?"
-            ) from exc
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {'FULL' if self.full_sync else 'NORMAL'}")
-            self._migrate(conn)
-            self._reclaim(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise QueueError(
-                f"{str(self.path)!r} is not a usable motia event queue database ({exc}); move it "
-                "away (or delete it, losing the events it holds) and start again"
-            ) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = _version(conn)
-        if version > SCHEMA_VERSION:
-            raise QueueError(
-                f"the event queue store {str(self.path)!r} has schema version {version}, written "
-                f"by a newer motia-core (this one knows versions up to {SCHEMA_VERSION}); upgrade "
-                "motia-core, or point this project at another .motia directory"
-            )
-        while version < SCHEMA_VERSION:
-            with _write(conn):  # another process may be migrating the same file
-                version = _version(conn)
-                if version < SCHEMA_VERSION:
-                    for statement in _MIGRATIONS[version]:
-                        conn.execute(statement)
-                    version += 1
-                    conn.execute(f"PRAGMA user_version = {version}")
+        return open_database(self.path, name="event queue", error=QueueError,
+                             full_sync=self.full_sync, migrations=_MIGRATIONS,
+                             holds="the events it holds", after=self._reclaim)
 
     def _reclaim(self, conn: sqlite3.Connection) -> None:
         """Make the messages leased by processes that are gone visible again now."""
         now = self._clock_ms()
-        with _write(conn):
+        with write_transaction(conn):
             held = [owner for (owner,) in conn.execute(_HELD, (now,)).fetchall()]
             for owner in held:
                 if _owner_is_gone(owner, self._owner):
@@ -430,24 +383,6 @@ class SqliteQueue(QueueAdapter):
         return QueueClosed(
             f"the event queue store {str(self.path)!r} is closed; open a new SqliteQueue"
         )
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction, taking the write lock first so what it reads stays true."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _version(conn: sqlite3.Connection) -> int:
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    return version
 
 
 def _ms(seconds: float) -> int:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from motia_core._sqlite import BUSY_TIMEOUT_S, open_database, write_transaction
 from motia_core.state.base import (
     StateAdapter,
     StateClosed,
@@ -36,8 +37,6 @@ __all__ = ("BUSY_TIMEOUT_S", "SCHEMA_VERSION", "SqliteState")
 
 T = TypeVar("T")
 
-# How long a write waits for another connection's write lock before failing.
-BUSY_TIMEOUT_S = 5.0
 
 # _MIGRATIONS[n] takes a file from schema version n to n + 1, in one transaction. Append only.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -160,16 +159,10 @@ class SqliteState(StateAdapter):
     @staticmethod
     def _delete(conn: sqlite3.Connection, args: tuple[str, str]) -> Any:
         # Read and delete in one write transaction: another process may be writing the same key.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             row = conn.execute(_GET, args).fetchone()
             if row is not None:
                 conn.execute(_DELETE, args)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return None if row is None else decode_value(row[0])
 
     @staticmethod
@@ -181,64 +174,8 @@ class SqliteState(StateAdapter):
         return conn.execute(sql, args).fetchall()
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(
-                f"cannot create the folder for the state store {str(self.path)!r}: {exc}; "
-                "check the permissions of the project's .motia directory"
-            ) from exc
-        # isolation_level=None: autocommit, so each write is committed before set() returns.
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StateError(
-                f"cannot open the state store {str(self.path)!r}: {exc}; is that path a folder, "
-                "or not writable?"
-            ) from exc
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {'FULL' if self.full_sync else 'NORMAL'}")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StateError(
-                f"{str(self.path)!r} is not a usable motia state database ({exc}); move it away "
-                "(or delete it, losing the state it holds) and start again"
-            ) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = self._version(conn)
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"the state store {str(self.path)!r} has schema version {version}, written by a "
-                f"newer motia-core (this one knows versions up to {SCHEMA_VERSION}); upgrade "
-                "motia-core, or point this project at another .motia directory"
-            )
-        while version < SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")  # another process may be migrating the same file
-            try:
-                version = self._version(conn)
-                if version < SCHEMA_VERSION:
-                    for statement in _MIGRATIONS[version]:
-                        conn.execute(statement)
-                    version += 1
-                    conn.execute(f"PRAGMA user_version = {version}")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    @staticmethod
-    def _version(conn: sqlite3.Connection) -> int:
-        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-        return version
+        return open_database(self.path, name="state", error=StateError, full_sync=self.full_sync,
+                             migrations=_MIGRATIONS, holds="the state it holds")
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_runtime
-from tests.integration.test_python_runner import FakeCore
+from tests.stdio_core import FakeCore
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "runners" / "node"
@@ -69,8 +69,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class NodeCore(FakeCore):
     """The fake core, plus a way to wait for a log record without polling."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        super().__init__(proc)
+    def __init__(self, proc: asyncio.subprocess.Process, root: Path) -> None:
+        super().__init__(proc, root)
         self.log_arrived = asyncio.Event()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
@@ -107,8 +107,7 @@ async def spawn(root: Path, init: bool = True, env: dict[str, str] | None = None
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         limit=64 * 1024 * 1024,
     )
-    core = NodeCore(proc)
-    core.root = root
+    core = NodeCore(proc, root)
     try:
         if init:
             response = await core.initialize(streams=STREAMS, **init_overrides)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench bench-compare lint schema clean
+.PHONY: install run test bench bench-compare bench-ab lint schema clean
 
 install: $(STAMP)
 
@@ -32,6 +32,13 @@ bench: install
 bench-compare: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/compare.py
+
+# motia-core at a git ref (BASE, default HEAD) against the working tree, interleaved in one run:
+# the before/after of a change to a hot path.
+BASE ?= HEAD
+bench-ab: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/ab.py --base $(BASE)
 
 lint: install
 	$(BIN)/ruff check motia_core runners/python tests bench examples

@@ -102,13 +102,16 @@ def _target_table(verdicts: Sequence[Verdict]) -> Table:
 
 def print_tables(out: Console, flows: Sequence[Figure], limits: Sequence[Figure],
                  scalars: Sequence[Scalar], verdicts: Sequence[Verdict]) -> None:
+    """The tables that have rows (``bench/ab.py`` has no raw limits and no targets)."""
     out.print(_flow_table("Throughput and latency (loopback, aiohttp client in the bench "
                           "process; pipeline latency = POST to the Python step's write)",
                           flows, "req|events"))
     out.print(_scalar_table(scalars))
-    out.print(_flow_table("Raw limits (no HTTP): no-op step.invoke through each runner, "
-                          "and the pipe floor", limits, "calls"))
-    out.print(_target_table(verdicts))
+    if limits:
+        out.print(_flow_table("Raw limits (no HTTP): no-op step.invoke through each runner, "
+                              "and the pipe floor", limits, "calls"))
+    if verdicts:
+        out.print(_target_table(verdicts))
 
 
 def write_json(path: Path, header: dict[str, Any], flows: Sequence[Figure],

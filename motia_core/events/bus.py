@@ -284,7 +284,7 @@ class EventBus:
                 await self._fetch(sub, deliveries)
 
     async def _fetch(self, sub: Subscription, deliveries: anyio.abc.TaskGroup) -> None:
-        slots = anyio.Semaphore(sub.settings.concurrency)
+        slots = anyio.Semaphore(sub.settings.concurrency, fast_acquire=True)
         while True:
             await slots.acquire()
             message = await self._guard(self.queue.receive(sub.queue,

@@ -13,8 +13,9 @@ transaction, so two consumers never hold the same message. ``wait`` wakes at onc
 adapter's own writes, at the next delay or lease expiry, and when ``PRAGMA data_version`` (read
 once per ``poll_interval_s`` for all waiters together) shows another connection's commit.
 
-The connection is handled as in ``state/sqlite.py``: one connection made lazily in a worker
-thread, calls serialised by a private single-token limiter, ``PRAGMA user_version`` migrations.
+The connection is a ``_sqlite.Database``, as in ``state/sqlite.py``: calls run on the event
+loop (a thread only when the file is locked by another process, or with ``full_sync``), the
+schema is migrated on first use by ``PRAGMA user_version``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 
-from motia_core._sqlite import BUSY_TIMEOUT_S, open_database, write_transaction
+from motia_core._sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 from motia_core.events.base import (
     DeadLetter,
     Enqueue,
@@ -140,9 +141,11 @@ class SqliteQueue(QueueAdapter):
         self.poll_interval_s = poll_interval_s
         self._clock_ms = clock_ms
         self._owner = _current_owner()
-        self._conn: sqlite3.Connection | None = None
+        self._db = Database(self.path, name="event queue", error=QueueError,
+                            closed=self._closed_error, full_sync=full_sync,
+                            migrations=_MIGRATIONS, holds="the events it holds",
+                            after=self._opened)
         self._closed = False
-        self._limiter = anyio.CapacityLimiter(1)
         self._changed: dict[str, anyio.Event] = {}
         # _look_elsewhere: when it last looked, and the file's data_version it saw then.
         self._looked_at = -math.inf
@@ -178,7 +181,8 @@ class SqliteQueue(QueueAdapter):
         return await self._run(self._receive, queue, self._clock_ms(), _ms(visibility_timeout_s))
 
     async def ack(self, message: QueueMessage) -> bool:
-        return await self._settle(_ACK, message)
+        # Only a FIFO group's next message can become visible when one is acked.
+        return await self._settle(_ACK, message, wakes=message.group_id is not None)
 
     async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
         return await self._settle(_NACK, message, self._clock_ms() + _ms(delay_s))
@@ -230,8 +234,8 @@ class SqliteQueue(QueueAdapter):
             if visible or deadline <= anyio.current_time():
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
                 return
-            # Asleep until a write here, a write by another connection, or the next delay or
-            # lease that runs out; then look again.
+            # Asleep until a write here or by another connection (then return: the caller's
+            # receive looks), or until the next delay or lease runs out (then look again).
             while not changed.is_set():
                 remaining_s = deadline - anyio.current_time()
                 due_s = math.inf if next_at_ms is None else (next_at_ms - self._clock_ms()) / 1000
@@ -243,6 +247,8 @@ class SqliteQueue(QueueAdapter):
                     await changed.wait()
                 if not changed.is_set():
                     await self._look_elsewhere()
+            if changed.is_set():
+                return
 
     async def _look_elsewhere(self) -> None:
         """Wake every waiter if another connection committed since the last look.
@@ -262,21 +268,21 @@ class SqliteQueue(QueueAdapter):
     async def aclose(self) -> None:
         if self._closed:
             return
-        self._closed = True  # calls queued behind us now fail with QueueClosed
+        self._closed = True
         for queue in list(self._changed):
             self._notify(queue)
-        with anyio.CancelScope(shield=True):  # the connection must be closed even if cancelled
-            await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+        await self._db.aclose()  # calls queued behind us now fail with QueueClosed
 
     # --- event-loop side ---------------------------------------------------------------------
 
-    async def _settle(self, sql: str, message: QueueMessage, *first: int) -> bool:
+    async def _settle(self, sql: str, message: QueueMessage, *first: int,
+                      wakes: bool = True) -> bool:
         """Finish or hand back a delivery, only while ``message`` holds the current lease."""
         if not message.receipt:
             return False
         done = await self._run(self._count_changes, sql,
                                (*first, message.queue, message.id, message.receipt)) > 0
-        if done:
+        if done and wakes:
             self._notify(message.queue)
         return done
 
@@ -286,25 +292,9 @@ class SqliteQueue(QueueAdapter):
             changed.set()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
-            raise self._closed_error()
-        return await anyio.to_thread.run_sync(self._call, fn, args, limiter=self._limiter)
+        return await self._db.run(fn, *args)
 
-    # --- worker-thread side (one call at a time, guarded by the limiter) ---------------------
-
-    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        if self._closed:
-            raise self._closed_error()
-        if self._conn is None:
-            self._conn = self._connect()
-        try:
-            return fn(self._conn, *args)
-        except sqlite3.Error as exc:
-            raise QueueError(
-                f"the event queue store {str(self.path)!r} failed: {exc}. If another process "
-                f"holds it locked, it waited {BUSY_TIMEOUT_S:g} s; if the file is damaged, move "
-                "it away (its queued events are lost)"
-            ) from exc
+    # --- on the connection (one call at a time; see _sqlite.Database) --------------------------
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         with write_transaction(conn):
@@ -358,10 +348,10 @@ class SqliteQueue(QueueAdapter):
     def _fetch(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
         return conn.execute(sql, args).fetchall()
 
-    def _connect(self) -> sqlite3.Connection:
-        return open_database(self.path, name="event queue", error=QueueError,
-                             full_sync=self.full_sync, migrations=_MIGRATIONS,
-                             holds="the events it holds", after=self._reclaim)
+    def _opened(self, conn: sqlite3.Connection) -> None:
+        """Reclaim dead processes' leases; note the file's version, for _look_elsewhere."""
+        self._reclaim(conn)
+        [(self._seen_version,)] = conn.execute("PRAGMA data_version").fetchall()
 
     def _reclaim(self, conn: sqlite3.Connection) -> None:
         """Make the messages leased by processes that are gone visible again now."""
@@ -373,11 +363,6 @@ class SqliteQueue(QueueAdapter):
                     count = conn.execute(_RECLAIM, (now, owner)).rowcount
                     log.info("%s: %d message(s) leased by %s, which is gone, are delivered again",
                              self.path, count, owner, extra={"action": "event_reclaim"})
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _closed_error(self) -> QueueClosed:
         return QueueClosed(

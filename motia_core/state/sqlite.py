@@ -5,9 +5,9 @@ returned survives the process being killed, and any other connection (a second `
 ``motia state get`` from a terminal) sees it. With the default ``synchronous=NORMAL`` a power cut
 may lose the last commits; ``full_sync=True`` fsyncs every commit to close that window too.
 
-One connection, created lazily in a worker thread, used by one thread at a time: calls go through
-``anyio.to_thread.run_sync`` with a private single-token limiter, which is the lock. The same SQL
-strings are reused so sqlite3's statement cache keeps them prepared. The file carries a schema
+One connection (a ``_sqlite.Database``), opened on first use: calls run on the event loop, and in a
+worker thread only when another process holds the file locked, or with ``full_sync``. The same
+SQL strings are reused so sqlite3's statement cache keeps them prepared. The file carries a schema
 version (``PRAGMA user_version``) and ``_MIGRATIONS`` brings older files up to date on open.
 """
 
@@ -19,9 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
-
-from motia_core._sqlite import BUSY_TIMEOUT_S, open_database, write_transaction
+from motia_core._sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 from motia_core.state.base import (
     StateAdapter,
     StateClosed,
@@ -70,9 +68,9 @@ class SqliteState(StateAdapter):
     def __init__(self, path: str | os.PathLike[str], *, full_sync: bool = False) -> None:
         self.path = Path(path)
         self.full_sync = full_sync
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-        self._limiter = anyio.CapacityLimiter(1)
+        self._db = Database(self.path, name="state", error=StateError,
+                            closed=self._closed_error, full_sync=full_sync,
+                            migrations=_MIGRATIONS, holds="the state it holds")
 
     def __repr__(self) -> str:
         return f"SqliteState({str(self.path)!r})"
@@ -125,31 +123,12 @@ class SqliteState(StateAdapter):
         return result
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True  # calls queued behind us now fail with StateClosed
-        with anyio.CancelScope(shield=True):  # the connection must be closed even if cancelled
-            await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+        await self._db.aclose()  # calls queued behind us now fail with StateClosed
 
-    # --- worker-thread side (one call at a time, guarded by the limiter) -------------------------
+    # --- on the connection (one call at a time; see _sqlite.Database) ----------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
-            raise self._closed_error()
-        return await anyio.to_thread.run_sync(self._call, fn, args, limiter=self._limiter)
-
-    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        if self._closed:
-            raise self._closed_error()
-        if self._conn is None:
-            self._conn = self._connect()
-        try:
-            return fn(self._conn, *args)
-        except sqlite3.Error as exc:
-            raise StateError(
-                f"the state store {str(self.path)!r} failed: {exc}. If another process holds it "
-                f"locked, it waited {BUSY_TIMEOUT_S:g} s; if the file is damaged, move it away"
-            ) from exc
+        return await self._db.run(fn, *args)
 
     @staticmethod
     def _get(conn: sqlite3.Connection, args: tuple[str, str]) -> Any:
@@ -172,15 +151,6 @@ class SqliteState(StateAdapter):
     @staticmethod
     def _fetch(conn: sqlite3.Connection, sql: str, args: tuple[str, ...]) -> list[Any]:
         return conn.execute(sql, args).fetchall()
-
-    def _connect(self) -> sqlite3.Connection:
-        return open_database(self.path, name="state", error=StateError, full_sync=self.full_sync,
-                             migrations=_MIGRATIONS, holds="the state it holds")
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _closed_error(self) -> StateClosed:
         return StateClosed(f"the state store {str(self.path)!r} is closed; open a new SqliteState")

@@ -1,0 +1,168 @@
+"""``motia_core._sqlite.Database``: the SQLite stores' calls on the event loop, and what is not.
+
+Calls run inline on the loop's thread; opening, a file locked by another process, checkpoints,
+``full_sync`` and closing go to a worker thread. These tests hold the write lock from a second
+connection (as another process would) and check that the loop keeps running, that calls keep
+their order and that a lock held too long fails naming the file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from motia_core import _sqlite
+from motia_core._sqlite import Database, write_transaction
+
+pytestmark = pytest.mark.anyio
+
+MIGRATIONS = (("CREATE TABLE t (n INTEGER NOT NULL)",),)
+
+
+class StoreError(Exception):
+    pass
+
+
+def database(path: Path, *, full_sync: bool = False) -> Database:
+    return Database(path, name="test", error=StoreError,
+                    closed=lambda: StoreError("closed"), full_sync=full_sync,
+                    migrations=MIGRATIONS, holds="the test rows")
+
+
+def insert(conn: sqlite3.Connection, n: int) -> None:
+    with write_transaction(conn):
+        conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+
+
+def rows(conn: sqlite3.Connection) -> list[int]:
+    return [n for (n,) in conn.execute("SELECT n FROM t ORDER BY rowid")]
+
+
+def thread_id(conn: sqlite3.Connection) -> int:
+    return threading.get_ident()
+
+
+async def test_calls_run_on_the_loop_after_the_file_is_opened_in_a_thread(
+        tmp_path: Path) -> None:
+    db = database(tmp_path / "a.sqlite3")
+    try:
+        assert await db.run(thread_id) != threading.get_ident()  # opens and migrates
+        assert await db.run(thread_id) == threading.get_ident()
+        await db.run(insert, 1)
+        assert await db.run(rows) == [1]
+    finally:
+        await db.aclose()
+
+
+async def test_full_sync_keeps_every_call_off_the_loop(tmp_path: Path) -> None:
+    db = database(tmp_path / "a.sqlite3", full_sync=True)
+    try:
+        await db.run(insert, 1)
+        assert await db.run(thread_id) != threading.get_ident()
+    finally:
+        await db.aclose()
+
+
+def hold_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (n) VALUES (0)")
+        held.set()
+        threading.Event().wait(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def test_a_locked_file_is_waited_for_off_the_loop_and_calls_keep_their_order(
+        tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    db = database(path)
+    await db.run(rows)  # opened
+    held = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, 0.5, held))
+    holder.start()
+    try:
+        await anyio.to_thread.run_sync(held.wait)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as writers:
+                    for n in (1, 2, 3):
+                        writers.start_soon(db.run, insert, n)
+                        await anyio.sleep(0.01)  # started in this order
+            tg.cancel_scope.cancel()
+        # The loop ran all along (a blocked loop would have ticked about once), and every write
+        # landed after the other connection's, in the order they were made.
+        assert ticks >= 20
+        assert await db.run(rows) == [0, 1, 2, 3]
+        assert await db.run(thread_id) == threading.get_ident()  # back on the loop
+    finally:
+        await anyio.to_thread.run_sync(holder.join)
+        await db.aclose()
+
+
+async def test_a_lock_held_too_long_fails_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "a.sqlite3"
+    db = database(path)
+    await db.run(rows)
+    held = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, 1.5, held))
+    holder.start()
+    try:
+        await anyio.to_thread.run_sync(held.wait)
+        with pytest.raises(StoreError, match=r"test store '.*a\.sqlite3' failed: database is "
+                                             r"locked\. If another process holds it locked, "
+                                             r"it waited 0\.2 s"):
+            await db.run(insert, 1)
+    finally:
+        await anyio.to_thread.run_sync(holder.join)
+    await db.run(insert, 2)  # usable again once the lock is gone
+    assert await db.run(rows) == [0, 2]
+    await db.aclose()
+
+
+async def test_the_wal_is_checkpointed_into_the_file_off_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_EVERY", 10)
+    path = tmp_path / "a.sqlite3"
+    db = database(path)
+    try:
+        for n in range(25):
+            await db.run(insert, n)
+        # The database file alone (without its -wal) holds what the checkpoints copied: at
+        # least the first 10 calls' rows (the first call opened the file and counts as none).
+        copy = tmp_path / "copy.sqlite3"
+        shutil.copyfile(path, copy)
+        conn = sqlite3.connect(copy)
+        try:
+            assert len(rows(conn)) >= 10
+        finally:
+            conn.close()
+    finally:
+        await db.aclose()
+
+
+async def test_a_closed_database_refuses_calls(tmp_path: Path) -> None:
+    db = database(tmp_path / "a.sqlite3")
+    await db.run(insert, 1)
+    await db.aclose()
+    await db.aclose()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        await db.run(rows)

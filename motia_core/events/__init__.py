@@ -32,7 +32,6 @@ from motia_core.events.bus import (
     EventBus,
     QueueMetrics,
     Subscription,
-    SubscriptionSettings,
 )
 from motia_core.events.memory import MemoryQueue, QueueOperation
 from motia_core.events.retry import (
@@ -43,6 +42,7 @@ from motia_core.events.retry import (
     RetryLater,
     RetryPolicy,
 )
+from motia_core.events.settings import SubscriptionSettings
 from motia_core.events.sqlite import SqliteQueue
 
 __all__ = (

@@ -6,12 +6,14 @@ read costs an mmap, an mremap and a munmap) and anyio adds a full loop iteration
 write. A no-op invocation is only a few syscalls each way, so those costs were a third of its
 round trip, and with many calls in flight the per-write iteration capped throughput. These
 streams read at most 64 KiB straight from the fd and write straight to it, gathering the frames
-sent in one loop iteration into one write. stderr stays an ordinary anyio stream; it is not hot.
+sent in one loop iteration into one write. stderr stays an ordinary anyio stream (it is not hot),
+whose lines ``pump_stderr`` logs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 from collections import deque
@@ -20,8 +22,9 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
+from anyio.streams.text import TextReceiveStream
 
-__all__ = ("PipeReceiveStream", "PipeSendStream", "open_piped_process")
+__all__ = ("PipeReceiveStream", "PipeSendStream", "open_piped_process", "pump_stderr")
 
 _READ_CHUNK = 64 * 1024  # under glibc's mmap threshold (128 KiB)
 _MAX_BUFFERED_CHUNKS = 4
@@ -205,6 +208,25 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
             self._fd = None
         self._chunks.clear()
         self._wake()
+
+
+async def pump_stderr(stream: anyio.abc.ByteReceiveStream, logger: logging.Logger,
+                      runner: str) -> None:
+    """Log each line a runner writes to stderr (its own logs, a step's prints) as it comes."""
+    pending = ""
+    try:
+        async for text in TextReceiveStream(stream, errors="replace"):
+            pending += text
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if line:
+                    logger.info("%s", line, extra={"action": "stderr", "runner": runner})
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        # Reaping closed the pipe while a child of the runner (esbuild, something a step
+        # spawned) still held its write end: the runner is gone, so is its stderr.
+        pass
+    if pending:
+        logger.info("%s", pending, extra={"action": "stderr", "runner": runner})
 
 
 def _close(fd: int | None) -> None:

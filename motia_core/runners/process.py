@@ -8,7 +8,6 @@ group of the pool that owns it. Every state change goes through ``_transition`` 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -18,7 +17,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from anyio.streams.text import TextReceiveStream
 
 from motia_core import __version__
 from motia_core.errors import (
@@ -44,7 +42,8 @@ from motia_core.protocol import (
     StreamCanAccessParams,
 )
 from motia_core.rpc import Endpoint, Handler, ProtocolViolation
-from motia_core.runners.pipes import open_piped_process
+from motia_core.runners.pipes import open_piped_process, pump_stderr
+from motia_core.runners.shutdown import ladder, reap, signal_group
 from motia_core.runners.spec import RunnerSpec
 from motia_core.runners.states import RunnerState, ShutdownRung, check_transition
 
@@ -189,7 +188,7 @@ class RunnerProcess:
         self.pid = process.pid
         if self._stopping:
             # stop() came while we were spawning and found no process to walk the ladder on.
-            self._signal_group(process, signal.SIGKILL)
+            signal_group(process, signal.SIGKILL)
         log.info("runner %s spawned (pid %d)", self.name, process.pid, extra={"action": "spawned"})
         assert process.stderr is not None
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
@@ -198,7 +197,8 @@ class RunnerProcess:
         ready_at: float | None = None
         violation: str | None = None
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._pump_stderr, process.stderr)
+            tg.start_soon(pump_stderr, process.stderr,
+                          logging.getLogger(f"motia.runner.{self.spec.language}"), self.name)
             serve_done = anyio.Event()
             # A channel that ends (EOF, stray line) during the handshake fails it at once, with
             # that cause, instead of after the whole handshake deadline with a vaguer one.
@@ -230,8 +230,11 @@ class RunnerProcess:
                 violation = str(exc)
             finally:
                 self._endpoint = None
+                # A ladder being walked (stop, restart) gets its budget before SIGKILL.
+                patience_s = (self.settings.shutdown_budget_s + 1
+                              if self._stopping or self._restarting else 0.0)
                 with anyio.CancelScope(shield=True):
-                    code = await self._reap(process)
+                    code = await reap(process, patience_s)
                     await stdin.aclose()
                     await stdout.aclose()
                 reason = violation or f"exited with code {code}"
@@ -284,49 +287,6 @@ class RunnerProcess:
         for entry in result.files:
             self.loaded[entry.file] = entry
         return result.files
-
-    async def _reap(self, process: anyio.abc.Process) -> int:
-        """Make sure the process group is gone and the pipes are closed; return the exit code."""
-        if process.returncode is None:
-            if self._stopping or self._restarting:
-                # The ladder is being walked; give it its budget before forcing the issue.
-                with anyio.move_on_after(self.settings.shutdown_budget_s + 1):
-                    await process.wait()
-            if process.returncode is None:
-                self._signal_group(process, signal.SIGKILL)
-        code = await process.wait()
-        # Whatever the runner started and left behind in its process group goes with it.
-        self._signal_group(process, signal.SIGKILL)
-        await process.aclose()
-        return code
-
-    @staticmethod
-    def _signal_group(process: anyio.abc.Process, sig: signal.Signals) -> None:
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                process.send_signal(sig)
-            except ProcessLookupError:
-                pass
-
-    async def _pump_stderr(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        runner_log = logging.getLogger(f"motia.runner.{self.spec.language}")
-        pending = ""
-        try:
-            async for text in TextReceiveStream(stream, errors="replace"):
-                pending += text
-                *lines, pending = pending.split("\n")
-                for line in lines:
-                    if line:
-                        runner_log.info("%s", line,
-                                        extra={"action": "stderr", "runner": self.name})
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            # Reaping closed the pipe while a child of the runner (esbuild, something a step
-            # spawned) still held its write end: the runner is gone, so is its stderr.
-            pass
-        if pending:
-            runner_log.info("%s", pending, extra={"action": "stderr", "runner": self.name})
 
     # --- what owners call ----------------------------------------------------------------------
 
@@ -406,7 +366,7 @@ class RunnerProcess:
         self._stuck = anyio.Event()
         if not self._stopping and self._endpoint is endpoint:
             self._begin_restart(process, "an invocation did not yield after its deadline")
-            await self._ladder(process, endpoint)
+            await ladder(process, endpoint, self.settings.shutdown_budget_s)
 
     async def restart(self) -> ShutdownRung:
         """Replace the process gracefully (a changed shared module, say): its in-flight
@@ -417,7 +377,7 @@ class RunnerProcess:
                 or endpoint is None:
             return ShutdownRung.ALREADY_EXITED
         self._begin_restart(process, "requested")
-        rung = await self._ladder(process, endpoint)
+        rung = await ladder(process, endpoint, self.settings.shutdown_budget_s)
         while self._restarting:  # cleared by the supervision loop as it starts the new process
             await self._changed.wait()
         await self.wait_for_state(RunnerState.READY, RunnerState.FATAL, RunnerState.STOPPED,
@@ -437,27 +397,7 @@ class RunnerProcess:
         process, endpoint = self._process, self._endpoint
         rung = ShutdownRung.ALREADY_EXITED
         if process is not None and process.returncode is None:
-            rung = await self._ladder(process, endpoint)
+            rung = await ladder(process, endpoint, self.settings.shutdown_budget_s)
         self.shutdown_rung = rung
         log.info("runner %s stopped (%s)", self.name, rung.value, extra={"action": "stopped"})
         return rung
-
-    async def _ladder(self, process: anyio.abc.Process, endpoint: Endpoint | None,
-                      ) -> ShutdownRung:
-        half = self.settings.shutdown_budget_s / 2
-        with anyio.move_on_after(half):
-            if endpoint is not None:
-                try:
-                    await endpoint.request("shutdown")
-                    await endpoint.notify("exit")
-                except RpcError:
-                    pass
-            await process.wait()
-            return ShutdownRung.POLITE
-        self._signal_group(process, signal.SIGTERM)
-        with anyio.move_on_after(half):
-            await process.wait()
-            return ShutdownRung.TERMINATED
-        self._signal_group(process, signal.SIGKILL)
-        await process.wait()
-        return ShutdownRung.KILLED

@@ -51,7 +51,9 @@ class ReloadReport:
 class Reloader:
     def __init__(self, app: App) -> None:
         self.app = app
-        self.count = 0  # reloads applied; /__motia/health shows it, so tools can wait for one
+        # Reloads applied (bursts with a relevant change); /__motia/health shows it, so tools
+        # can wait for one.
+        self.count = 0
         self._lock = anyio.Lock()
 
     def _relevant(self, path: Path) -> bool:
@@ -65,9 +67,15 @@ class Reloader:
                 and not path.name.endswith(".d.ts"))  # declarations (types.d.ts: ours) run nothing
 
     async def apply(self, changed: Iterable[str | Path]) -> ReloadReport:
-        """Reload for these changed (created, modified or deleted) paths."""
+        """Reload for these changed (created, modified or deleted) paths. Paths that cannot
+        change what a runner loads (``.motia/`` databases, docs, ``types.d.ts``) are left out;
+        when nothing is left, nothing happens and it is not counted as a reload."""
+        relevant = {path for path in (Path(p).absolute() for p in changed)
+                    if self._relevant(path)}
+        if not relevant:
+            return ReloadReport()
         async with self._lock:  # one reload at a time; a burst during one waits its turn
-            return await self._apply({Path(p).absolute() for p in changed})
+            return await self._apply(relevant)
 
     async def _apply(self, changed: set[Path]) -> ReloadReport:
         app = self.app
@@ -79,8 +87,6 @@ class Reloader:
         to_load: dict[str, list[str]] = {}
         restart: set[str] = set()
         for path in sorted(changed):
-            if not self._relevant(path):
-                continue
             file = str(path)
             language = found.language_of(file)
             if language is not None:
@@ -143,12 +149,16 @@ class Reloader:
             pending.add(path)
             arrived.set()
 
+        relevant = self._relevant
+
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:  # on watchdog's thread
                 if event.is_directory or event.event_type in ("opened", "closed_no_write"):
                     return
                 for path in (event.src_path, getattr(event, "dest_path", "")):
-                    if path:
+                    # Every commit of the state and queue writes under .motia/: those events
+                    # must not even wake the loop, let alone start a reload.
+                    if path and relevant(Path(str(path)).absolute()):
                         loop.call_soon_threadsafe(note, str(path))
 
         observer = Observer()

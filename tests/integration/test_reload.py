@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from motia_core.reload import ReloadReport
 from motia_core.testing import MotiaTestApp
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "reload"
@@ -38,6 +39,24 @@ async def test_a_changed_handler_is_served_without_restarting_the_runner(project
         assert report.reloaded == [str(step)] and not report.restarted
         assert (await app.get("/greet")).json["version"] == 2
         assert app.app.pools["python"].processes[0].pid == pid
+
+
+async def test_writes_that_change_no_code_are_not_reloads(project: Path) -> None:
+    """The state and queue commit under .motia/ all the time; a burst of only such writes (or of
+    docs, or of types.d.ts) must not re-derive the project, replace every subscription's consumer
+    or count as a reload (tools wait for the count to know their edit is live)."""
+    async with MotiaTestApp(project) as app:
+        consumers = {sub.queue: sub for sub in app.app.bus.subscriptions()}
+        assert consumers
+        report = await app.reload(project / ".motia" / "queue.sqlite3-wal",
+                                  project / ".motia" / "state.sqlite3", project / "README.md",
+                                  project / "types.d.ts")
+        assert report == ReloadReport()
+        assert app.app.reloader.count == 0
+        assert {sub.queue: sub for sub in app.app.bus.subscriptions()} == consumers  # the same
+        step = project / "steps" / "greet_step.py"
+        await app.reload(step, project / ".motia" / "queue.sqlite3-wal")
+        assert app.app.reloader.count == 1
 
 
 async def test_config_changes_re_derive_routes_and_subscriptions(project: Path) -> None:

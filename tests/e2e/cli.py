@@ -6,10 +6,12 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[2]
 MOTIA = [sys.executable, "-m", "motia_core.cli"]
@@ -36,11 +38,40 @@ def request(url: str, body: object | None = None) -> tuple[int, object]:
         return exc.code, json.loads(exc.read())
 
 
-def start(command: str, project: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+class Server(subprocess.Popen[str]):
+    """A `motia dev|start` process whose output is read as it comes: a pipe nobody reads fills
+    up (64 KiB), and then the server's next log line blocks it, and with it everything else.
+    ``communicate()`` waits for the exit and returns everything it wrote."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._output: tuple[list[str], list[str]] = ([], [])
+        self._readers = [threading.Thread(target=self._drain, args=(stream, into), daemon=True)
+                         for stream, into in zip((self.stdout, self.stderr), self._output,
+                                                 strict=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _drain(stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
+
+    def communicate(self, input: str | None = None,
+                    timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        for reader in self._readers:
+            reader.join()
+        for stream in (self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        return "".join(self._output[0]), "".join(self._output[1])
+
+
+def start(command: str, project: Path, port: int, *extra: str) -> Server:
     """`motia dev|start` on 127.0.0.1:port, returned once it accepts connections."""
-    process = subprocess.Popen([*MOTIA, command, "--project", str(project), "-p", str(port),
-                                *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = Server([*MOTIA, command, "--project", str(project), "-p", str(port), *extra])
     deadline = time.monotonic() + 30
     while True:  # bounded: a connect succeeds once the server listens
         try:

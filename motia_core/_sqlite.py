@@ -15,7 +15,9 @@ sent to a thread instead:
 - WAL checkpoints (they fsync): automatic checkpoints are off on the loop's connection; every
   ``CHECKPOINT_EVERY`` calls a thread of its own checkpoints on a second connection, while the
   calls go on;
-- every call when ``full_sync`` (each commit fsyncs), and closing.
+- every call when ``full_sync`` (each commit fsyncs), and closing;
+- reads that may walk many rows (``scan``: queue counts, listings), on a second, read-only
+  connection, so the loop's own calls go on beside them (WAL lets readers and a writer overlap).
 
 Each store names itself (``name``: "state", "event queue") and its error class, so a message a
 user sees still says which file of which store failed and what to do about it.
@@ -156,6 +158,8 @@ class Database:
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpointing = False
         self._checkpointer_lock = threading.Lock()  # a checkpoint under way, or closing
+        self._reader: sqlite3.Connection | None = None
+        self._reader_limiter = anyio.CapacityLimiter(1)  # one scan at a time on the reader
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -181,12 +185,24 @@ class Database:
         finally:
             self._in_worker -= 1
 
+    async def scan(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(reader, *args)`` in a worker thread, on a read-only connection of its own: for
+        reads whose cost grows with the data (a queue's counts, a listing), which would otherwise
+        hold up the loop. It sees every write that ``run`` has returned from."""
+        if self._conn is None:
+            await self.run(_nothing)  # the file is created and migrated by the main connection
+        if self._closed:
+            raise self._closed_error()
+        return await anyio.to_thread.run_sync(self._scan_in_thread, fn, args,
+                                              limiter=self._reader_limiter)
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True  # calls queued behind us now fail with the store's "closed" error
         with anyio.CancelScope(shield=True):  # the connections must be closed even if cancelled
-            await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+            async with self._reader_limiter:  # no scan is using the reader
+                await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in a thread nobody waits for (a PASSIVE
@@ -213,6 +229,18 @@ class Database:
         finally:
             if self.inline:
                 conn.execute("PRAGMA busy_timeout = 0")
+
+    def _scan_in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._closed:
+            raise self._closed_error()
+        try:
+            if self._reader is None:
+                self._reader = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro",
+                                               uri=True, timeout=BUSY_TIMEOUT_S,
+                                               isolation_level=None, check_same_thread=False)
+            return fn(self._reader, *args)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = open_database(self.path, name=self._name, error=self._error,
@@ -245,10 +273,10 @@ class Database:
 
     def _close(self) -> None:
         with self._checkpointer_lock:
-            for conn in (self._checkpointer, self._conn):
+            for conn in (self._reader, self._checkpointer, self._conn):
                 if conn is not None:
                     conn.close()
-            self._checkpointer = self._conn = None
+            self._reader = self._checkpointer = self._conn = None
 
     def _failed(self, exc: sqlite3.Error) -> Exception:
         return self._error(
@@ -256,6 +284,10 @@ class Database:
             f"it locked, it waited {BUSY_TIMEOUT_S:g} s; if the file is damaged, move it away "
             f"(losing {self._holds})"
         )
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    return None
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:

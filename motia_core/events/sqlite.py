@@ -199,14 +199,14 @@ class SqliteQueue(QueueAdapter):
         return letter
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
-        rows = await self._run(self._fetch, _LETTERS, (queue,))
+        rows = await self._db.scan(self._fetch, _LETTERS, (queue,))
         return [DeadLetter(id=id_, queue=queue, event=_event_decoder.decode(event),
                            attempts=attempts, error=_error_decoder.decode(error),
                            failed_at_ms=failed_at_ms, group_id=group_id)
                 for id_, group_id, event, attempts, error, failed_at_ms in rows]
 
     async def dead_letter_queues(self) -> list[str]:
-        return [queue for (queue,) in await self._run(self._fetch, _LETTER_QUEUES, ())]
+        return [queue for (queue,) in await self._db.scan(self._fetch, _LETTER_QUEUES, ())]
 
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
         replayed = await self._run(self._unbury, queue, message_id, self._clock_ms())
@@ -218,7 +218,7 @@ class SqliteQueue(QueueAdapter):
         return await self._run(self._count_changes, _PURGE, (queue,))
 
     async def counts(self, queue: str) -> QueueCounts:
-        rows = await self._run(self._fetch, _COUNTS, (self._clock_ms(), queue))
+        rows = await self._db.scan(self._fetch, _COUNTS, (self._clock_ms(), queue))
         ready, in_flight, delayed, dead = rows[0]
         return QueueCounts(ready=ready, delayed=delayed, in_flight=in_flight, dead_letters=dead)
 

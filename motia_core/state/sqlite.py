@@ -107,14 +107,14 @@ class SqliteState(StateAdapter):
         return [key for (key,) in rows]
 
     async def groups(self) -> list[str]:
-        rows = await self._run(self._fetch, _GROUPS, ())
+        rows = await self._db.scan(self._fetch, _GROUPS, ())
         return [group for (group,) in rows]
 
     async def items(self, group: str | None = None) -> list[StateItem]:
         if group is None:
-            rows = await self._run(self._fetch, _ITEMS, ())
+            rows = await self._db.scan(self._fetch, _ITEMS, ())
         else:
-            rows = await self._run(self._fetch, _GROUP_ITEMS, (check_name("group", group),))
+            rows = await self._db.scan(self._fetch, _GROUP_ITEMS, (check_name("group", group),))
         result = []
         for group_id, key, text in rows:
             value = decode_value(text)

@@ -167,6 +167,39 @@ async def test_the_wal_is_checkpointed_into_the_file_off_the_loop(
         await db.aclose()
 
 
+async def test_scans_read_in_a_thread_beside_the_loops_writes(tmp_path: Path) -> None:
+    db = database(tmp_path / "a.sqlite3")
+    try:
+        assert await db.scan(rows) == []  # opens the file first
+        await db.run(insert, 1)
+        assert await db.scan(rows) == [1]  # sees what run() has returned from
+
+        scanning, written = threading.Event(), threading.Event()
+
+        def slow_scan(conn: sqlite3.Connection) -> tuple[int, list[int], bool]:
+            seen = rows(conn)
+            scanning.set()
+            # The loop writes now, while this scan still holds its connection.
+            return threading.get_ident(), seen, written.wait(5)
+
+        async def write_meanwhile() -> None:
+            await anyio.to_thread.run_sync(scanning.wait, 5)
+            for n in (2, 3):
+                await db.run(insert, n)
+            written.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write_meanwhile)
+            scanned_by, seen, writes_went_on = await db.scan(slow_scan)
+        assert writes_went_on  # the loop's writes did not wait for the scan to end
+        assert scanned_by != threading.get_ident() and seen == [1]
+        assert await db.scan(rows) == [1, 2, 3]
+    finally:
+        await db.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await db.scan(rows)
+
+
 async def test_a_closed_database_refuses_calls(tmp_path: Path) -> None:
     db = database(tmp_path / "a.sqlite3")
     await db.run(insert, 1)

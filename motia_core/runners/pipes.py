@@ -57,10 +57,9 @@ class PipeSendStream(anyio.abc.ByteSendStream):
 
     async def send(self, item: bytes) -> None:
         self._check()
-        if self._pending or self._soon or self._watching:
-            self._pending += item
-        else:
-            self._pending += item
+        idle = not (self._pending or self._soon or self._watching)
+        self._pending += item
+        if idle:
             self._flush()  # the first of this iteration goes now...
             self._check()
             self._soon = True  # ...the next ones wait for the next iteration, together

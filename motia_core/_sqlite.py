@@ -133,8 +133,9 @@ class Database:
 
     ``run(fn, *args)`` calls ``fn(connection, *args)``; ``fn`` must be one statement or one
     ``write_transaction``, because after finding the file locked it runs again, whole, in the
-    worker thread. ``failed`` words the store's error for a ``sqlite3.Error``; ``closed`` makes
-    the error for a call after ``aclose``.
+    worker thread. A ``sqlite3.Error`` becomes the store's ``error``, naming the store (``name``),
+    the file and what moving the file away would lose (``holds``); ``closed`` makes the error
+    for a call after ``aclose``.
     """
 
     def __init__(self, path: Path, *, name: str, error: type[Exception],

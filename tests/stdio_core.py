@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+import subprocess
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ("FakeCore",)
+__all__ = ("FakeCore", "running")
+
+C = TypeVar("C", bound="FakeCore")
 
 
 class FakeCore:
@@ -251,3 +255,44 @@ class FakeCore:
         code = await asyncio.wait_for(self.proc.wait(), timeout)
         await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
         return code
+
+
+@asynccontextmanager
+async def running(argv: Sequence[str], root: Path, env: Mapping[str, str],
+                  make_core: Callable[[asyncio.subprocess.Process, Path], C],
+                  init: bool = True, **init_overrides: Any) -> AsyncIterator[C]:
+    """A runner started with ``argv`` in ``root``, driven by ``make_core(proc, root)``, shaken
+    hands with unless ``init`` is false; on the way out it is asked to exit (killed after 10 s),
+    and the test fails if it ever wrote a line that is not JSON-RPC. A failing test carries the
+    runner's stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=str(root), env=dict(env),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        limit=64 * 1024 * 1024,
+    )
+    core = make_core(proc, root)
+    try:
+        if init:
+            response = await core.initialize(**init_overrides)
+            assert "result" in response, response
+        yield core
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):  # Python 3.11+
+            exc.add_note("runner stderr:\n" + "".join(core.stderr))
+        raise
+    finally:
+        if proc.returncode is None:
+            try:
+                core.notify("exit")
+                await asyncio.wait_for(proc.wait(), 10)
+            except (Exception, asyncio.TimeoutError):
+                proc.kill()
+                await proc.wait()
+        for task in core._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except Exception:
+                task.cancel()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    assert core.violations == [], core.violations

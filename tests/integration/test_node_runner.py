@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_runtime
-from tests.stdio_core import FakeCore
+from tests.stdio_core import FakeCore, running
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "runners" / "node"
@@ -102,37 +102,10 @@ async def spawn(root: Path, init: bool = True, env: dict[str, str] | None = None
     node = require_node_runner()
     environment = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
                    "MOTIA_RUNNER": "node#0", **(env or {})}
-    proc = await asyncio.create_subprocess_exec(
-        node, str(RUNNER / "runner.mjs"), cwd=str(root), env=environment,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        limit=64 * 1024 * 1024,
-    )
-    core = NodeCore(proc, root)
-    try:
-        if init:
-            response = await core.initialize(streams=STREAMS, **init_overrides)
-            assert "result" in response, response
+    overrides = {"streams": STREAMS, **init_overrides}
+    async with running([node, str(RUNNER / "runner.mjs")], root, environment, NodeCore, init,
+                       **overrides) as core:
         yield core
-    except BaseException as exc:
-        if hasattr(exc, "add_note"):  # Python 3.11+
-            exc.add_note("runner stderr:\n" + "".join(core.stderr))
-        raise
-    finally:
-        if proc.returncode is None:
-            try:
-                core.notify("exit")
-                await asyncio.wait_for(proc.wait(), 10)
-            except (Exception, asyncio.TimeoutError):
-                proc.kill()
-                await proc.wait()
-        for task in core._tasks:
-            try:
-                await asyncio.wait_for(task, 10)
-            except Exception:
-                task.cancel()
-        if proc.stdin is not None:
-            proc.stdin.close()
-    assert core.violations == [], core.violations
 
 
 # --- handshake and lifecycle -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.stdio_core import FakeCore
+from tests.stdio_core import FakeCore, running
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNERS = REPO / "runners" / "python"
@@ -58,36 +58,9 @@ def runner_env(root: Path, extra: dict[str, str] | None = None) -> dict[str, str
 async def spawn(root: Path = PROJECT, python: str = sys.executable,
                 env: dict[str, str] | None = None, init: bool = True,
                 **init_overrides: Any) -> AsyncIterator[FakeCore]:
-    proc = await asyncio.create_subprocess_exec(
-        python, "-m", "motia_runner", cwd=str(root), env=runner_env(root, env),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        limit=64 * 1024 * 1024,
-    )
-    core = FakeCore(proc, root)
-    try:
-        if init:
-            response = await core.initialize(**init_overrides)
-            assert "result" in response, response
+    async with running([python, "-m", "motia_runner"], root, runner_env(root, env), FakeCore,
+                       init, **init_overrides) as core:
         yield core
-    except BaseException as exc:
-        exc.add_note("runner stderr:\n" + "".join(core.stderr))
-        raise
-    finally:
-        if proc.returncode is None:
-            try:
-                core.notify("exit")
-                await asyncio.wait_for(proc.wait(), 10)
-            except (Exception, asyncio.TimeoutError):
-                proc.kill()
-                await proc.wait()
-        for task in core._tasks:
-            try:
-                await asyncio.wait_for(task, 10)
-            except Exception:
-                task.cancel()
-        if proc.stdin is not None:
-            proc.stdin.close()
-    assert core.violations == [], core.violations
 
 
 # --- handshake and lifecycle -----------------------------------------------------------------

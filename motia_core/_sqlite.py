@@ -147,7 +147,6 @@ class Database:
         self._name = name
         self._error = error
         self._closed_error = closed
-        self._full_sync = full_sync
         self._migrations = migrations
         self._holds = holds
         self._after = after
@@ -245,7 +244,7 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = open_database(self.path, name=self._name, error=self._error,
-                             full_sync=self._full_sync, migrations=self._migrations,
+                             full_sync=not self.inline, migrations=self._migrations,
                              holds=self._holds, after=self._after)
         if self.inline:
             conn.execute("PRAGMA wal_autocheckpoint = 0")

@@ -93,7 +93,7 @@ class Reloader:
                 to_load.setdefault(language, []).append(file)
             elif before.language_of(file) is not None:
                 report.removed.append(file)
-            elif path.suffix in _LANGUAGE_OF_SUFFIX:
+            else:  # a shared module (relevant paths all have a language's suffix)
                 restart.add(_LANGUAGE_OF_SUFFIX[path.suffix])
         for language in sorted(restart & set(app.pools)):
             await app.pools[language].restart()  # loads every file again, fresh

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -22,14 +22,19 @@ def fake_core() -> FakeCore:
     return FakeCore()
 
 
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not on this machine: a skip locally, a failure in CI (CI=true),
+    where every runtime's tests must run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI must run every runtime's tests")
+    pytest.skip(message)
+
+
 def require_runtime(command: str) -> str:
-    """The path of a runtime; a skip locally when absent, a failure in CI (CI=true)."""
+    """The path of a runtime (see ``missing`` for when it is absent)."""
     path = shutil.which(command)
     if path is None:
-        message = f"{command!r} is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}, and CI must run every runtime's tests")
-        pytest.skip(message)
+        missing(f"{command!r} is not installed")
     return path
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,13 +57,8 @@ async def get_run(client: aiohttp.ClientSession, url: str, count: int, concurren
             else:
                 errors += 1
 
-    began = time.perf_counter()
-    with anyio.move_on_after(cap_s) as scope:
-        async with anyio.create_task_group() as tg:
-            for _ in range(concurrency):
-                tg.start_soon(worker)
-    return Run.of(count, latencies, errors, time.perf_counter() - began,
-                  capped=scope.cancelled_caught)
+    elapsed_s, capped = await _workers(worker, concurrency, cap_s)
+    return Run.of(count, latencies, errors, elapsed_s, capped=capped)
 
 
 @dataclass
@@ -140,10 +136,17 @@ async def pipeline_run(client: aiohttp.ClientSession, base: str, sink: Sink, tag
             else:
                 errors += 1
 
+    elapsed_s, capped = await _workers(worker, concurrency, cap_s)
+    return Run.of(count, latencies, errors, elapsed_s, capped=capped, lost=lost)
+
+
+async def _workers(worker: Callable[[], Awaitable[None]], concurrency: int,
+                   cap_s: float) -> tuple[float, bool]:
+    """``concurrency`` copies of ``worker`` until they finish or ``cap_s`` runs out; returns
+    the seconds taken and whether the cap stopped them."""
     began = time.perf_counter()
     with anyio.move_on_after(cap_s) as scope:
         async with anyio.create_task_group() as tg:
             for _ in range(concurrency):
                 tg.start_soon(worker)
-    return Run.of(count, latencies, errors, time.perf_counter() - began,
-                  capped=scope.cancelled_caught, lost=lost)
+    return time.perf_counter() - began, scope.cancelled_caught

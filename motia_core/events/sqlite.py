@@ -145,7 +145,6 @@ class SqliteQueue(QueueAdapter):
                             closed=self._closed_error, full_sync=full_sync,
                             migrations=_MIGRATIONS, holds="the events it holds",
                             after=self._opened)
-        self._closed = False
         self._changed: dict[str, anyio.Event] = {}
         # _look_elsewhere: when it last looked, and the file's data_version it saw then.
         self._looked_at = -math.inf
@@ -266,10 +265,7 @@ class SqliteQueue(QueueAdapter):
                 self._notify(queue)
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for queue in list(self._changed):
+        for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
             self._notify(queue)
         await self._db.aclose()  # calls queued behind us now fail with QueueClosed
 

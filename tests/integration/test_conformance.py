@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ from motia_core.conformance.matchers import mismatch
 from motia_core.runners.plugins import pin_project, registry_for_project
 from motia_core.runners.spec import RunnerRegistry, RunnerSpec, runners_dir
 from motia_core.testing import MotiaTestApp
-from tests.conftest import FIXTURES, require_runtime
+from tests.conftest import FIXTURES, missing, require_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 PERL = REPO / "examples" / "runners" / "perl"
@@ -51,10 +50,7 @@ def require(language: str) -> None:
     if language == "node":
         require_runtime("node")
         if not (runners_dir() / "node" / "node_modules" / "esbuild").is_dir():
-            message = "the Node runner's packages are missing: npm ci --prefix runners/node"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
+            missing("the Node runner's packages are missing: npm ci --prefix runners/node")
     elif language != "python":
         require_runtime(language)
 

@@ -11,7 +11,6 @@ passes, a wrong emit topic, emit data or body field fails.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from motia_core.project import Project
 from motia_core.steps import parse_step, parse_stream
 from motia_core.testing import MotiaTestApp
 from motia_core.typegen import generate_types
-from tests.conftest import require_runtime
+from tests.conftest import missing, require_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "runners" / "node" / "node_modules"
@@ -37,24 +36,18 @@ GENERATE_TYPES = ("from motia_core.cli_project import generate_types_command; "
 pytestmark = pytest.mark.timeout(90)
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def node_ready() -> None:
     """``node`` and the Node runner's packages (skip locally when absent, fail in CI)."""
     require_runtime("node")
     if not (NODE_MODULES / "esbuild").is_dir() or not (NODE_MODULES / "zod").is_dir():
-        _missing("the Node runner's packages are not installed: "
+        missing("the Node runner's packages are not installed: "
                  f"npm ci --prefix {NODE_MODULES.parent}")
 
 
 def tsc() -> str:
     node_ready()
     if not TSC.is_file():
-        _missing("the TypeScript compiler is not installed: npm ci --prefix tests/fixtures/tsc")
+        missing("the TypeScript compiler is not installed: npm ci --prefix tests/fixtures/tsc")
     return str(TSC)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_runtime
+from tests.conftest import missing, require_runtime
 from tests.stdio_core import FakeCore, running
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,10 +44,7 @@ def require_node_runner() -> str:
     """``node``, with the runner's npm dependencies installed (skip locally, fail in CI)."""
     node = require_runtime("node")
     if not (NODE_MODULES / "esbuild").is_dir() or not ZOD["v4"].is_dir():
-        message = f"the Node runner's dependencies are not installed: run npm ci --prefix {RUNNER}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"the Node runner's dependencies are not installed: run npm ci --prefix {RUNNER}")
     return node
 
 

@@ -14,7 +14,6 @@ socket arrive in order, so the sentinel arriving next proves the absence.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -36,7 +35,7 @@ from motia_core.streams.auth import StreamAccess
 from motia_core.streams.hub import CLOSE_TOO_SLOW, StreamHub, Subscription
 from motia_core.streams.store import StreamStore
 from motia_core.streams.ws import StreamSocketServer
-from tests.conftest import FIXTURES, require_runtime
+from tests.conftest import FIXTURES, missing, require_runtime
 from tests.support import FakeCore
 
 pytestmark = pytest.mark.anyio
@@ -457,10 +456,7 @@ class Lines:
 def stream_client() -> Path:
     require_runtime("node")
     if not (CLIENT_DIR / "node_modules" / "@motiadev" / "stream-client-node").is_dir():
-        message = f"the stream client is not installed: run `npm ci` in {CLIENT_DIR}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"the stream client is not installed: run `npm ci` in {CLIENT_DIR}")
     return CLIENT_DIR / "follow.mjs"
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -68,16 +70,30 @@ async def test_full_sync_keeps_every_call_off_the_loop(tmp_path: Path) -> None:
         await db.aclose()
 
 
-def hold_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+@asynccontextmanager
+async def locked_elsewhere(path: Path, seconds: float) -> AsyncIterator[None]:
+    """Another connection (as another process would) holds the write lock for ``seconds``,
+    with a row of 0 written, from entry on; exit waits for it to commit."""
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t (n) VALUES (0)")
+            held.set()
+            threading.Event().wait(seconds)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t (n) VALUES (0)")
-        held.set()
-        threading.Event().wait(seconds)
-        conn.execute("COMMIT")
+        await anyio.to_thread.run_sync(held.wait)
+        yield
     finally:
-        conn.close()
+        await anyio.to_thread.run_sync(holder.join)
 
 
 async def test_a_locked_file_is_waited_for_off_the_loop_and_calls_keep_their_order(
@@ -85,34 +101,30 @@ async def test_a_locked_file_is_waited_for_off_the_loop_and_calls_keep_their_ord
     path = tmp_path / "a.sqlite3"
     db = database(path)
     await db.run(rows)  # opened
-    held = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, 0.5, held))
-    holder.start()
     try:
-        await anyio.to_thread.run_sync(held.wait)
-        ticks = 0
+        async with locked_elsewhere(path, 0.5):
+            ticks = 0
 
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await anyio.sleep(0.01)
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await anyio.sleep(0.01)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(tick)
-            with anyio.fail_after(5):
-                async with anyio.create_task_group() as writers:
-                    for n in (1, 2, 3):
-                        writers.start_soon(db.run, insert, n)
-                        await anyio.sleep(0.01)  # started in this order
-            tg.cancel_scope.cancel()
-        # The loop ran all along (a blocked loop would have ticked about once), and every write
-        # landed after the other connection's, in the order they were made.
-        assert ticks >= 20
-        assert await db.run(rows) == [0, 1, 2, 3]
-        assert await db.run(thread_id) == threading.get_ident()  # back on the loop
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(tick)
+                with anyio.fail_after(5):
+                    async with anyio.create_task_group() as writers:
+                        for n in (1, 2, 3):
+                            writers.start_soon(db.run, insert, n)
+                            await anyio.sleep(0.01)  # started in this order
+                tg.cancel_scope.cancel()
+            # The loop ran all along (a blocked loop would have ticked about once), and every write
+            # landed after the other connection's, in the order they were made.
+            assert ticks >= 20
+            assert await db.run(rows) == [0, 1, 2, 3]
+            assert await db.run(thread_id) == threading.get_ident()  # back on the loop
     finally:
-        await anyio.to_thread.run_sync(holder.join)
         await db.aclose()
 
 
@@ -122,17 +134,11 @@ async def test_a_lock_held_too_long_fails_naming_the_file(
     path = tmp_path / "a.sqlite3"
     db = database(path)
     await db.run(rows)
-    held = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, 1.5, held))
-    holder.start()
-    try:
-        await anyio.to_thread.run_sync(held.wait)
+    async with locked_elsewhere(path, 1.5):
         with pytest.raises(StoreError, match=r"test store '.*a\.sqlite3' failed: database is "
                                              r"locked\. If another process holds it locked, "
                                              r"it waited 0\.2 s"):
             await db.run(insert, 1)
-    finally:
-        await anyio.to_thread.run_sync(holder.join)
     await db.run(insert, 2)  # usable again once the lock is gone
     assert await db.run(rows) == [0, 2]
     await db.aclose()

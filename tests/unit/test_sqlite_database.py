@@ -71,10 +71,14 @@ async def test_full_sync_keeps_every_call_off_the_loop(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def locked_elsewhere(path: Path, seconds: float) -> AsyncIterator[None]:
-    """Another connection (as another process would) holds the write lock for ``seconds``,
-    with a row of 0 written, from entry on; exit waits for it to commit."""
+async def locked_elsewhere(path: Path, seconds: float,
+                           release: threading.Event | None = None) -> AsyncIterator[list[bool]]:
+    """Another connection (as another process would) holds the write lock, with a row of 0
+    written, from entry on: until ``release`` is set, or ``seconds`` pass. Exit waits for it to
+    commit; the yielded list then says whether ``release`` ended the hold."""
     held = threading.Event()
+    released = release or threading.Event()
+    outcome: list[bool] = []
 
     def hold() -> None:
         conn = sqlite3.connect(path, isolation_level=None)
@@ -82,7 +86,7 @@ async def locked_elsewhere(path: Path, seconds: float) -> AsyncIterator[None]:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO t (n) VALUES (0)")
             held.set()
-            threading.Event().wait(seconds)
+            outcome.append(released.wait(seconds))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -91,7 +95,7 @@ async def locked_elsewhere(path: Path, seconds: float) -> AsyncIterator[None]:
     holder.start()
     try:
         await anyio.to_thread.run_sync(held.wait)
-        yield
+        yield outcome
     finally:
         await anyio.to_thread.run_sync(holder.join)
 
@@ -101,29 +105,20 @@ async def test_a_locked_file_is_waited_for_off_the_loop_and_calls_keep_their_ord
     path = tmp_path / "a.sqlite3"
     db = database(path)
     await db.run(rows)  # opened
+    release = threading.Event()
     try:
-        async with locked_elsewhere(path, 0.5):
-            ticks = 0
-
-            async def tick() -> None:
-                nonlocal ticks
-                while True:
-                    ticks += 1
-                    await anyio.sleep(0.01)
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(tick)
-                with anyio.fail_after(5):
-                    async with anyio.create_task_group() as writers:
-                        for n in (1, 2, 3):
-                            writers.start_soon(db.run, insert, n)
-                            await anyio.sleep(0.01)  # started in this order
-                tg.cancel_scope.cancel()
-            # The loop ran all along (a blocked loop would have ticked about once), and every write
-            # landed after the other connection's, in the order they were made.
-            assert ticks >= 20
-            assert await db.run(rows) == [0, 1, 2, 3]
-            assert await db.run(thread_id) == threading.get_ident()  # back on the loop
+        async with locked_elsewhere(path, 30, release) as released_by_the_loop:
+            async with anyio.create_task_group() as writers:
+                for n in (1, 2, 3):  # started in this order
+                    writers.start_soon(db.run, insert, n)
+                # Every writer now waits for the lock. Only a loop that is not blocked by them gets
+                # here to end the other connection's hold; a blocked one would wait it out (30 s).
+                await anyio.wait_all_tasks_blocked()
+                release.set()
+        assert released_by_the_loop == [True]
+        # Every write landed after the other connection's, in the order they were made.
+        assert await db.run(rows) == [0, 1, 2, 3]
+        assert await db.run(thread_id) == threading.get_ident()  # back on the loop
     finally:
         await db.aclose()
 

@@ -44,7 +44,7 @@ lint: install
 	$(BIN)/ruff check motia_core runners/python tests bench examples
 	$(BIN)/mypy
 
-# protocol/schema.json is generated from motia_core/protocol.py; a test fails when it is stale.
+# protocol/schema.json is generated from motia_core/protocol/messages.py; a test fails when it is stale.
 schema: install
 	$(BIN)/python -m motia_core.protocol > protocol/schema.json
 

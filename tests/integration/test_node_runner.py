@@ -611,7 +611,7 @@ async def test_zod_schemas_become_json_schema_and_bodies_are_validated_by_zod(
 
 def test_error_codes_match_the_core() -> None:
     node = require_node_runner()
-    core_errors = pytest.importorskip("motia_core.errors")
+    core_errors = pytest.importorskip("motia_core.protocol.errors")
     script = ("import('./lib/errors.mjs').then(m => console.log(JSON.stringify("
               "Object.fromEntries(Object.entries(m.ERRORS).map(([k, v]) => [k, v.CODE])))))")
     out = subprocess.run([node, "--input-type=module", "-e", script], cwd=RUNNER,

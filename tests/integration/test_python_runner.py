@@ -515,7 +515,7 @@ async def test_runner_works_without_fast_json_and_on_other_interpreters(
 
 
 def test_error_codes_match_the_core() -> None:
-    core_errors = pytest.importorskip("motia_core.errors")
+    core_errors = pytest.importorskip("motia_core.protocol.errors")
     sys.path.insert(0, str(RUNNERS))
     try:
         from motia_runner import errors as runner_errors

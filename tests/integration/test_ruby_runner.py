@@ -526,7 +526,7 @@ async def test_message_size_limit_applies_to_results_and_input_lines() -> None:
 
 
 def test_error_codes_match_the_core(ruby: str) -> None:
-    from motia_core import errors as core_errors
+    from motia_core.protocol import errors as core_errors
 
     errors_rb = RUNNER.parent / "lib" / "motia_runner" / "errors.rb"
     script = (f"require {json.dumps(str(errors_rb))}; require 'json'; "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from motia_core.cli_runners import runners
+from motia_core.cli.runners import runners
 from motia_core.runners.plugins import (
     PROJECT_SOURCE,
     RunnerConfigError,

@@ -19,8 +19,6 @@ import anyio.abc
 import msgspec
 import pytest
 
-from motia_core import dlq
-from motia_core.errors import HandlerError
 from motia_core.events import (
     SQLITE_FILENAME,
     Enqueue,
@@ -34,10 +32,12 @@ from motia_core.events import (
     QueueMessage,
     SqliteQueue,
     UnknownQueueAdapter,
+    dlq,
     open_queue,
     queue_name,
 )
 from motia_core.events.base import now_ms
+from motia_core.protocol.errors import HandlerError
 
 pytestmark = pytest.mark.anyio
 

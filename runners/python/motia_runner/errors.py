@@ -1,4 +1,4 @@
-"""JSON-RPC errors of protocol v1, one class per code, mirroring ``motia_core.errors``.
+"""JSON-RPC errors of protocol v1, one class per code, mirroring ``motia_core.protocol.errors``.
 
 The runner cannot import ``motia_core`` (it runs in the user's interpreter, which may not have it),
 so the codes are repeated here; ``tests/integration/test_python_runner.py`` checks them against

@@ -15,7 +15,7 @@ import anyio.abc
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from motia_core.cron import parse_cron
-from motia_core.steps import Step
+from motia_core.project.steps import Step
 
 __all__ = ("CronScheduler", "Tick")
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from motia_core.app import App
+    from motia_core.runtime.app import App
 
 __all__ = ("print_startup",)
 

@@ -1,7 +1,8 @@
 """Where each trigger becomes an invocation: an HTTP request, an event delivery, a cron tick.
 
 Each entry point decides the trace (a new one, one continued from `traceparent`, or the one an
-event carries) and the deadline, then hands the step to the :class:`~motia_core.invocation.Invoker`.
+event carries) and the deadline, then hands the step to the
+:class:`~motia_core.runtime.invocation.Invoker`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from motia_core.events import Event, SubscriptionSettings
 from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
-from motia_core.invocation import StepFailed
 from motia_core.observability import new_trace_id, now_ms, parse_traceparent
+from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
-from motia_core.steps import Step
+from motia_core.runtime.invocation import StepFailed
 from motia_core.streams import Subscription
 from motia_core.validation import SchemaCache, SchemaInvalid
 
 if TYPE_CHECKING:
-    from motia_core.app import App
+    from motia_core.runtime.app import App
 
 __all__ = ("AppHandlers", "InvalidEventInput")
 

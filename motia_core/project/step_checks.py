@@ -1,6 +1,7 @@
 """The rules a step or stream config must follow, each failure naming file, field and fix.
 
-The typed configs and ``parse_step``/``parse_stream`` live in :mod:`motia_core.steps`; this module
+The typed configs and ``parse_step``/``parse_stream`` live in
+:mod:`motia_core.project.steps`; this module
 holds the checks they run, so the shapes stay readable apart from the rules. See steps.py for the
 leniencies and extensions on top of the original's rules.
 """

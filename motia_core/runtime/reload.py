@@ -27,7 +27,7 @@ from watchdog.observers import Observer
 from motia_core.project import Project, discover
 
 if TYPE_CHECKING:
-    from motia_core.app import App
+    from motia_core.runtime.app import App
 
 __all__ = ("ReloadReport", "Reloader")
 

@@ -19,24 +19,24 @@ import anyio
 import anyio.abc
 from aiohttp import web
 
-from motia_core.admin import dead_letter_routes
 from motia_core.config import Settings
+from motia_core.cron.scheduler import CronScheduler
 from motia_core.events import Event, EventBus, QueueAdapter, open_queue
-from motia_core.handlers import AppHandlers
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
-from motia_core.invocation import Callbacks, Invoker
-from motia_core.loading import load_files, select_languages, stream_names
+from motia_core.http.admin import dead_letter_routes
 from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
 from motia_core.project import Discovery, Project, discover
-from motia_core.reload import Reloader
-from motia_core.report import print_startup
+from motia_core.project.loading import load_files, select_languages, stream_names
+from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
-from motia_core.scheduler import CronScheduler
+from motia_core.runtime.invocation import Callbacks, Invoker
+from motia_core.runtime.reload import Reloader
+from motia_core.runtime.report import print_startup
+from motia_core.runtime.triggers import AppHandlers
 from motia_core.state import StateAdapter, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
-from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("App", "StartupFailed", "serve")
 

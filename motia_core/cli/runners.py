@@ -16,11 +16,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from motia_core.project.runtimes import missing_runtimes
 from motia_core.runners.plugins import (
     PROJECT_SOURCE,
     RunnerConfigError,
     load_registry,
-    missing_runtimes,
     pin_project,
     registry_for_project,
 )

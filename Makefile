@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench bench-compare bench-ab lint schema clean
+.PHONY: install run test bench bench-compare bench-ab lint imports schema clean
 
 install: $(STAMP)
 
@@ -40,9 +40,14 @@ bench-ab: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/ab.py --base $(BASE)
 
-lint: install
+lint: install imports
 	$(BIN)/ruff check motia_core runners/python tests bench examples
 	$(BIN)/mypy
+
+# The rooms' import rules (pyproject.toml [tool.importlinter]): layers from cli down to protocol,
+# adapters independent, no cycle inside any package. CI runs it too.
+imports: install
+	$(BIN)/lint-imports
 
 # protocol/schema.json is generated from motia_core/protocol/messages.py; a test fails when it is stale.
 schema: install

@@ -49,9 +49,12 @@ lint: install imports
 imports: install
 	$(BIN)/lint-imports
 
-# protocol/schema.json is generated from motia_core/protocol/messages.py; a test fails when it is stale.
+# Generated from the protocol model, each checked by a test that fails when it is stale:
+# protocol/schema.json (from motia_core/protocol/messages.py) and the runners' error tables
+# (error_codes.py/.mjs/.rb, from motia_core/protocol/errors.py).
 schema: install
 	$(BIN)/python -m motia_core.protocol > protocol/schema.json
+	$(BIN)/python -m motia_core.protocol.runner_tables .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

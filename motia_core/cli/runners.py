@@ -1,7 +1,7 @@
 """`motia runners list` and `motia runners check`: the registered runners, and the kit.
 
 Thin, like the rest of the CLI: the registry comes from ``runners.plugins``, the checking from
-``conformance``. ``cli.py`` adds this group with ``main.add_command(runners)``.
+``conformance``. ``main.py`` adds this group with ``main.add_command(runners)``.
 """
 
 from __future__ import annotations

@@ -93,47 +93,24 @@ class App:
         self.port: int | None = None
         self._stop = anyio.Event()
 
-    # What is served lives in ``serving`` (shared with the triggers and the reloader); these
-    # read it under the names the harness and the CLI have always used.
+    # What is served lives in ``serving`` (shared with the triggers and the reloader); the
+    # harness and the CLI read it under these names.
 
     @property
     def project(self) -> Project | None:
         return self.serving.project
 
-    @project.setter
-    def project(self, project: Project | None) -> None:
-        self.serving.project = project
-
     @property
     def discovery(self) -> Discovery | None:
         return self.serving.discovery
-
-    @discovery.setter
-    def discovery(self, discovery: Discovery | None) -> None:
-        self.serving.discovery = discovery
-
-    @property
-    def streams_sent(self) -> list[str]:
-        return self.serving.streams_sent
-
-    @streams_sent.setter
-    def streams_sent(self, names: list[str]) -> None:
-        self.serving.streams_sent = names
-
-    @property
-    def skipped(self) -> dict[str, str]:
-        return self.serving.skipped
-
-    @skipped.setter
-    def skipped(self, skipped: dict[str, str]) -> None:
-        self.serving.skipped = skipped
 
     # --- start-up ----------------------------------------------------------------------------
 
     async def _start_runners(self, tg: anyio.abc.TaskGroup) -> Project:
         root = self.settings.project_root
-        found = self.discovery = discover(root, {s.language: s.patterns for s in self.registry})
-        languages, self.skipped = select_languages(self.settings, self.registry, found)
+        found = discover(root, {s.language: s.patterns for s in self.registry})
+        self.serving.discovery = found
+        languages, self.serving.skipped = select_languages(self.settings, self.registry, found)
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
@@ -145,7 +122,7 @@ class App:
             if all(p.state is RunnerState.FATAL for p in pool.processes):
                 raise StartupFailed(f"the {language} runner cannot start: "
                                     f"{pool.processes[0].last_error}")
-        loaded, self.streams_sent = await load_files(self.pools, found)
+        loaded, self.serving.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
 
     def stream_names(self) -> list[str]:
@@ -169,7 +146,7 @@ class App:
                     await tg.start(self.reloader.watch)
                 assert self.project is not None
                 print_startup(self.project, f"http://{self.settings.host}:{self.port}",
-                              self.settings.project_root, self.skipped)
+                              self.settings.project_root, self.serving.skipped)
                 task_status.started(self)
                 await self._stop.wait()
                 await runner.cleanup()
@@ -185,7 +162,7 @@ class App:
 
     def apply_project(self, project: Project) -> None:
         """Serve ``project``: its routes, subscriptions and cron jobs replace the current ones."""
-        self.project = project
+        self.serving.project = project
         assert self.http_app is not None
         self.http_app[ROUTER_KEY].replace(self._routes(project))
         wanted: set[tuple[str, str]] = set()
@@ -279,7 +256,7 @@ class App:
                            for p in pool.processes]
                 for language, pool in self.pools.items()
             },
-            "skipped": dict(self.skipped),
+            "skipped": dict(self.serving.skipped),
             "reloads": self.reloader.count,
         }
 

@@ -10,7 +10,7 @@ NODE_PACKAGES := runners/node/node_modules/.package-lock.json \
 TEST_NODE_PACKAGES := tests/fixtures/stream_client/node_modules/.package-lock.json \
 	tests/fixtures/tsc/node_modules/.package-lock.json
 
-.PHONY: install test-deps run test bench bench-compare bench-ab lint lock upgrade schema clean
+.PHONY: install test-deps run test bench bench-compare bench-ab lint imports lock upgrade schema clean
 
 install: $(STAMP) $(NODE_PACKAGES)
 
@@ -57,9 +57,14 @@ bench-ab: install
 	$(BIN)/python -m pip install -q --require-hashes -r requirements/bench.lock
 	$(BIN)/python bench/ab.py --base $(BASE)
 
-lint: install
+lint: install imports
 	$(BIN)/ruff check motia_core runners/python tests bench examples
 	$(BIN)/mypy
+
+# The rooms' import rules (pyproject.toml [tool.importlinter]): layers from cli down to protocol,
+# adapters independent, no cycle inside any package. CI runs it too (through lint).
+imports: install
+	$(BIN)/lint-imports
 
 # The locks, resolved with uv for every platform and Python >= 3.10. `make lock` adds what
 # pyproject.toml gained and keeps the other pins; `make upgrade` moves every pin to the newest
@@ -75,9 +80,12 @@ lock:
 upgrade: UV_FLAGS = --upgrade
 upgrade: lock
 
-# protocol/schema.json is generated from motia_core/protocol.py; a test fails when it is stale.
+# Generated from the protocol model, each checked by a test that fails when it is stale:
+# protocol/schema.json (from motia_core/protocol/messages.py) and the runners' error tables
+# (error_codes.py/.mjs/.rb, from motia_core/protocol/errors.py).
 schema: install
 	$(BIN)/python -m motia_core.protocol > protocol/schema.json
+	$(BIN)/python -m motia_core.protocol.runner_tables .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,11 +30,11 @@ import anyio
 import anyio.abc
 from multidict import CIMultiDict
 
-from motia_core.app import App
 from motia_core.config import Settings
 from motia_core.events import Event
-from motia_core.reload import ReloadReport
 from motia_core.runners import RunnerRegistry
+from motia_core.runtime.app import App
+from motia_core.runtime.reload import ReloadReport
 from motia_core.state import StateAdapter
 
 __all__ = ("MISSING", "MotiaTestApp", "Response", "missing", "require_runtime")

@@ -22,7 +22,7 @@ from anyio.streams.text import TextReceiveStream
 
 from motia_core.conformance.fakecore import FakeCore
 from motia_core.conformance.session import CLOSE, Session
-from motia_core.framing import FrameTooLarge, LineBuffer
+from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 from motia_core.runners.pipes import PipeReceiveStream, PipeSendStream, open_piped_process
 
 __all__ = ("open_session",)

@@ -1,6 +1,7 @@
 """The core's side of one runner's channel, as raw JSON lines, each checked against the protocol.
 
-The kit does not use ``motia_core.rpc.Endpoint``: an endpoint hides exactly what a conformance
+The kit does not use ``motia_core.protocol.rpc.Endpoint``: an
+endpoint hides exactly what a conformance
 check must see (how a line is framed, which keys a result has, an answer to an id nobody sent).
 Each line from the runner is classified and validated with the types of ``motia_core.protocol``
 (the single source of truth); anything the real core would treat as a broken runner becomes a

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from motia_core.errors import RpcError
+from motia_core.protocol.errors import RpcError
 
 __all__ = (
     "DeadLetter",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = (
     "PROJECT_SOURCE",
-    "MissingRuntime",
     "RunnerConfigError",
     "entry_point_specs",
     "load_registry",
-    "missing_runtimes",
     "pin_project",
     "project_specs",
     "registry_for_project",
@@ -57,39 +55,6 @@ _LANGUAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 class RunnerConfigError(ValueError):
     """A runner registration (a motia.toml table or an entry point) is malformed."""
-
-
-@dataclass(frozen=True)
-class MissingRuntime:
-    """A runner whose command is not installed, and the project files that need it."""
-
-    spec: RunnerSpec
-    executable: str
-    files: tuple[str, ...]  # relative to the project root
-
-    @property
-    def message(self) -> str:
-        shown = ", ".join(self.files[:5]) + (f" and {len(self.files) - 5} more"
-                                              if len(self.files) > 5 else "")
-        hint = self.spec.install_hint or f"install {self.executable!r} or fix the runner's " \
-            f"command ({self.spec.source})"
-        return (f"the {self.spec.language} runner needs {self.executable!r}, which is not "
-                f"installed; {len(self.files)} step file(s) need it: {shown}. Fix: {hint}")
-
-
-def missing_runtimes(project_root: Path, registry: RunnerRegistry) -> list[MissingRuntime]:
-    """Every runner the project's files need whose command is absent."""
-    from motia_core.project import discover  # the project model sits above the runners
-
-    found = discover(project_root, {spec.language: spec.patterns for spec in registry})
-    missing = []
-    for spec in registry:
-        files = found.files_by_language.get(spec.language, [])
-        if files and not spec.executable_present(project_root):
-            relative = tuple(str(Path(f).relative_to(project_root)) if Path(f).is_relative_to(
-                project_root) else f for f in files)
-            missing.append(MissingRuntime(spec, spec.argv(project_root)[0], relative))
-    return missing
 
 
 def registry_for_project(project_root: Path) -> RunnerRegistry:

@@ -9,9 +9,9 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from motia_core.errors import RunnerNotReady
 from motia_core.protocol import InvokeParams, LoadedFile, StreamCanAccessParams
-from motia_core.rpc import Handler
+from motia_core.protocol.errors import RunnerNotReady
+from motia_core.protocol.rpc import Handler
 from motia_core.runners.process import RunnerProcess, StateListener, SupervisorSettings
 from motia_core.runners.spec import RunnerSpec
 from motia_core.runners.states import RunnerState, ShutdownRung

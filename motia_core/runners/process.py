@@ -19,13 +19,6 @@ import anyio
 import anyio.abc
 
 from motia_core import __version__
-from motia_core.errors import (
-    RpcError,
-    RunnerCrashed,
-    RunnerNotReady,
-    TimedOut,
-    UnsupportedProtocolVersion,
-)
 from motia_core.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     METHODS,
@@ -41,7 +34,14 @@ from motia_core.protocol import (
     PeerInfo,
     StreamCanAccessParams,
 )
-from motia_core.rpc import Endpoint, Handler, ProtocolViolation
+from motia_core.protocol.errors import (
+    RpcError,
+    RunnerCrashed,
+    RunnerNotReady,
+    TimedOut,
+    UnsupportedProtocolVersion,
+)
+from motia_core.protocol.rpc import Endpoint, Handler, ProtocolViolation
 from motia_core.runners.pipes import open_piped_process, pump_stderr
 from motia_core.runners.shutdown import ladder, reap, signal_group
 from motia_core.runners.spec import RunnerSpec

@@ -14,8 +14,8 @@ import signal
 import anyio
 import anyio.abc
 
-from motia_core.errors import RpcError
-from motia_core.rpc import Endpoint
+from motia_core.protocol.errors import RpcError
+from motia_core.protocol.rpc import Endpoint
 from motia_core.runners.states import ShutdownRung
 
 __all__ = ("ladder", "reap", "signal_group")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from motia_core.app import StartupFailed
+from motia_core.runtime.app import StartupFailed
 from motia_core.testing import MotiaTestApp
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "projects"

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from motia_core.cli_runners import runners
+from motia_core.cli.runners import runners
 from motia_core.conformance import (
     ExclusionError,
     Outcome,

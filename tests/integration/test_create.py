@@ -18,19 +18,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from motia_core.cli_project import create
-from motia_core.create import TEMPLATES_DIR, CreateError, create_project
+from motia_core.cli.create import TEMPLATES_DIR, CreateError, create_project
+from motia_core.cli.project import create
 from motia_core.observability.traces import LogTraceEvent, Span
 from motia_core.project import Project
-from motia_core.steps import parse_step, parse_stream
+from motia_core.project.steps import parse_step, parse_stream
+from motia_core.project.typegen import generate_types
 from motia_core.testing import MotiaTestApp
-from motia_core.typegen import generate_types
 from tests.conftest import missing, require_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "runners" / "node" / "node_modules"
 TSC = REPO / "tests" / "fixtures" / "tsc" / "node_modules" / ".bin" / "tsc"
-GENERATE_TYPES = ("from motia_core.cli_project import generate_types_command; "
+GENERATE_TYPES = ("from motia_core.cli.project import generate_types_command; "
                   "generate_types_command()")
 
 pytestmark = pytest.mark.timeout(90)

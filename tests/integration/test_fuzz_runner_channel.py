@@ -43,7 +43,9 @@ import anyio
 import msgspec
 import pytest
 
-from motia_core.errors import (
+from motia_core.observability import new_trace_id
+from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, METHODS
+from motia_core.protocol.errors import (
     InvalidParams,
     InvalidRequest,
     InvocationNotFound,
@@ -51,10 +53,8 @@ from motia_core.errors import (
     ParseError,
     RunnerCrashed,
 )
-from motia_core.invocation import StepFailed
-from motia_core.observability import new_trace_id
-from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, METHODS
 from motia_core.runners import RunnerRegistry, RunnerSpec
+from motia_core.runtime.invocation import StepFailed
 from motia_core.testing import MotiaTestApp
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]

@@ -1,60 +1,26 @@
-"""The Node runner (runners/node), spawned for real and driven over stdio.
-
-The fake core of test_python_runner.py is reused as is: it speaks protocol v1 in raw JSON lines,
-answers ``state.*``/``emit``/``streams.*`` from dicts, records ``log`` notifications, refuses
-callbacks for invocations already answered, and treats any stdout line that is not JSON-RPC as
-a protocol violation.
+"""The Node runner (runners/node): what only it does (TypeScript, ESM and CommonJS, zod, console
+capture, stray rejections), spawned for real and driven over stdio by the fake core of
+tests/stdio_core.py. What every runner does is in test_runners.py.
 
 The fixture project (tests/fixtures/projects/node-runner) is copied to a temporary directory and
 given a ``node_modules/zod`` the way ``npm install zod`` would: a link to the zod 3 or zod 4
 package installed as the runner's own (dev) dependency, so both majors are tested without
-committing node_modules or installing anything per test.
+committing node_modules or installing anything per test (``tests/runners.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
-import shutil
-import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import missing, require_runtime
-from tests.stdio_core import FakeCore, running
-
-REPO = Path(__file__).resolve().parents[2]
-RUNNER = REPO / "runners" / "node"
-NODE_MODULES = RUNNER / "node_modules"
-FIXTURE = REPO / "tests" / "fixtures" / "projects" / "node-runner"
-# zod 3 is the runner's own dependency (zod-to-json-schema needs it); zod 4 a dev dependency.
-ZOD = {"v3": NODE_MODULES / "zod", "v4": NODE_MODULES / "zod-v4"}
-STREAMS = ["my-stream", "todo"]
+from tests.runners import node_project, require_node_runner
+from tests.runners import spawn_node as spawn
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
-
-
-def require_node_runner() -> str:
-    """``node``, with the runner's npm dependencies installed (skip locally, fail in CI)."""
-    node = require_runtime("node")
-    if not (NODE_MODULES / "esbuild").is_dir() or not ZOD["v4"].is_dir():
-        missing("the Node runner's packages", f"make install, or npm ci --prefix {RUNNER}")
-    return node
-
-
-def node_project(dest: Path, fixture: Path = FIXTURE, zod: str = "v4") -> Path:
-    """A copy of ``fixture`` at ``dest`` whose node_modules has zod ``v3`` or ``v4``."""
-    shutil.copytree(fixture, dest, ignore=shutil.ignore_patterns("node_modules", ".motia"))
-    modules = dest / "node_modules"
-    modules.mkdir(exist_ok=True)
-    (modules / "zod").symlink_to(ZOD[zod], target_is_directory=True)
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -63,96 +29,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return node_project(tmp_path_factory.mktemp("node") / "project")
 
 
-class NodeCore(FakeCore):
-    """The fake core, plus a way to wait for a log record without polling."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, root: Path) -> None:
-        super().__init__(proc, root)
-        self.log_arrived = asyncio.Event()
-
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        super()._dispatch(message)
-        if message.get("method") == "log":
-            self.log_arrived.set()
-
-    async def wait_log(self, invocation_id: str, timeout: float = 10) -> dict[str, Any]:
-        """The first log record of ``invocation_id``, once it has arrived."""
-
-        async def first() -> dict[str, Any]:
-            while True:
-                found = [log for log in self.logs if log.get("invocationId") == invocation_id]
-                if found:
-                    return found[0]
-                self.log_arrived.clear()
-                await self.log_arrived.wait()
-
-        return await asyncio.wait_for(first(), timeout)
-
-
 def step(root: Path, name: str) -> str:
     return str(root / "steps" / name)
-
-
-@asynccontextmanager
-async def spawn(root: Path, init: bool = True, env: dict[str, str] | None = None,
-                **init_overrides: Any) -> AsyncIterator[NodeCore]:
-    node = require_node_runner()
-    environment = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
-                   "MOTIA_RUNNER": "node#0", **(env or {})}
-    overrides = {"streams": STREAMS, **init_overrides}
-    async with running([node, str(RUNNER / "runner.mjs")], root, environment, NodeCore, init,
-                       **overrides) as core:
-        yield core
 
 
 # --- handshake and lifecycle -------------------------------------------------------------------
 
 
-async def test_handshake_answers_runner_info_and_capabilities(project: Path) -> None:
-    async with spawn(project, init=False) as core:
-        response = await core.initialize()
-    assert response["result"] == {
-        "protocolVersion": 1,
-        "runner": {"name": "motia-node-runner", "version": "0.1.0", "language": "node"},
-        "capabilities": {"cancellation": True, "middleware": True, "reload": True,
-                         "filePatterns": [".step.ts", "_step.ts", ".step.js", "_step.js",
-                                          ".stream.ts", "_stream.ts", ".stream.js",
-                                          "_stream.js"]},
-    }
-
-
-async def test_wrong_protocol_version_is_refused_with_supported_list(project: Path) -> None:
-    async with spawn(project, init=False) as core:
-        response = await core.initialize(protocolVersion=2)
-    assert response["error"]["code"] == -32006
-    assert response["error"]["data"] == {"supported": [1]}
-    assert "2" in response["error"]["message"]
-
-
-async def test_bad_messages_are_answered_and_the_runner_goes_on(project: Path) -> None:
+async def test_bad_lines_are_answered_and_the_runner_goes_on(project: Path) -> None:
     async with spawn(project) as core:
-        unknown = await core.request("nope.nothing", {})
-        assert unknown["error"]["code"] == -32601
-        assert "nope.nothing" in unknown["error"]["message"]
-
-        bad_load = await core.request("steps.load", {"files": "steps/x.step.ts"})
-        assert bad_load["error"]["code"] == -32602 and "files" in bad_load["error"]["message"]
-
-        bad_invoke = await core.request("step.invoke", {"file": step(project, "event.step.ts"),
-                                                        "trigger": "event"})
-        assert bad_invoke["error"]["code"] == -32602
-        assert "invocationId" in bad_invoke["error"]["message"]
-        bad_trigger = await core.request("step.invoke", {
-            "invocationId": "x", "file": step(project, "event.step.ts"), "trigger": "http",
-            "trace": {"traceId": "t", "spanId": "s"}})
-        assert "trigger" in bad_trigger["error"]["message"]
-
-        missing = await core.invoke(step(project, "never-loaded.step.ts"))
-        assert missing["error"]["code"] == -32002
-        await core.load(step(project, "noop.step.ts"))
-        noop = await core.invoke(step(project, "noop.step.ts"))
-        assert noop["error"]["code"] == -32002 and "handler" in noop["error"]["message"]
-
         core._pending[None] = asyncio.get_running_loop().create_future()
         core.write_raw(b"{not json")
         parse_error = await asyncio.wait_for(core._pending[None], 10)
@@ -162,33 +47,6 @@ async def test_bad_messages_are_answered_and_the_runner_goes_on(project: Path) -
         core.write_raw(b'{"id": "no-version", "method": "initialize"}')
         invalid = await asyncio.wait_for(core._pending["no-version"], 10)
         assert invalid["error"]["code"] == -32600
-
-
-async def test_eof_on_stdin_exits_zero(project: Path) -> None:
-    async with spawn(project) as core:
-        assert core.proc.stdin is not None
-        core.proc.stdin.close()
-        assert await core.wait_exit() == 0
-
-
-async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero(
-        project: Path) -> None:
-    async with spawn(project) as core:
-        await core.load(step(project, "slow.step.ts"), step(project, "event.step.ts"))
-        slow = core.invoke_start(step(project, "slow.step.ts"), input={"seconds": 0.5})
-        await asyncio.sleep(0.1)
-        shutdown = core.start("shutdown")
-        await asyncio.sleep(0.05)
-        late = await core.invoke(step(project, "event.step.ts"), input={"n": 1})
-        assert late["error"]["code"] == -32010
-        shutdown_response = await asyncio.wait_for(shutdown, 10)
-        slow_response = await asyncio.wait_for(slow, 10)
-        assert shutdown_response["result"] is None
-        assert slow_response["result"]["output"] == {"slept": 0.5}
-        order = core.answered_order
-        assert order.index(slow_response["id"]) < order.index(shutdown_response["id"])
-        core.notify("exit")
-        assert await core.wait_exit() == 0
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -315,19 +173,6 @@ async def test_api_event_and_cron_triggers_use_motia_call_conventions(project: P
     assert core.emitted[0]["invocationId"].startswith("inv-")
     assert cron == {"ticked": True}
     assert core.state["cron"]["last"] == {"trace": "trace-1"}
-
-
-async def test_middleware_runs_first_outermost_and_can_short_circuit(project: Path) -> None:
-    async with spawn(project) as core:
-        await core.load(step(project, "middleware.step.ts"))
-        ok = await core.output(step(project, "middleware.step.ts"), "api", {"headers": {}})
-        blocked = await core.output(step(project, "middleware.step.ts"), "api",
-                                    {"headers": {"x-block": "1"}})
-    assert ok == {"status": 200, "headers": {"x-outer": "1"}, "body": {
-        "mutatedByMiddleware": True, "trail": ["outer-in", "gate", "handler", "outer-out"]}}
-    assert blocked["status"] == 403
-    assert blocked["headers"] == {"x-outer": "1"}
-    assert blocked["body"]["trail"] == ["outer-in", "gate", "outer-out"]
 
 
 async def test_state_calls_carry_the_invocation_and_return_plain_values(project: Path) -> None:
@@ -508,18 +353,6 @@ async def test_cancel_request_cancels_that_invocation_only(project: Path) -> Non
     assert core.stale_callbacks == []
 
 
-async def test_timeout_ms_is_enforced_with_timed_out(project: Path) -> None:
-    async with spawn(project) as core:
-        await core.load(step(project, "slow.step.ts"))
-        response = await core.invoke(step(project, "slow.step.ts"), input={"seconds": 30},
-                                     timeoutMs=200)
-        fast = await core.invoke(step(project, "slow.step.ts"), input={"seconds": 0.01},
-                                 timeoutMs=5000)
-    assert response["error"]["code"] == -32004
-    assert "timeoutMs=200" in response["error"]["message"]
-    assert fast["result"]["output"] == {"slept": 0.01}
-
-
 async def test_return_values_falsy_buffers_and_unserialisable(project: Path) -> None:
     returns = step(project, "returns.step.ts")
     async with spawn(project) as core:
@@ -534,35 +367,6 @@ async def test_return_values_falsy_buffers_and_unserialisable(project: Path) -> 
             bad = await core.invoke(returns, input={"kind": kind})
             assert bad["error"]["code"] == -32001
             assert "cannot be sent as JSON" in bad["error"]["message"]
-
-
-async def test_message_size_limit_applies_to_results_and_input_lines(project: Path) -> None:
-    limit = 4096
-    returns = step(project, "returns.step.ts")
-    async with spawn(project, maxMessageBytes=limit) as core:
-        await core.load(returns)
-        huge = await core.invoke(returns, input={"kind": "huge", "size": 10_000})
-        assert huge["error"]["code"] == -32007
-
-        padding = "p" * (limit * 3)
-        id_first = core.start("step.invoke", {"invocationId": "big", "file": "x",
-                                              "trigger": "event",
-                                              "input": {"id": 5, "pad": padding}},
-                              msg_id="big-first")
-        assert (await asyncio.wait_for(id_first, 10))["error"]["code"] == -32007
-
-        # The id as the last key, a nested "id" earlier on: the top-level one must be found.
-        future = asyncio.get_running_loop().create_future()
-        core._pending["big-last"] = future
-        core.write({"jsonrpc": "2.0", "method": "step.invoke",
-                    "params": {"input": {"id": 5, "pad": padding}}, "id": "big-last"})
-        assert (await asyncio.wait_for(future, 10))["error"]["code"] == -32007
-
-        assert await core.output(returns, input={"kind": "ok"}) == {"kind": "ok"}
-
-        # No id anywhere: the runner cannot answer, so it exits non-zero.
-        core.write({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"pad": padding}})
-        assert await core.wait_exit() != 0
 
 
 # --- zod ---------------------------------------------------------------------------------------
@@ -607,19 +411,6 @@ async def test_zod_schemas_become_json_schema_and_bodies_are_validated_by_zod(
     assert valid == {"status": 200, "body": {"received": sent}}
     assert not_object["status"] == 400
     assert not_object["body"]["errors"][0]["path"] == ""
-
-
-def test_error_codes_match_the_core() -> None:
-    node = require_node_runner()
-    core_errors = pytest.importorskip("motia_core.errors")
-    script = ("import('./lib/errors.mjs').then(m => console.log(JSON.stringify("
-              "Object.fromEntries(Object.entries(m.ERRORS).map(([k, v]) => [k, v.CODE])))))")
-    out = subprocess.run([node, "--input-type=module", "-e", script], cwd=RUNNER,
-                         capture_output=True, text=True, timeout=30, check=True)
-    codes = json.loads(out.stdout)
-    assert len(codes) == 16
-    for name, code in codes.items():
-        assert getattr(core_errors, name).CODE == code, name
 
 
 async def test_stream_can_access_runs_the_stream_files_function(project: Path) -> None:

@@ -1,117 +1,33 @@
-"""The Python runner (runners/python/motia_runner), spawned for real and driven over stdio.
-
-A small fake core lives in this file: it speaks protocol v1 with raw JSON lines, answers the
-runner's ``state.*``/``emit``/``streams.*`` callbacks from dicts, records ``log`` notifications,
-and treats any stdout line that is not JSON-RPC as a protocol violation. It also refuses
-callbacks for invocations that have already been answered, as the real core does, so a runner
-that answers before its background calls finish fails these tests.
+"""The Python runner (runners/python/motia_runner): what only it does, spawned for real and
+driven over stdio by the fake core of tests/stdio_core.py (which refuses callbacks for
+invocations already answered, as the real core does, so a runner that answers before its
+background calls finish fails these tests). What every runner does is in test_runners.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import missing
-from tests.stdio_core import FakeCore, running
-
-REPO = Path(__file__).resolve().parents[2]
-RUNNERS = REPO / "runners" / "python"
-PROJECT = REPO / "tests" / "fixtures" / "projects" / "pyrunner"
-STREAMS = ["my-stream", "todo"]
+from tests.runners import PYTHON_PROJECT as PROJECT
+from tests.runners import spawn_python as spawn
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def step(name: str, root: Path = PROJECT) -> str:
     return str(root / "steps" / name)
 
 
-def runner_env(root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": os.pathsep.join([str(root), str(RUNNERS)]),
-        "MOTIA_PROJECT_ROOT": str(root),
-        "MOTIA_PROTOCOL_VERSION": "1",
-        "MOTIA_RUNNER": "python#0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    env.update(extra or {})
-    return env
-
-
-@asynccontextmanager
-async def spawn(root: Path = PROJECT, python: str = sys.executable,
-                env: dict[str, str] | None = None, init: bool = True,
-                **init_overrides: Any) -> AsyncIterator[FakeCore]:
-    async with running([python, "-m", "motia_runner"], root, runner_env(root, env), FakeCore,
-                       init, **init_overrides) as core:
-        yield core
-
-
 # --- handshake and lifecycle -----------------------------------------------------------------
-
-
-async def test_handshake_answers_runner_info_and_capabilities() -> None:
-    async with spawn(init=False) as core:
-        response = await core.initialize()
-    assert response["result"] == {
-        "protocolVersion": 1,
-        "runner": {"name": "motia-python-runner", "version": "0.1.0", "language": "python"},
-        "capabilities": {"cancellation": True, "middleware": True, "reload": True,
-                         "filePatterns": ["_step.py", ".step.py", "_stream.py"]},
-    }
-
-
-async def test_wrong_protocol_version_is_refused_with_supported_list() -> None:
-    async with spawn(init=False) as core:
-        response = await core.initialize(protocolVersion=2)
-    assert response["error"]["code"] == -32006
-    assert response["error"]["data"] == {"supported": [1]}
-    assert "2" in response["error"]["message"]
-
-
-async def test_unknown_method_and_bad_params_are_answered_and_the_runner_goes_on() -> None:
-    async with spawn() as core:
-        unknown = await core.request("nope.nothing", {})
-        assert unknown["error"]["code"] == -32601
-        assert "nope.nothing" in unknown["error"]["message"]
-
-        bad_load = await core.request("steps.load", {"files": "steps/x_step.py"})
-        assert bad_load["error"]["code"] == -32602
-        assert "files" in bad_load["error"]["message"]
-
-        bad_invoke = await core.request("step.invoke", {"file": step("event_step.py"),
-                                                        "trigger": "event"})
-        assert bad_invoke["error"]["code"] == -32602
-        assert "invocationId" in bad_invoke["error"]["message"]
-
-        bad_trigger = await core.request("step.invoke", {
-            "invocationId": "x", "file": step("event_step.py"), "trigger": "http",
-            "trace": {"traceId": "t", "spanId": "s"}})
-        assert "trigger" in bad_trigger["error"]["message"]
-
-        missing = await core.invoke(step("never_loaded_step.py"))
-        assert missing["error"]["code"] == -32002
-        await core.load(step("noop_step.py"))
-        noop = await core.invoke(step("noop_step.py"))
-        assert noop["error"]["code"] == -32002
-        assert "handler" in noop["error"]["message"]
 
 
 async def test_parse_error_is_answered_with_null_id() -> None:
@@ -121,32 +37,6 @@ async def test_parse_error_is_answered_with_null_id() -> None:
         response = await asyncio.wait_for(core._pending[None], 10)
     assert response["id"] is None
     assert response["error"]["code"] == -32700
-
-
-async def test_eof_on_stdin_exits_zero() -> None:
-    async with spawn() as core:
-        assert core.proc.stdin is not None
-        core.proc.stdin.close()
-        assert await core.wait_exit() == 0
-
-
-async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero() -> None:
-    async with spawn() as core:
-        await core.load(step("slow_step.py"), step("event_step.py"))
-        slow = core.invoke_start(step("slow_step.py"), input={"seconds": 0.5})
-        await asyncio.sleep(0.1)
-        shutdown = core.start("shutdown")
-        await asyncio.sleep(0.05)
-        late = await core.invoke(step("event_step.py"), input={"n": 1})
-        assert late["error"]["code"] == -32010
-        shutdown_response = await asyncio.wait_for(shutdown, 10)
-        slow_response = await asyncio.wait_for(slow, 10)
-        assert shutdown_response["result"] is None
-        assert slow_response["result"]["output"] == {"slept": 0.5}
-        slow_id, shutdown_id = slow_response["id"], shutdown_response["id"]
-        assert core.answered_order.index(slow_id) < core.answered_order.index(shutdown_id)
-        core.notify("exit")
-        assert await core.wait_exit() == 0
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -251,21 +141,6 @@ async def test_api_event_and_cron_triggers_use_motia_call_conventions() -> None:
     assert core.emitted[0]["invocationId"].startswith("inv-")
     assert cron == {"ticked": True}
     assert core.state["cron"]["last"] == {"trace": "trace-1"}
-
-
-async def test_middleware_runs_first_outermost_and_can_short_circuit() -> None:
-    async with spawn() as core:
-        await core.load(step("middleware_step.py"))
-        ok = await core.output(step("middleware_step.py"), "api", {"headers": {}})
-        blocked = await core.output(step("middleware_step.py"), "api",
-                                    {"headers": {"x-block": "1"}})
-    assert ok["status"] == 200
-    assert ok["headers"] == {"x-outer": "1"}
-    assert ok["body"] == {"mutatedByMiddleware": True,
-                          "trail": ["outer-in", "gate", "handler", "outer-out"]}
-    assert blocked["status"] == 403
-    assert blocked["headers"] == {"x-outer": "1"}
-    assert blocked["body"]["trail"] == ["outer-in", "gate", "outer-out"]
 
 
 async def test_state_api_reproduces_motia_python_quirks() -> None:
@@ -397,17 +272,6 @@ async def test_cancel_request_cancels_that_invocation_only() -> None:
         assert await core.output(step("event_step.py"), input={"n": 1}) == {"handled": 1}
 
 
-async def test_timeout_ms_is_enforced_with_timed_out() -> None:
-    async with spawn() as core:
-        await core.load(step("slow_step.py"))
-        response = await core.invoke(step("slow_step.py"), input={"seconds": 30},
-                                     timeoutMs=200)
-        fast = await core.invoke(step("slow_step.py"), input={"seconds": 0.01}, timeoutMs=5000)
-    assert response["error"]["code"] == -32004
-    assert "timeoutMs=200" in response["error"]["message"]
-    assert fast["result"]["output"] == {"slept": 0.01}
-
-
 async def test_handler_error_has_name_message_and_user_only_stack() -> None:
     async with spawn() as core:
         await core.load(step("error_step.py"), step("event_step.py"))
@@ -432,37 +296,6 @@ async def test_return_values_falsy_objects_and_unserialisable() -> None:
         assert obj == {"status": 200, "body": {"a": 1}}
         bad = await core.invoke(step("returns_step.py"), input={"kind": "unserialisable"})
         assert bad["error"]["code"] == -32001
-
-
-async def test_message_size_limit_applies_to_results_and_input_lines() -> None:
-    limit = 4096
-    async with spawn(maxMessageBytes=limit) as core:
-        await core.load(step("returns_step.py"))
-        huge = await core.invoke(step("returns_step.py"), input={"kind": "huge", "size": 10_000})
-        assert huge["error"]["code"] == -32007
-
-        padding = "p" * (limit * 3)
-        id_first = core.start("step.invoke", {"invocationId": "big", "file": "x",
-                                              "trigger": "event", "input": {"id": 5, "pad":
-                                                                            padding}},
-                              msg_id="big-first")
-        assert (await asyncio.wait_for(id_first, 10))["error"]["code"] == -32007
-
-        # The id as the last key, a nested "id" earlier on: the top-level one must be found.
-        future = asyncio.get_running_loop().create_future()
-        core._pending["big-last"] = future
-        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "step.invoke",
-                                   "params": {"input": {"id": 5, "pad": padding}},
-                                   "id": "big-last"}).encode())
-        assert (await asyncio.wait_for(future, 10))["error"]["code"] == -32007
-
-        # Still serving after both.
-        assert await core.output(step("returns_step.py"), input={"kind": "ok"}) == {"kind": "ok"}
-
-        # No id anywhere: the runner cannot answer, so it exits non-zero.
-        core.write_raw(json.dumps({"jsonrpc": "2.0", "method": "$/cancelRequest",
-                                   "params": {"pad": padding}}).encode())
-        assert await core.wait_exit() != 0
 
 
 # --- environments ------------------------------------------------------------------------------
@@ -514,12 +347,3 @@ async def test_runner_works_without_fast_json_and_on_other_interpreters(
             "data": {"v": 1}}
 
 
-def test_error_codes_match_the_core() -> None:
-    core_errors = pytest.importorskip("motia_core.errors")
-    sys.path.insert(0, str(RUNNERS))
-    try:
-        from motia_runner import errors as runner_errors
-    finally:
-        sys.path.remove(str(RUNNERS))
-    for name in runner_errors.__all__:
-        assert getattr(runner_errors, name).CODE == getattr(core_errors, name).CODE, name

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from motia_core.reload import ReloadReport
+from motia_core.runtime.reload import ReloadReport
 from motia_core.testing import MotiaTestApp
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "reload"

@@ -23,7 +23,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from motia_core.errors import RunnerCrashed, RunnerNotReady
+from motia_core.protocol.errors import RunnerCrashed, RunnerNotReady
 from motia_core.runners import (
     RunnerPool,
     RunnerProcess,

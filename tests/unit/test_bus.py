@@ -16,8 +16,6 @@ import anyio
 import msgspec
 import pytest
 
-from motia_core import dlq
-from motia_core.errors import HandlerError
 from motia_core.events import (
     DeadLetter,
     Event,
@@ -32,9 +30,11 @@ from motia_core.events import (
     RetryPolicy,
     Subscription,
     SubscriptionSettings,
+    dlq,
     open_queue,
 )
 from motia_core.events.base import now_ms
+from motia_core.protocol.errors import HandlerError
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,6 @@
 import pytest
 
-from motia_core import errors
-from motia_core.protocol import ErrorObject
+from motia_core.protocol import ErrorObject, errors
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from motia_core.framing import FrameTooLarge, LineBuffer
+from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 
 
 def test_whole_lines_in_one_chunk() -> None:

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from motia_core.cli_runners import runners
+from motia_core.cli.runners import runners
+from motia_core.project.runtimes import missing_runtimes
 from motia_core.runners.plugins import (
     PROJECT_SOURCE,
     RunnerConfigError,
     load_registry,
-    missing_runtimes,
     pin_project,
     registry_for_project,
 )

@@ -8,10 +8,10 @@ import anyio
 import pytest
 
 from motia_core.project import Discovery, Project, discover
+from motia_core.project.steps import ApiConfig
 from motia_core.protocol import ErrorObject, LoadedFile
 from motia_core.runners.process import RunnerProcess
 from motia_core.runners.spec import builtin_specs
-from motia_core.steps import ApiConfig
 from tests.support import FakeCore
 
 PATTERNS = {spec.language: spec.patterns for spec in builtin_specs()}

@@ -2,8 +2,10 @@ import json
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from motia_core import protocol as p
+from motia_core.protocol import errors, runner_tables
 
 ROOT = Path(__file__).parents[2]
 
@@ -11,6 +13,18 @@ ROOT = Path(__file__).parents[2]
 def test_committed_schema_is_up_to_date() -> None:
     committed = (ROOT / "protocol" / "schema.json").read_text()
     assert committed == p.render_schema(), "protocol/schema.json is stale: run `make schema`"
+
+
+@pytest.mark.parametrize("path", sorted(runner_tables.TABLES))
+def test_committed_runner_error_table_is_up_to_date(path: str) -> None:
+    committed = (ROOT / path).read_text(encoding="utf-8")
+    assert committed == runner_tables.TABLES[path](), f"{path} is stale: run `make schema`"
+
+
+def test_runner_tables_list_every_core_error_once() -> None:
+    listed = [c.name for c in runner_tables.error_codes()]
+    assert sorted(listed) == sorted(n for n in errors.__all__ if n != "RpcError")
+    assert len({c.code for c in runner_tables.error_codes()}) == len(listed)
 
 
 def test_every_method_has_a_direction_and_typed_params() -> None:

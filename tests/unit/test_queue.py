@@ -2,8 +2,9 @@
 
 The first part is written against ``QueueAdapter`` only and parametrised over the adapters: what
 passes for memory must pass for SQLite (and later Redis). Then the dead-letter tooling
-(motia_core/dlq.py) on every adapter, what only SQLite has (durability, several connections and
-processes on one file, schema and file errors), the memory adapter's helpers and the factory.
+(motia_core/events/dlq.py) on every adapter, what only SQLite has (durability, several
+connections and processes on one file, schema and file errors), the memory adapter's helpers and
+the factory.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import anyio.abc
 import msgspec
 import pytest
 
-from motia_core import dlq
-from motia_core.errors import HandlerError
 from motia_core.events import (
     SQLITE_FILENAME,
     Enqueue,
@@ -34,10 +33,12 @@ from motia_core.events import (
     QueueMessage,
     SqliteQueue,
     UnknownQueueAdapter,
+    dlq,
     open_queue,
     queue_name,
 )
 from motia_core.events.base import now_ms
+from motia_core.protocol.errors import HandlerError
 
 pytestmark = pytest.mark.anyio
 
@@ -238,7 +239,7 @@ async def test_wait_returns_at_once_when_something_is_visible(queue: QueueAdapte
         await queue.wait(Q, 60)
 
 
-# --- dead-letter tooling (motia_core/dlq.py), on every adapter --------------------------------
+# --- dead-letter tooling (motia_core/events/dlq.py), on every adapter -------------------------
 
 SHIPPED = "order.shipped.audit"
 

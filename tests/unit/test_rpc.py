@@ -11,9 +11,9 @@ import anyio.abc
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from motia_core import errors
 from motia_core import protocol as p
-from motia_core.rpc import Endpoint, ProtocolViolation
+from motia_core.protocol import errors
+from motia_core.protocol.rpc import Endpoint, ProtocolViolation
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from motia_core.steps import (
+from motia_core.project.steps import (
     ApiConfig,
     ConfigError,
     CronConfig,

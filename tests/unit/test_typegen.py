@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from motia_core.project import Project
-from motia_core.steps import parse_step, parse_stream
-from motia_core.typegen import generate_types, schema_to_ts, write_types
+from motia_core.project.steps import parse_step, parse_stream
+from motia_core.project.typegen import generate_types, schema_to_ts, write_types
 
 ROOT = Path("/project")
 

@@ -1,73 +1,13 @@
-// JSON-RPC errors of protocol v1, one class per code, mirroring motia_core/errors.py.
+// JSON-RPC errors of protocol v1, one class per code, and how a thrown value becomes one.
 //
-// The runner cannot import the core, so the codes are repeated here;
-// tests/integration/test_node_runner.py checks them against the core's table. User code sees
-// these too: a ctx.state / ctx.emit / ctx.streams call the core refuses rejects with the
-// matching subclass of RpcError.
+// The runner cannot import the core, so the classes are generated into error_codes.mjs from the
+// core's table (motia_core/protocol/errors.py) by `make schema`, and committed; a test fails when
+// they are stale. User code sees these too: a ctx.state / ctx.emit / ctx.streams call the core
+// refuses rejects with the matching subclass of RpcError.
 
-export class RpcError extends Error {
-  static CODE = -32000;
-  static MESSAGE = 'Server error';
+import { HandlerError } from './error_codes.mjs';
 
-  constructor(message, data) {
-    super(message || new.target.MESSAGE);
-    this.name = new.target.name;
-    this.code = new.target.CODE;
-    if (data !== undefined && data !== null) this.data = data;
-  }
-
-  /** The wire form: {code, message, data?}. */
-  toError() {
-    const error = { code: this.code, message: this.message };
-    if (this.data !== undefined) error.data = this.data;
-    return error;
-  }
-
-  /** The received error object as an instance of the class matching its code. */
-  static fromError(error) {
-    if (error === null || typeof error !== 'object') {
-      return new RpcError(`malformed error object from the core: ${JSON.stringify(error)}`);
-    }
-    const Klass = BY_CODE.get(error.code) || RpcError;
-    const exc = new Klass(String(error.message ?? ''), error.data);
-    if (Klass === RpcError && Number.isInteger(error.code)) exc.code = error.code;
-    return exc;
-  }
-}
-
-const define = (name, code, message) => {
-  const klass = { [name]: class extends RpcError {} }[name];
-  klass.CODE = code;
-  klass.MESSAGE = message;
-  return klass;
-};
-
-export const ParseError = define('ParseError', -32700, 'Parse error');
-export const InvalidRequest = define('InvalidRequest', -32600, 'Invalid request');
-export const MethodNotFound = define('MethodNotFound', -32601, 'Method not found');
-export const InvalidParams = define('InvalidParams', -32602, 'Invalid params');
-export const InternalError = define('InternalError', -32603, 'Internal error');
-export const RequestCancelled = define('RequestCancelled', -32800, 'Request cancelled');
-export const HandlerError = define('HandlerError', -32001, 'Step handler failed');
-export const StepNotFound = define('StepNotFound', -32002, 'Step not found');
-export const InvalidConfig = define('InvalidConfig', -32003, 'Invalid step config');
-export const TimedOut = define('TimedOut', -32004, 'Step execution timed out');
-export const RunnerCrashed = define('RunnerCrashed', -32005, 'Runner crashed');
-export const UnsupportedProtocolVersion =
-  define('UnsupportedProtocolVersion', -32006, 'Unsupported protocol version');
-export const MessageTooLarge = define('MessageTooLarge', -32007, 'Message too large');
-export const RunnerNotReady = define('RunnerNotReady', -32008, 'Runner not ready');
-export const InvocationNotFound = define('InvocationNotFound', -32009, 'Invocation not found');
-export const ShuttingDown = define('ShuttingDown', -32010, 'Shutting down');
-
-/** Every error class by name (what the code-table test reads). */
-export const ERRORS = {
-  ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, RequestCancelled,
-  HandlerError, StepNotFound, InvalidConfig, TimedOut, RunnerCrashed, UnsupportedProtocolVersion,
-  MessageTooLarge, RunnerNotReady, InvocationNotFound, ShuttingDown,
-};
-
-const BY_CODE = new Map(Object.values(ERRORS).map((klass) => [klass.CODE, klass]));
+export * from './error_codes.mjs';
 
 const RUNNER_DIR = new URL('..', import.meta.url).pathname;
 

@@ -1,9 +1,12 @@
 # frozen_string_literal: true
 
-# JSON-RPC errors of protocol v1, one class per code, mirroring motia_core/errors.py.
+require_relative 'error_codes'
+
+# JSON-RPC errors of protocol v1, one class per code.
 #
-# The runner cannot ask the core for its table, so the codes are repeated here;
-# tests/integration/test_ruby_runner.py checks them against the core's. Step code sees these too:
+# The runner cannot ask the core for its table, so the table is generated into error_codes.rb
+# from the core's (motia_core/protocol/errors.py) by `make schema`, and committed; a test fails
+# when it is stale. The classes are made from it below. Step code sees these too:
 # a ctx.state / ctx.emit / ctx.streams call that the core refuses raises the matching subclass of
 # MotiaRunner::RpcError (a StandardError, so a plain `rescue => e` catches it) with the core's
 # message, `code` and `data`.
@@ -45,24 +48,7 @@ module MotiaRunner
     end
   end
 
-  {
-    'ParseError' => [-32_700, 'Parse error'],
-    'InvalidRequest' => [-32_600, 'Invalid request'],
-    'MethodNotFound' => [-32_601, 'Method not found'],
-    'InvalidParams' => [-32_602, 'Invalid params'],
-    'InternalError' => [-32_603, 'Internal error'],
-    'RequestCancelled' => [-32_800, 'Request cancelled'],
-    'HandlerError' => [-32_001, 'Step handler failed'],
-    'StepNotFound' => [-32_002, 'Step not found'],
-    'InvalidConfig' => [-32_003, 'Invalid step config'],
-    'TimedOut' => [-32_004, 'Step execution timed out'],
-    'RunnerCrashed' => [-32_005, 'Runner crashed'],
-    'UnsupportedProtocolVersion' => [-32_006, 'Unsupported protocol version'],
-    'MessageTooLarge' => [-32_007, 'Message too large'],
-    'RunnerNotReady' => [-32_008, 'Runner not ready'],
-    'InvocationNotFound' => [-32_009, 'Invocation not found'],
-    'ShuttingDown' => [-32_010, 'Shutting down']
-  }.each do |name, (code, text)|
+  ERROR_CODES.each do |name, (code, text)|
     klass = Class.new(RpcError)
     klass.const_set(:CODE, code)
     klass.const_set(:DEFAULT_MESSAGE, text)

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from motia_core.app import App
+from motia_core.project import Project
 
 __all__ = ("print_startup",)
 
 
-def print_startup(app: App, console: Console | None = None) -> None:
+def print_startup(project: Project, url: str, root: Path, skipped: Mapping[str, str],
+                  console: Console | None = None) -> None:
+    """``skipped``: language -> why its runner did not start."""
     console = console or Console(stderr=True)
-    project = app.project
-    assert project is not None
-    url = f"http://{app.settings.host}:{app.port}"
     table = Table(title=f"motia-core on {url}", title_justify="left")
     for column in ("kind", "step", "trigger", "language", "file"):
         table.add_column(column)
-    root = app.settings.project_root
     for route in project.api_routes:
         table.add_row("api", route.step.name, f"{route.method} {route.path}",
                       route.step.language, _rel(route.step.file, root))
@@ -35,7 +33,7 @@ def print_startup(app: App, console: Console | None = None) -> None:
         table.add_row("noop", step.name, "-", step.language, _rel(step.file, root))
     console.print(table)
     for file, language in project.skipped.items():
-        reason = app.skipped.get(language, f"no {language} runner")
+        reason = skipped.get(language, f"no {language} runner")
         console.print(f"[yellow]skipped[/yellow] {_rel(file, root)}: {reason}")
     if project.errors:
         console.print(f"[red]{project.report_errors()}[/red]")

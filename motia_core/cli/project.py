@@ -1,8 +1,8 @@
 """`motia create` and `motia generate-types`: commands about the project's files, not its running.
 
-Thin, like cli.py: scaffolding lives in :mod:`motia_core.create`, the types in
-:mod:`motia_core.typegen`. ``generate-types`` needs the configs as the runners see them (a zod
-schema becomes JSON Schema only inside the Node runner), so it starts the project's runners,
+Thin, like main.py: scaffolding lives in :mod:`motia_core.cli.create`, the types in
+:mod:`motia_core.project.typegen`. ``generate-types`` needs the configs as the runners see them
+(a zod schema becomes JSON Schema only inside the Node runner), so it starts the project's runners,
 loads every step and stream file once, and stops them: no server, no queue, no state.
 """
 
@@ -14,15 +14,15 @@ from pathlib import Path
 import anyio
 import click
 
+from motia_core.cli.create import TEMPLATES, CreateError, create_project
 from motia_core.config import Settings, SettingsError
-from motia_core.create import TEMPLATES, CreateError, create_project
-from motia_core.errors import InvocationNotFound
-from motia_core.loading import load_files, select_languages
 from motia_core.project import Project, discover
+from motia_core.project.loading import load_files, select_languages
+from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
 from motia_core.protocol import LoadedFile
+from motia_core.protocol.errors import InvocationNotFound
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.runners.plugins import registry_for_project
-from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("create", "generate_types_command", "load_project")
 

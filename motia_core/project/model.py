@@ -16,8 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from motia_core.protocol import LoadedFile
-from motia_core.steps import (
+from motia_core.project.steps import (
     ApiConfig,
     ConfigError,
     CronConfig,
@@ -29,6 +28,7 @@ from motia_core.steps import (
     parse_step,
     parse_stream,
 )
+from motia_core.protocol import LoadedFile
 
 __all__ = (
     "SCANNED_DIRS",

@@ -19,24 +19,26 @@ import anyio
 import anyio.abc
 from aiohttp import web
 
-from motia_core.admin import dead_letter_routes
 from motia_core.config import Settings
+from motia_core.cron.scheduler import CronJob, CronScheduler
 from motia_core.events import Event, EventBus, QueueAdapter, open_queue
-from motia_core.handlers import AppHandlers
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
-from motia_core.invocation import Callbacks, Invoker
-from motia_core.loading import load_files, select_languages, stream_names
+from motia_core.http.admin import dead_letter_routes
 from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
 from motia_core.project import Discovery, Project, discover
-from motia_core.reload import Reloader
-from motia_core.report import print_startup
+from motia_core.project.loading import load_files, select_languages
+from motia_core.project.steps import Step
+from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
-from motia_core.scheduler import CronScheduler
+from motia_core.runtime.invocation import Callbacks, Invoker
+from motia_core.runtime.reload import Reloader
+from motia_core.runtime.report import print_startup
+from motia_core.runtime.serving import Serving
+from motia_core.runtime.triggers import AppHandlers
 from motia_core.state import StateAdapter, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
-from motia_core.typegen import TYPES_FILE, generate_types, write_types
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -71,33 +73,44 @@ class App:
         self.traces = traces or MemoryTraceStore()
         self.queue = queue or open_queue(settings.queue, settings.data_dir)
         self.bus = EventBus(self.queue)
-        self.pools: dict[str, RunnerPool] = {}
+        self.serving = Serving()
+        self.pools: dict[str, RunnerPool] = self.serving.pools
         self.invoker = Invoker(self.pools, self.traces)
-        self.handlers = AppHandlers(self)
+        self.publish_listeners: list[Callable[[Event], None]] = []
+        self.handlers = AppHandlers(settings, self.serving, self.invoker, self.bus, self.traces,
+                                    health=self.health, publish_listeners=self.publish_listeners)
         self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
                                    self.stream_store)
-        self.scheduler = CronScheduler(self.handlers.cron_tick)
-        self.project: Project | None = None
-        self.discovery: Discovery | None = None
-        self.streams_sent: list[str] = []  # the stream names the runners were last told
+        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_tick)
         self.http_app: web.Application | None = None
-        self.reloader = Reloader(self)
+        self.reloader = Reloader(settings.project_root, self.registry, self.serving,
+                                 self.apply_project)
         self.stream_sockets = StreamSocketServer(self.stream_hub, self.stream_store, StreamAccess(
             streams=lambda: [s.name for s in self.project.streams] if self.project else [],
             authenticate=load_hook(settings.stream_auth, settings.project_root)
             if settings.stream_auth else None))
         self._subscribed: set[tuple[str, str]] = set()
-        self.skipped: dict[str, str] = {}  # language -> why its runner did not start
         self.port: int | None = None
-        self.publish_listeners: list[Callable[[Event], None]] = []
         self._stop = anyio.Event()
+
+    # What is served lives in ``serving`` (shared with the triggers and the reloader); the
+    # harness and the CLI read it under these names.
+
+    @property
+    def project(self) -> Project | None:
+        return self.serving.project
+
+    @property
+    def discovery(self) -> Discovery | None:
+        return self.serving.discovery
 
     # --- start-up ----------------------------------------------------------------------------
 
     async def _start_runners(self, tg: anyio.abc.TaskGroup) -> Project:
         root = self.settings.project_root
-        found = self.discovery = discover(root, {s.language: s.patterns for s in self.registry})
-        languages, self.skipped = select_languages(self.settings, self.registry, found)
+        found = discover(root, {s.language: s.patterns for s in self.registry})
+        self.serving.discovery = found
+        languages, self.serving.skipped = select_languages(self.settings, self.registry, found)
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
@@ -109,12 +122,12 @@ class App:
             if all(p.state is RunnerState.FATAL for p in pool.processes):
                 raise StartupFailed(f"the {language} runner cannot start: "
                                     f"{pool.processes[0].last_error}")
-        loaded, self.streams_sent = await load_files(self.pools, found)
+        loaded, self.serving.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
 
     def stream_names(self) -> list[str]:
         """Every stream some runner has loaded, whatever its language."""
-        return stream_names(self.pools, self.discovery) if self.discovery is not None else []
+        return self.serving.stream_names()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[App] = anyio.TASK_STATUS_IGNORED,
                   ) -> None:
@@ -131,7 +144,9 @@ class App:
                 self.apply_project(project)
                 if self.watch:
                     await tg.start(self.reloader.watch)
-                print_startup(self)
+                assert self.project is not None
+                print_startup(self.project, f"http://{self.settings.host}:{self.port}",
+                              self.settings.project_root, self.serving.skipped)
                 task_status.started(self)
                 await self._stop.wait()
                 await runner.cleanup()
@@ -147,7 +162,7 @@ class App:
 
     def apply_project(self, project: Project) -> None:
         """Serve ``project``: its routes, subscriptions and cron jobs replace the current ones."""
-        self.project = project
+        self.serving.project = project
         assert self.http_app is not None
         self.http_app[ROUTER_KEY].replace(self._routes(project))
         wanted: set[tuple[str, str]] = set()
@@ -160,7 +175,10 @@ class App:
         for topic, name in self._subscribed - wanted:
             self.bus.unsubscribe(topic, name)
         self._subscribed = wanted
-        self.scheduler.schedule(project.cron_steps)
+        self.scheduler.schedule([
+            CronJob(key=step.file, name=step.name, target=step,
+                    expression=step.config.cron)  # type: ignore[union-attr]
+            for step in project.cron_steps])
         if self.watch and "node" in self.pools:
             # `motia dev` keeps types.d.ts in step with the configs, as the original does, so
             # TypeScript steps type-check against what they emit and receive.
@@ -238,7 +256,7 @@ class App:
                            for p in pool.processes]
                 for language, pool in self.pools.items()
             },
-            "skipped": dict(self.skipped),
+            "skipped": dict(self.serving.skipped),
             "reloads": self.reloader.count,
         }
 

@@ -16,8 +16,8 @@ import anyio
 import click
 
 from motia_core import __version__
-from motia_core.cli_project import create, generate_types_command
-from motia_core.cli_runners import runners
+from motia_core.cli.project import create, generate_types_command
+from motia_core.cli.runners import runners
 from motia_core.config import Settings, SettingsError
 
 __all__ = ("main",)
@@ -66,7 +66,9 @@ def _serve_options(func: Any) -> Any:
 
 
 def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
-    from motia_core.app import serve  # the app pulls in aiohttp & co; `motia --help` should not
+    from motia_core.runtime.app import (
+        serve,  # the app pulls in aiohttp & co; `motia --help` should not
+    )
 
     settings = _settings(project, log_level="debug" if debug else None, **overrides)
     code = anyio.run(serve, settings, strict)
@@ -187,8 +189,8 @@ def dlq() -> None:
 
 
 def _run_dlq(project: Path, action: Any) -> Any:
-    from motia_core import dlq as operations
     from motia_core.events import QueueError, open_queue
+    from motia_core.events import dlq as operations
 
     settings = _settings(project)
     if settings.queue == "memory":
@@ -247,7 +249,7 @@ def dlq_purge(project: Path, queue_name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(project: Path, as_json: bool) -> None:
     """Which runtimes are present, their versions, and what this project is missing."""
-    from motia_core.doctor import diagnose, render
+    from motia_core.cli.doctor import diagnose, render
 
     report = diagnose(_settings(project))
     if as_json:

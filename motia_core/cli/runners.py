@@ -1,7 +1,7 @@
 """`motia runners list` and `motia runners check`: the registered runners, and the kit.
 
 Thin, like the rest of the CLI: the registry comes from ``runners.plugins``, the checking from
-``conformance``. ``cli.py`` adds this group with ``main.add_command(runners)``.
+``conformance``. ``main.py`` adds this group with ``main.add_command(runners)``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from motia_core.project.runtimes import missing_runtimes
 from motia_core.runners.plugins import (
     PROJECT_SOURCE,
     RunnerConfigError,
     load_registry,
-    missing_runtimes,
     pin_project,
     registry_for_project,
 )

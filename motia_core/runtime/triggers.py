@@ -1,7 +1,8 @@
 """Where each trigger becomes an invocation: an HTTP request, an event delivery, a cron tick.
 
 Each entry point decides the trace (a new one, one continued from `traceparent`, or the one an
-event carries) and the deadline, then hands the step to the :class:`~motia_core.invocation.Invoker`.
+event carries) and the deadline, then hands the step to the
+:class:`~motia_core.runtime.invocation.Invoker`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from motia_core.events import Event, SubscriptionSettings
+from motia_core.config import Settings
+from motia_core.events import Event, EventBus, SubscriptionSettings
 from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
-from motia_core.invocation import StepFailed
-from motia_core.observability import new_trace_id, now_ms, parse_traceparent
+from motia_core.observability import TraceStore, new_trace_id, now_ms, parse_traceparent
+from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
-from motia_core.steps import Step
+from motia_core.runtime.invocation import Invoker, StepFailed
+from motia_core.runtime.serving import Serving
 from motia_core.streams import Subscription
 from motia_core.validation import SchemaCache, SchemaInvalid
-
-if TYPE_CHECKING:
-    from motia_core.app import App
 
 __all__ = ("AppHandlers", "InvalidEventInput")
 
@@ -34,8 +34,19 @@ class InvalidEventInput(Exception):
 
 
 class AppHandlers:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    """The app's entry points, given what they use: settings for deadlines and strictness, the
+    invoker, the bus and trace store, and what is being served (for canAccess)."""
+
+    def __init__(self, settings: Settings, serving: Serving, invoker: Invoker, bus: EventBus,
+                 traces: TraceStore, *, health: Callable[[], dict[str, Any]],
+                 publish_listeners: list[Callable[[Event], None]]) -> None:
+        self.settings = settings
+        self.serving = serving
+        self.invoker = invoker
+        self.bus = bus
+        self.traces = traces
+        self._health = health
+        self.publish_listeners = publish_listeners
         self.schemas = SchemaCache()
 
     def _trace(self, incoming: IncomingTrace | None) -> tuple[str, str | None]:
@@ -53,10 +64,10 @@ class AppHandlers:
         step: Step = route.step
         trace_id, parent = self._trace(trace)
         try:
-            output = await self.app.invoker.invoke(
+            output = await self.invoker.invoke(
                 step, "api", request, trace_id=trace_id, parent_span_id=parent,
                 entry=f"{route.method} {route.path}",
-                timeout_s=self.app.settings.handler_timeout_s,
+                timeout_s=self.settings.handler_timeout_s,
             )
         except StepFailed as exc:
             stack = _stack(exc)
@@ -66,15 +77,15 @@ class AppHandlers:
 
     async def emit(self, topic: str, data: Any, trace: IncomingTrace | None = None) -> str:
         trace_id, parent = self._trace(trace)
-        self.app.traces.start_trace(trace_id, f"POST /emit {topic}")
+        self.traces.start_trace(trace_id, f"POST /emit {topic}")
         await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data, trace_id=trace_id,
                                  parent_span_id=parent, flows=[], message_group_id=None,
                                  emitted_at_ms=now_ms()))
         return trace_id
 
     async def publish(self, event: Event) -> int:
-        count = await self.app.bus.publish(event)
-        for listener in self.app.publish_listeners:
+        count = await self.bus.publish(event)
+        for listener in self.publish_listeners:
             listener(event)
         if not count:
             log.info("no step subscribes to %r", event.topic,
@@ -82,7 +93,7 @@ class AppHandlers:
         return count
 
     def health(self) -> dict[str, Any]:
-        return self.app.health()
+        return self._health()
 
     # --- events ----------------------------------------------------------------------------
 
@@ -100,7 +111,7 @@ class AppHandlers:
             if isinstance(schema, dict):
                 self._check_input(step, event, schema)
             try:
-                await self.app.invoker.invoke(
+                await self.invoker.invoke(
                     step, "event", event.data, trace_id=event.trace_id,
                     parent_span_id=event.parent_span_id, entry=event.topic, timeout_s=timeout_s,
                 )
@@ -117,7 +128,7 @@ class AppHandlers:
         infrastructure = getattr(step.config, "infrastructure", None)
         handler = getattr(infrastructure, "handler", None)
         timeout = getattr(handler, "timeout", None)
-        return float(timeout) if timeout else self.app.settings.handler_timeout_s
+        return float(timeout) if timeout else self.settings.handler_timeout_s
 
     def _check_input(self, step: Step, event: Event, schema: dict[str, Any]) -> None:
         try:
@@ -131,7 +142,7 @@ class AppHandlers:
         listed = "; ".join(f"{e.path or '(root)'}: {e.message}" for e in errors)
         message = (f"event {event.topic!r} does not match the input schema of step "
                    f"{step.name!r} ({step.file}): {listed}")
-        if self.app.settings.strict_event_input:
+        if self.settings.strict_event_input:
             raise InvalidEventInput(message)
         log.warning("%s (delivered anyway; set strict_event_input to refuse)", message,
                     extra={"action": "input_invalid", "step": step.name,
@@ -141,14 +152,14 @@ class AppHandlers:
 
     async def can_access(self, stream: str, subscription: Subscription, auth: Any) -> bool:
         """A WebSocket join: the stream file's canAccess decides, evaluated in its runner."""
-        project = self.app.project
+        project = self.serving.project
         definition = next((s for s in project.streams if s.name == stream), None) \
             if project is not None else None
         if definition is None or not definition.has_can_access:
             return True
-        language = self.app.discovery.language_of(definition.file) \
-            if self.app.discovery is not None else None
-        pool = self.app.pools.get(language or "")
+        language = self.serving.discovery.language_of(definition.file) \
+            if self.serving.discovery is not None else None
+        pool = self.serving.pools.get(language or "")
         if pool is None:
             return False
         return await pool.can_access(StreamCanAccessParams(
@@ -161,9 +172,9 @@ class AppHandlers:
         trace_id = new_trace_id()
         expression = step.config.cron  # type: ignore[union-attr]
         try:
-            await self.app.invoker.invoke(step, "cron", None, trace_id=trace_id,
+            await self.invoker.invoke(step, "cron", None, trace_id=trace_id,
                                           parent_span_id=None, entry=expression,
-                                          timeout_s=self.app.settings.handler_timeout_s)
+                                          timeout_s=self.settings.handler_timeout_s)
         except StepFailed as exc:
             log.error("cron job %s failed: %s", step.name, exc.error,
                       extra={"action": "cron_failed", "step": step.name, "traceId": trace_id,

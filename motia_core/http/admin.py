@@ -1,6 +1,6 @@
 """The app's own HTTP endpoints under ``/__motia`` for operators and tools: dead letters.
 
-The same operations as ``motia dlq`` (both are :mod:`motia_core.dlq`), against the queue the
+The same operations as ``motia dlq`` (both are :mod:`motia_core.events.dlq`), against the queue the
 running server uses, so a memory queue's dead letters can be seen and replayed too.
 """
 
@@ -10,8 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from motia_core import dlq
-from motia_core.events import QueueAdapter
+from motia_core.events import QueueAdapter, dlq
 
 __all__ = ("dead_letter_routes",)
 

@@ -18,7 +18,8 @@ import anyio.abc
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from motia_core.errors import (
+from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, CancelParams, ErrorObject, Method
+from motia_core.protocol.errors import (
     InvalidParams,
     InvalidRequest,
     MessageTooLarge,
@@ -28,8 +29,7 @@ from motia_core.errors import (
     RpcError,
     RunnerCrashed,
 )
-from motia_core.framing import FrameTooLarge, LineBuffer
-from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, CancelParams, ErrorObject, Method
+from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 
 __all__ = ("Endpoint", "Handler", "ProtocolViolation")
 

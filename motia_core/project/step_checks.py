@@ -1,20 +1,31 @@
 """The rules a step or stream config must follow, each failure naming file, field and fix.
 
-The typed configs and ``parse_step``/``parse_stream`` live in :mod:`motia_core.steps`; this module
-holds the checks they run, so the shapes stay readable apart from the rules. See steps.py for the
+The typed configs and ``parse_step``/``parse_stream`` live in :mod:`motia_core.project.steps`;
+this module holds the rules they run, so the shapes stay readable apart from the rules, and
+:mod:`motia_core.project.checker` the field checks the rules are made of. See steps.py for the
 leniencies and extensions on top of the original's rules.
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from datetime import timezone
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from motia_core.cron import CronExpressionError, parse_cron
+from motia_core.project.checker import (
+    Checker,
+    ConfigError,
+    InvalidStep,
+    choice,
+    got,
+    is_number,
+    number,
+    string,
+    string_list,
+    unknown_keys,
+)
 from motia_core.validation import BodyValidator, SchemaInvalid
 
 __all__ = (
@@ -34,51 +45,6 @@ _LAMBDA_CPU = ((128, 0.0625), (256, 0.125), (512, 0.25), (1024, 0.5), (1536, 0.7
 _CPU_TOLERANCE = 0.1
 
 
-# --- errors ------------------------------------------------------------------------------------
-
-
-class ConfigError(Exception):
-    """One problem in one file's config. ``field`` is a path such as
-    ``config.infrastructure.queue.maxRetries``; empty when the whole file failed to load."""
-
-    def __init__(self, file: str, field: str, message: str, hint: str = "") -> None:
-        self.file = file
-        self.field = field
-        self.message = message
-        self.hint = hint
-        super().__init__(file, field, message, hint)
-
-    def __str__(self) -> str:
-        return self.describe()
-
-    def describe(self, root: Path | None = None) -> str:
-        """One sentence; file paths relative to ``root`` when given."""
-        file = self.file
-        if root is not None:
-            try:
-                file = str(Path(self.file).relative_to(root))
-            except ValueError:
-                pass
-        if self.field:
-            text = f"{file}: {self.field} {self.message}"
-        elif Path(self.file).name in self.message:
-            text = self.message  # a runner's load error already names the file
-        else:
-            text = f"{file}: {self.message}"
-        return f"{text}; {self.hint}" if self.hint else text
-
-
-class InvalidStep(Exception):
-    """A step or stream file whose config has problems; ``errors`` lists every one of them."""
-
-    def __init__(self, file: str, errors: list[ConfigError]) -> None:
-        self.file = file
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
-
-
-
-
 def lambda_cpu_for_ram(ram_mb: float) -> float:
     """The vCPU AWS Lambda gives ``ram_mb`` of memory (clamped to the table's ends)."""
     if ram_mb <= _LAMBDA_CPU[0][0]:
@@ -89,100 +55,35 @@ def lambda_cpu_for_ram(ram_mb: float) -> float:
     return _LAMBDA_CPU[-1][1]
 
 
-# --- validation --------------------------------------------------------------------------------
-
-
-class _Checker:
-    """Collects every problem of one config instead of stopping at the first."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.errors: list[ConfigError] = []
-
-    def error(self, field: str, message: str, hint: str = "") -> None:
-        self.errors.append(ConfigError(self.file, field, message, hint))
-
-    def fail(self) -> NoReturn:
-        raise InvalidStep(self.file, self.errors)
-
-
-def _got(value: Any) -> str:
-    if value is None:
-        return "got null"
-    if isinstance(value, bool):
-        return f"got the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"got the number {value}"
-    if isinstance(value, str):
-        return f"got the string {value[:60]!r}"
-    return "got a list" if isinstance(value, list) else "got an object"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _unknown_keys(c: _Checker, path: str, value: dict[str, Any], allowed: Collection[str],
-                  kind: str) -> None:
-    for key in value:
-        if key in allowed or key.startswith("__motia"):
-            continue
-        close = difflib.get_close_matches(key, list(allowed), n=1)
-        hint = (f"did you mean {close[0]!r}?" if close
-                else f"remove it ({kind} allows {', '.join(sorted(allowed))})")
-        c.error(f"{path}.{key}", f"is not a field of {kind}", hint)
-
-
-def _string(c: _Checker, path: str, value: Any, example: str = "", *,
-            may_be_empty: bool = False) -> bool:
-    if not isinstance(value, str):
-        c.error(path, f"must be a string, {_got(value)}", f"write e.g. {example!r}" if example
-                else "")
-        return False
-    if not may_be_empty and not value.strip():
-        c.error(path, "must not be empty", f"write e.g. {example!r}" if example else "")
-        return False
-    return True
-
-
-def _string_list(c: _Checker, path: str, value: Any, example: str) -> None:
+def _emits(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, list):
-        shown = value if isinstance(value, str) else example
-        c.error(path, f"must be a list of strings, {_got(value)}", f"write e.g. [{shown!r}]")
-        return
-    for i, item in enumerate(value):
-        _string(c, f"{path}[{i}]", item, example)
-
-
-def _emits(c: _Checker, path: str, value: Any) -> None:
-    if not isinstance(value, list):
-        c.error(path, f"must be a list of topics, {_got(value)}",
+        c.error(path, f"must be a list of topics, {got(value)}",
                 "write e.g. ['order.created'] or [{'topic': 'order.created', 'label': 'ok'}]; "
                 "[] allows any topic")
         return
     for i, item in enumerate(value):
         where = f"{path}[{i}]"
         if isinstance(item, dict):
-            _unknown_keys(c, where, item, ("topic", "label", "conditional"), "an emit")
+            unknown_keys(c, where, item, ("topic", "label", "conditional"), "an emit")
             if item.get("topic") is None:
                 c.error(f"{where}.topic", "is required", "name the topic, e.g. 'order.created'")
             else:
-                _string(c, f"{where}.topic", item["topic"], "order.created")
+                string(c, f"{where}.topic", item["topic"], "order.created")
             if item.get("label") is not None:
-                _string(c, f"{where}.label", item["label"])
+                string(c, f"{where}.label", item["label"])
             conditional = item.get("conditional")
             if conditional is not None and not isinstance(conditional, bool):
-                c.error(f"{where}.conditional", f"must be true or false, {_got(conditional)}")
+                c.error(f"{where}.conditional", f"must be true or false, {got(conditional)}")
         elif not isinstance(item, str):
             c.error(where, f"must be a topic string or {{topic, label?, conditional?}}, "
-                    f"{_got(item)}", "write e.g. 'order.created'")
+                    f"{got(item)}", "write e.g. 'order.created'")
         else:
-            _string(c, where, item, "order.created")
+            string(c, where, item, "order.created")
 
 
-def _schema(c: _Checker, path: str, value: Any) -> None:
+def _schema(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, (dict, bool)):
-        c.error(path, f"must be a JSON Schema object, {_got(value)}",
+        c.error(path, f"must be a JSON Schema object, {got(value)}",
                 "for a pydantic model use Model.model_json_schema(); TypeScript runners convert "
                 "zod schemas themselves")
         return
@@ -195,9 +96,9 @@ def _schema(c: _Checker, path: str, value: Any) -> None:
                 "fix the schema (see https://json-schema.org/understanding-json-schema)")
 
 
-def _response_schema(c: _Checker, path: str, value: Any) -> None:
+def _response_schema(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, dict):
-        c.error(path, f"must map status codes to schemas, {_got(value)}",
+        c.error(path, f"must map status codes to schemas, {got(value)}",
                 "write e.g. {'200': {...schema...}}")
         return
     for status, schema in value.items():
@@ -205,32 +106,32 @@ def _response_schema(c: _Checker, path: str, value: Any) -> None:
             _schema(c, f"{path}.{status}", schema)
 
 
-def _query_params(c: _Checker, path: str, value: Any) -> None:
+def _query_params(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, list):
-        c.error(path, f"must be a list of {{name, description?}}, {_got(value)}")
+        c.error(path, f"must be a list of {{name, description?}}, {got(value)}")
         return
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            c.error(f"{path}[{i}]", f"must be an object {{name, description?}}, {_got(item)}",
+            c.error(f"{path}[{i}]", f"must be an object {{name, description?}}, {got(item)}",
                     "write e.g. {'name': 'limit', 'description': 'page size'}")
             continue
-        _string(c, f"{path}[{i}].name", item.get("name"), "limit")
+        string(c, f"{path}[{i}].name", item.get("name"), "limit")
         if item.get("description") is not None:
-            _string(c, f"{path}[{i}].description", item["description"])
+            string(c, f"{path}[{i}].description", item["description"])
 
 
-def _middleware(c: _Checker, path: str, value: Any) -> None:
+def _middleware(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, list):
-        c.error(path, f"must be a list of middleware functions, {_got(value)}")
+        c.error(path, f"must be a list of middleware functions, {got(value)}")
 
 
-def _path(c: _Checker, path: str, value: Any) -> None:
-    if _string(c, path, value, "/users/:id") and not value.startswith("/"):
+def _path(c: Checker, path: str, value: Any) -> None:
+    if string(c, path, value, "/users/:id") and not value.startswith("/"):
         c.error(path, f"must start with '/', got {value!r}", f"write '/{value}'")
 
 
-def _method(c: _Checker, path: str, value: Any) -> None:
-    if not _string(c, path, value, "POST") or value in HTTP_METHODS:
+def _method(c: Checker, path: str, value: Any) -> None:
+    if not string(c, path, value, "POST") or value in HTTP_METHODS:
         return
     if value.upper() in HTTP_METHODS:
         c.error(path, f"must be upper-case, got {value!r}", f"write {value.upper()!r}")
@@ -238,8 +139,8 @@ def _method(c: _Checker, path: str, value: Any) -> None:
         c.error(path, f"must be one of {', '.join(HTTP_METHODS)}, got {value!r}")
 
 
-def _cron(c: _Checker, path: str, value: Any) -> None:
-    if not _string(c, path, value, "*/5 * * * *"):
+def _cron(c: Checker, path: str, value: Any) -> None:
+    if not string(c, path, value, "*/5 * * * *"):
         return
     try:
         parse_cron(value, timezone.utc)
@@ -249,32 +150,14 @@ def _cron(c: _Checker, path: str, value: Any) -> None:
                 exc.allowed)
 
 
-def _number(c: _Checker, path: str, value: Any, low: float | None = None,
-            high: float | None = None, *, integer: bool = False, unit: str = "") -> bool:
-    if not _is_number(value) or (integer and float(value) != int(value)):
-        c.error(path, f"must be {'a whole number' if integer else 'a number'}, {_got(value)}")
-        return False
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
-                  else f"at least {low:g}" if low is not None else f"at most {high:g}")
-        c.error(path, f"must be {bounds}{unit}, got {value:g}")
-        return False
-    return True
-
-
-def _choice(c: _Checker, path: str, value: Any, options: tuple[str, ...]) -> None:
-    if value not in options:
-        c.error(path, f"must be one of {', '.join(map(repr, options))}, {_got(value)}")
-
-
-def _handler_settings(c: _Checker, path: str, value: dict[str, Any]) -> None:
-    _unknown_keys(c, path, value, ("ram", "cpu", "timeout"), "infrastructure.handler")
+def _handler_settings(c: Checker, path: str, value: dict[str, Any]) -> None:
+    unknown_keys(c, path, value, ("ram", "cpu", "timeout"), "infrastructure.handler")
     ram, cpu, timeout = value.get("ram"), value.get("cpu"), value.get("timeout")
-    if ram is not None and not _number(c, f"{path}.ram", ram, 128, 10240, unit=" MB"):
+    if ram is not None and not number(c, f"{path}.ram", ram, 128, 10240, unit=" MB"):
         ram = None
     if timeout is not None:
-        _number(c, f"{path}.timeout", timeout, 1, 900, unit=" seconds")
-    if cpu is not None and _number(c, f"{path}.cpu", cpu, 0) and ram is not None:
+        number(c, f"{path}.timeout", timeout, 1, 900, unit=" seconds")
+    if cpu is not None and number(c, f"{path}.cpu", cpu, 0) and ram is not None:
         expected = lambda_cpu_for_ram(ram)
         if abs(cpu - expected) > _CPU_TOLERANCE:
             c.error(f"{path}.cpu", f"({cpu:g} vCPU) is not proportional to ram ({ram:g} MB)",
@@ -282,58 +165,58 @@ def _handler_settings(c: _Checker, path: str, value: dict[str, Any]) -> None:
                     f"{_CPU_TOLERANCE}) or leave cpu out")
 
 
-def _queue_settings(c: _Checker, path: str, value: dict[str, Any]) -> None:
+def _queue_settings(c: Checker, path: str, value: dict[str, Any]) -> None:
     rules: dict[str, Callable[[str, Any], object]] = {
-        "type": lambda p, v: _choice(c, p, v, ("standard", "fifo")),
-        "maxRetries": lambda p, v: _number(c, p, v, 0, integer=True),
-        "visibilityTimeout": lambda p, v: _number(c, p, v, 0, unit=" seconds"),
-        "delaySeconds": lambda p, v: _number(c, p, v, 0, 900, unit=" seconds"),
-        "concurrency": lambda p, v: _number(c, p, v, 1, integer=True),
-        "messageGroupId": lambda p, v: _string(c, p, v, "orderId"),
-        "backoff": lambda p, v: _choice(c, p, v, ("fixed", "exponential")),
-        "retryDelaySeconds": lambda p, v: _number(c, p, v, 0, unit=" seconds"),
+        "type": lambda p, v: choice(c, p, v, ("standard", "fifo")),
+        "maxRetries": lambda p, v: number(c, p, v, 0, integer=True),
+        "visibilityTimeout": lambda p, v: number(c, p, v, 0, unit=" seconds"),
+        "delaySeconds": lambda p, v: number(c, p, v, 0, 900, unit=" seconds"),
+        "concurrency": lambda p, v: number(c, p, v, 1, integer=True),
+        "messageGroupId": lambda p, v: string(c, p, v, "orderId"),
+        "backoff": lambda p, v: choice(c, p, v, ("fixed", "exponential")),
+        "retryDelaySeconds": lambda p, v: number(c, p, v, 0, unit=" seconds"),
     }
-    _unknown_keys(c, path, value, rules, "infrastructure.queue")
+    unknown_keys(c, path, value, rules, "infrastructure.queue")
     for key, rule in rules.items():
         if value.get(key) is not None:
             rule(f"{path}.{key}", value[key])
 
 
-def _infrastructure(c: _Checker, path: str, value: Any) -> None:
+def _infrastructure(c: Checker, path: str, value: Any) -> None:
     if not isinstance(value, dict):
-        c.error(path, f"must be an object {{handler?, queue?}}, {_got(value)}")
+        c.error(path, f"must be an object {{handler?, queue?}}, {got(value)}")
         return
-    _unknown_keys(c, path, value, ("handler", "queue"), "infrastructure")
+    unknown_keys(c, path, value, ("handler", "queue"), "infrastructure")
     parts: dict[str, dict[str, Any]] = {}
     for key, check in (("handler", _handler_settings), ("queue", _queue_settings)):
         part = value.get(key)
         if part is None:
             continue
         if not isinstance(part, dict):
-            c.error(f"{path}.{key}", f"must be an object, {_got(part)}")
+            c.error(f"{path}.{key}", f"must be an object, {got(part)}")
             continue
         parts[key] = part
         check(c, f"{path}.{key}", part)
     timeout: Any = parts.get("handler", {}).get("timeout")
     visibility: Any = parts.get("queue", {}).get("visibilityTimeout")
-    if _is_number(timeout) and _is_number(visibility) and visibility <= timeout:
+    if is_number(timeout) and is_number(visibility) and visibility <= timeout:
         c.error(f"{path}.queue.visibilityTimeout",
                 f"({visibility:g}s) must be greater than handler.timeout ({timeout:g}s)",
                 "raise it, or a message is delivered again while its handler still runs")
 
 
-_FieldCheck = Callable[[_Checker, str, Any], None]
+_FieldCheck = Callable[[Checker, str, Any], None]
 
 
 def _text(example: str = "", *, may_be_empty: bool = False) -> _FieldCheck:
-    def check(c: _Checker, path: str, value: Any) -> None:
-        _string(c, path, value, example, may_be_empty=may_be_empty)
+    def check(c: Checker, path: str, value: Any) -> None:
+        string(c, path, value, example, may_be_empty=may_be_empty)
     return check
 
 
 def _texts(example: str) -> _FieldCheck:
-    def check(c: _Checker, path: str, value: Any) -> None:
-        _string_list(c, path, value, example)
+    def check(c: Checker, path: str, value: Any) -> None:
+        string_list(c, path, value, example)
     return check
 
 
@@ -382,7 +265,7 @@ _HANDLER_HINTS = {
 }
 
 
-def _check_type(c: _Checker, config: dict[str, Any]) -> str | None:
+def _check_type(c: Checker, config: dict[str, Any]) -> str | None:
     step_type = config.get("type")
     if isinstance(step_type, str) and step_type in _ALLOWED:
         return step_type
@@ -393,7 +276,7 @@ def _check_type(c: _Checker, config: dict[str, Any]) -> str | None:
         c.error("config.type", f"must be lower-case, got {step_type!r}",
                 f"write {step_type.lower()!r}")
     else:
-        c.error("config.type", f"is not a valid step type, {_got(step_type)}",
+        c.error("config.type", f"is not a valid step type, {got(step_type)}",
                 f"use one of {options}")
     return None
 
@@ -415,9 +298,9 @@ def _clean(config: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
 def check_step(file: str, language: str, config: Any, has_handler: bool,
                ) -> tuple[str, dict[str, Any]]:
     """(step type, the config cleaned for conversion), or ``InvalidStep`` with every problem."""
-    c = _Checker(file)
+    c = Checker(file)
     if not isinstance(config, dict):
-        c.error("config", f"must be an object, {_got(config)}")
+        c.error("config", f"must be an object, {got(config)}")
         c.fail()
     step_type = _check_type(c, config)
     if step_type is None:
@@ -431,7 +314,7 @@ def check_step(file: str, language: str, config: Any, has_handler: bool,
         owners = " and ".join(t for t, keys in _ALLOWED.items() if key in keys)
         c.error(f"config.{key}", f"is not allowed on {kind}",
                 f"remove it, or change the type: {key} belongs to {owners} steps")
-    _unknown_keys(c, "config", config, (*allowed, *misplaced), kind)
+    unknown_keys(c, "config", config, (*allowed, *misplaced), kind)
     for key in _REQUIRED[step_type]:
         if config.get(key) is None:
             c.error(f"config.{key}", f"is required for {step_type} steps",
@@ -450,30 +333,30 @@ def check_step(file: str, language: str, config: Any, has_handler: bool,
 
 def check_stream(file: str, config: Any) -> None:
     """Nothing, or ``InvalidStep`` listing every problem of a stream file's config."""
-    c = _Checker(file)
+    c = Checker(file)
     if not isinstance(config, dict):
-        c.error("config", f"must be an object, {_got(config)}")
+        c.error("config", f"must be an object, {got(config)}")
         c.fail()
-    _unknown_keys(c, "config", config, ("name", "schema", "baseConfig", "canAccess"), "a stream")
+    unknown_keys(c, "config", config, ("name", "schema", "baseConfig", "canAccess"), "a stream")
     if config.get("name") is None:
         c.error("config.name", "is required", "add e.g. 'name': 'todos' (the ctx.streams key)")
     else:
-        _string(c, "config.name", config["name"], "todos")
+        string(c, "config.name", config["name"], "todos")
     if config.get("schema") is not None:
         _schema(c, "config.schema", config["schema"])
     base = config.get("baseConfig")
     if base is not None:
         if not isinstance(base, dict):
-            c.error("config.baseConfig", f"must be an object, {_got(base)}",
+            c.error("config.baseConfig", f"must be an object, {got(base)}",
                     "write {'storageType': 'default'}")
         else:
-            _unknown_keys(c, "config.baseConfig", base, ("storageType", "factory"), "baseConfig")
+            unknown_keys(c, "config.baseConfig", base, ("storageType", "factory"), "baseConfig")
             storage = base.get("storageType", "default")
             if storage == "custom":
                 c.error("config.baseConfig.storageType", "cannot be 'custom' in a stream file",
                         "use 'default': a factory function cannot travel from a runner to the "
                         "core; choose the storage for the whole project instead")
             elif storage not in (None, "default"):
-                c.error("config.baseConfig.storageType", f"must be 'default', {_got(storage)}")
+                c.error("config.baseConfig.storageType", f"must be 'default', {got(storage)}")
     if c.errors:
         c.fail()

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -25,9 +24,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from motia_core.project import Project, discover
-
-if TYPE_CHECKING:
-    from motia_core.app import App
+from motia_core.runners import RunnerRegistry
+from motia_core.runtime.serving import Serving
 
 __all__ = ("ReloadReport", "Reloader")
 
@@ -49,8 +47,15 @@ class ReloadReport:
 
 
 class Reloader:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    """Reloads ``serving`` in place and hands each rebuilt project to ``apply_project`` (the app's:
+    routes, subscriptions and cron jobs follow it)."""
+
+    def __init__(self, project_root: Path, registry: RunnerRegistry, serving: Serving,
+                 apply_project: Callable[[Project], None]) -> None:
+        self.project_root = project_root
+        self.registry = registry
+        self.serving = serving
+        self._apply_project = apply_project
         # Reloads applied (bursts with a relevant change); /__motia/health shows it, so tools
         # can wait for one.
         self.count = 0
@@ -58,7 +63,7 @@ class Reloader:
 
     def _relevant(self, path: Path) -> bool:
         try:
-            parts = path.relative_to(self.app.settings.project_root).parts
+            parts = path.relative_to(self.project_root).parts
         except ValueError:
             return False
         return (bool(parts) and not any(p in _IGNORED_DIRS or p.startswith(".")
@@ -78,11 +83,11 @@ class Reloader:
             return await self._apply(relevant)
 
     async def _apply(self, changed: set[Path]) -> ReloadReport:
-        app = self.app
-        before = app.discovery
+        serving = self.serving
+        before = serving.discovery
         assert before is not None, "reload before the app started"
-        found = discover(app.settings.project_root,
-                         {spec.language: spec.patterns for spec in app.registry})
+        found = discover(self.project_root,
+                         {spec.language: spec.patterns for spec in self.registry})
         report = ReloadReport()
         to_load: dict[str, list[str]] = {}
         restart: set[str] = set()
@@ -95,35 +100,35 @@ class Reloader:
                 report.removed.append(file)
             else:  # a shared module (relevant paths all have a language's suffix)
                 restart.add(_LANGUAGE_OF_SUFFIX[path.suffix])
-        for language in sorted(restart & set(app.pools)):
-            await app.pools[language].restart()  # loads every file again, fresh
+        for language in sorted(restart & set(serving.pools)):
+            await serving.pools[language].restart()  # loads every file again, fresh
             report.restarted.append(language)
         for language, files in to_load.items():
-            pool = app.pools.get(language)
+            pool = serving.pools.get(language)
             if pool is not None and language not in restart:
                 await pool.load(files)
                 report.reloaded.extend(files)
-        for pool in app.pools.values():
+        for pool in serving.pools.values():
             pool.forget(report.removed)
         await self._sync_stream_names()
-        loaded = [entry for pool in app.pools.values() for entry in pool.loaded
+        loaded = [entry for pool in serving.pools.values() for entry in pool.loaded
                   if found.language_of(entry.file) is not None]
-        project = Project.build(found, loaded, languages=list(app.pools))
-        app.discovery = found
-        app.apply_project(project)
+        project = Project.build(found, loaded, languages=list(serving.pools))
+        serving.discovery = found
+        self._apply_project(project)
         self.count += 1
         self._log(report, project)
         return report
 
     async def _sync_stream_names(self) -> None:
-        names = self.app.stream_names()
-        if names != self.app.streams_sent:
-            for pool in self.app.pools.values():
+        names = self.serving.stream_names()
+        if names != self.serving.streams_sent:
+            for pool in self.serving.pools.values():
                 await pool.load([], streams=names)
-            self.app.streams_sent = names
+            self.serving.streams_sent = names
 
     def _log(self, report: ReloadReport, project: Project) -> None:
-        root = self.app.settings.project_root
+        root = self.project_root
         for what, files in (("reloaded", report.reloaded), ("removed", report.removed)):
             for file in files:
                 log.info("%s %s", what, Path(file).relative_to(root), extra={"action": what})
@@ -162,7 +167,7 @@ class Reloader:
                         loop.call_soon_threadsafe(note, str(path))
 
         observer = Observer()
-        observer.schedule(Handler(), str(self.app.settings.project_root), recursive=True)
+        observer.schedule(Handler(), str(self.project_root), recursive=True)
         observer.start()
         try:
             task_status.started()

@@ -29,7 +29,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from motia_core._step_checks import (
+from motia_core.project.step_checks import (
     HTTP_METHODS,
     ConfigError,
     InvalidStep,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from motia_core.project import Project
-from motia_core.steps import ApiConfig, CronConfig, EventConfig, Step
+from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
 
 __all__ = ("TYPES_FILE", "GeneratedTypes", "generate_types", "schema_to_ts", "write_types")
 

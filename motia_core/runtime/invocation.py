@@ -15,13 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from motia_core.errors import (
-    InvalidParams,
-    InvocationNotFound,
-    MethodNotFound,
-    RpcError,
-    RunnerNotReady,
-)
 from motia_core.events import Event
 from motia_core.observability import (
     EmitTraceEvent,
@@ -34,6 +27,7 @@ from motia_core.observability import (
     log_record,
     now_ms,
 )
+from motia_core.project.steps import Step, can_emit
 from motia_core.protocol import (
     EmitParams,
     InvokeParams,
@@ -48,9 +42,15 @@ from motia_core.protocol import (
     TraceContext,
     TriggerKind,
 )
+from motia_core.protocol.errors import (
+    InvalidParams,
+    InvocationNotFound,
+    MethodNotFound,
+    RpcError,
+    RunnerNotReady,
+)
 from motia_core.runners import RunnerPool
 from motia_core.state import StateAdapter, StateError
-from motia_core.steps import Step, can_emit
 from motia_core.streams import StreamStore
 
 __all__ = ("ActiveInvocation", "Callbacks", "Invoker", "StepFailed")

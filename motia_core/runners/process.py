@@ -114,6 +114,7 @@ class RunnerProcess:
         self._stopping = False
         self._restarting = False
         self._stuck = anyio.Event()
+        self._stuck_reason = ""
         self._stop_requested = anyio.Event()
 
     # --- state ---------------------------------------------------------------------------------
@@ -193,7 +194,9 @@ class RunnerProcess:
         assert process.stderr is not None
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
-                            max_message_bytes=self.settings.max_message_bytes)
+                            max_message_bytes=self.settings.max_message_bytes,
+                            on_stalled=lambda: self._mark_stuck(endpoint, "it does not read "
+                                                                "its input"))
         ready_at: float | None = None
         violation: str | None = None
         async with anyio.create_task_group() as tg:
@@ -341,7 +344,7 @@ class RunnerProcess:
                 result = await endpoint.request("step.invoke", params, InvokeResult)
                 return result.output
             # Neither the runner's own deadline nor the cancellation got an answer in time.
-            self._stuck.set()
+            self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
             raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
                            f"({params.file} on runner {self.name}); the runner is restarted")
         finally:
@@ -359,13 +362,19 @@ class RunnerProcess:
         log.info("runner %s restarting (pid %d): %s", self.name, process.pid, why,
                  extra={"action": "restarting"})
 
+    def _mark_stuck(self, endpoint: Endpoint, why: str) -> None:
+        if self._endpoint is endpoint and not self._stuck.is_set():
+            self._stuck_reason = why
+            self._stuck.set()
+
     async def _restart_when_stuck(self, process: anyio.abc.Process, endpoint: Endpoint) -> None:
         """A handler that ignored its deadline and the cancellation may hold the runner (a busy
-        loop blocks a whole Node runner): replace the process. Runs while it is ready."""
+        loop blocks a whole Node runner, and stops it reading its stdin): replace the process.
+        Runs while it is ready."""
         await self._stuck.wait()
         self._stuck = anyio.Event()
         if not self._stopping and self._endpoint is endpoint:
-            self._begin_restart(process, "an invocation did not yield after its deadline")
+            self._begin_restart(process, self._stuck_reason)
             await ladder(process, endpoint, self.settings.shutdown_budget_s)
 
     async def restart(self) -> ShutdownRung:

@@ -23,7 +23,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from motia_core.errors import RunnerCrashed, RunnerNotReady
+from motia_core.errors import RunnerCrashed, RunnerNotReady, TimedOut
 from motia_core.runners import (
     RunnerPool,
     RunnerProcess,
@@ -243,6 +243,57 @@ async def test_shutdown_ladder_reports_its_rung(tmp_path: Path, mode: str,
     assert recorder.states[-2:] == [RunnerState.STOPPING, RunnerState.STOPPED]
     assert RunnerState.BACKOFF not in recorder.states  # a requested stop is not a crash
     assert runner.last_error is None
+    assert_gone(pid)
+
+
+# --- a runner that stops reading its stdin --------------------------------------------------------
+
+# More than the pipe holds plus the send stream's high-water mark: its sender waits for room.
+UNREAD_BYTES = 2 * 1024 * 1024
+
+
+@pytest.mark.timeout(40)  # the old code hung here past any cancel scope; fail, do not hang CI
+async def test_a_runner_that_stops_reading_fails_its_timed_call_and_is_replaced(
+        tmp_path: Path) -> None:
+    recorder = Recorder()
+    settings = SupervisorSettings(backoff_initial_s=0.01, shutdown_budget_s=2.0,
+                                  cancel_grace_s=0.2)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings,
+                          recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        first_pid = runner.pid
+        big = invoke_params(str(tmp_path / "a_step.broken"), {"blob": "x" * UNREAD_BYTES})
+        with anyio.fail_after(8):  # the caller's deadline, and then some, bounds the call
+            with pytest.raises(TimedOut, match="the runner is restarted"):
+                await runner.invoke(big, timeout_s=1.0)
+        # The runner that cannot be written to is replaced.
+        await recorder.wait_until(lambda: len(recorder.ready_pids()) == 2)
+        assert recorder.ready_pids()[1] != first_pid
+        assert_gone(first_pid)
+
+
+@pytest.mark.timeout(40)
+async def test_stopping_a_runner_that_stops_reading_walks_the_ladder(tmp_path: Path) -> None:
+    settings = SupervisorSettings(shutdown_budget_s=2.0)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        pid = runner.pid
+        failures: list[BaseException] = []
+
+        async def untimed_call() -> None:
+            try:
+                await runner.invoke(invoke_params(str(tmp_path / "a_step.broken"),
+                                                  {"blob": "x" * UNREAD_BYTES}))
+            except RunnerCrashed as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(untimed_call)
+            await anyio.wait_all_tasks_blocked()  # the call waits for the pipe to drain
+            assert runner.in_flight == 1
+            with anyio.fail_after(8):  # the budget (2 s) plus slack, not forever
+                assert await runner.stop() is ShutdownRung.TERMINATED
+        assert len(failures) == 1 and "runner broken#0" in str(failures[0])
     assert_gone(pid)
 
 

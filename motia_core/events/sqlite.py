@@ -199,7 +199,7 @@ class SqliteQueue(QueueAdapter):
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         rows = await self._db.scan(self._fetch, _LETTERS, (queue,))
-        return [DeadLetter(id=id_, queue=queue, event=_event_decoder.decode(event),
+        return [DeadLetter(id=id_, queue=queue, event=_stored_event(event),
                            attempts=attempts, error=_error_decoder.decode(error),
                            failed_at_ms=failed_at_ms, group_id=group_id)
                 for id_, group_id, event, attempts, error, failed_at_ms in rows]
@@ -299,17 +299,38 @@ class SqliteQueue(QueueAdapter):
     def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
                  visibility_ms: int) -> QueueMessage | None:
         with write_transaction(conn):
-            row = conn.execute(_NEXT, (queue, now)).fetchone()
-            if row is None:
-                return None
-            seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
-            if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
-                attempt += 1
-            receipt = uuid.uuid4().hex
-            conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
-        return QueueMessage(id=message_id, queue=queue, event=_event_decoder.decode(event),
-                            attempt=attempt, available_at_ms=now + visibility_ms,
-                            receipt=receipt, group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+            while True:
+                row = conn.execute(_NEXT, (queue, now)).fetchone()
+                if row is None:
+                    return None
+                seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
+                if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
+                    attempt += 1
+                # Decoded before it is leased: one that cannot be would come back at every
+                # lease expiry, never delivered, and hold its FIFO group behind it.
+                try:
+                    decoded = _event_decoder.decode(event)
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                    self._bury_undecodable(conn, queue, row, attempt, exc, now)
+                    continue
+                receipt = uuid.uuid4().hex
+                conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
+                return QueueMessage(id=message_id, queue=queue, event=decoded, attempt=attempt,
+                                    available_at_ms=now + visibility_ms, receipt=receipt,
+                                    group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+
+    def _bury_undecodable(self, conn: sqlite3.Connection, queue: str, row: tuple[Any, ...],
+                          attempt: int, exc: Exception, now: int) -> None:
+        seq, message_id, group_id, event = row[:4]
+        error = ErrorInfo(name="UndecodableEvent", message=(
+            f"the stored event cannot be decoded ({exc}); it was written by another version of "
+            f"motia-core or the file {str(self.path)!r} is damaged; fix it and replay it with "
+            f"`motia dlq replay`, or purge it"))
+        conn.execute(_DELETE, (seq,))
+        conn.execute(_BURY, (message_id, queue, group_id, event, attempt,
+                             msgspec.json.encode(error).decode(), now))
+        log.error("%s: message %s of queue %r %s", self.path, message_id, queue, error.message,
+                  extra={"action": "event_undecodable"})
 
     @staticmethod
     def _bury(conn: sqlite3.Connection, message: QueueMessage, error: ErrorInfo,
@@ -364,6 +385,15 @@ class SqliteQueue(QueueAdapter):
         return QueueClosed(
             f"the event queue store {str(self.path)!r} is closed; open a new SqliteQueue"
         )
+
+
+def _stored_event(text: str) -> Event:
+    """A dead letter's event; one that cannot be decoded (see ``_bury_undecodable``) is shown
+    as the text it was stored as, so that listing the dead letters still works."""
+    try:
+        return _event_decoder.decode(text)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return Event(topic="", data=text, trace_id="")
 
 
 def _ms(seconds: float) -> int:

@@ -77,30 +77,42 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " failed_at_ms INTEGER NOT NULL)",
         "CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq)",
     ),
+    (
+        # receive walked (queue, seq) past every message not yet due: with 100k delayed ones,
+        # 100k rows per receive, on the event loop. due = 1 marks a message whose
+        # available_at_ms has passed (set by receive, in bulk, through messages_waiting); every
+        # write of available_at_ms clears it. Receive walks only due messages, in seq order.
+        "ALTER TABLE messages ADD COLUMN due INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_due ON messages (queue, due, seq)",
+        "CREATE INDEX messages_waiting ON messages (queue, due, available_at_ms)",
+        "DROP INDEX messages_by_queue",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 # Visible: due, and either ungrouped or the oldest message of its group (?1 queue, ?2 now).
-_VISIBLE = (
-    "FROM messages AS m WHERE m.queue = ?1 AND m.available_at_ms <= ?2 AND (m.group_id IS NULL"
-    " OR NOT EXISTS (SELECT 1 FROM messages AS h"
-    " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))"
-)
-_NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms " + _VISIBLE
-         + " ORDER BY m.seq LIMIT 1")
-_PEEK = ("SELECT EXISTS (SELECT 1 " + _VISIBLE + "), (SELECT MIN(available_at_ms) FROM messages"
-         " WHERE queue = ?1 AND available_at_ms > ?2)")
+_HEAD = ("(m.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages AS h"
+         " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))")
+_PROMOTE = "UPDATE messages SET due = 1 WHERE queue = ?1 AND due = 0 AND available_at_ms <= ?2"
+_NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms FROM messages AS m"
+         " WHERE m.queue = ?1 AND m.due = 1 AND " + _HEAD + " ORDER BY m.seq LIMIT 1")
+# Read-only, so due or not yet marked so; each part an index range of its own.
+_PEEK = ("SELECT EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 1 AND "
+         + _HEAD + ") OR EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 0"
+         " AND m.available_at_ms <= ?2 AND " + _HEAD + "), (SELECT MIN(available_at_ms)"
+         " FROM messages WHERE queue = ?1 AND due = 0 AND available_at_ms > ?2)")
 _INSERT = (
     "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms)"
     " VALUES (?, ?, ?, ?, 1, ?, ?)"
 )
-_LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?"
-          " WHERE seq = ?")
+_LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?,"
+          " due = 0 WHERE seq = ?")
 _LEASED = " WHERE queue = ? AND id = ? AND receipt = ?"
 _ACK = "DELETE FROM messages" + _LEASED
-_NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '',"
+_NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '', due = 0,"
          " available_at_ms = ?" + _LEASED)
-_RELEASE = "UPDATE messages SET receipt = '', owner = '', available_at_ms = ?" + _LEASED
+_RELEASE = ("UPDATE messages SET receipt = '', owner = '', due = 0, available_at_ms = ?"
+            + _LEASED)
 _TAKE = "SELECT seq, group_id, event, attempt FROM messages" + _LEASED
 _DELETE = "DELETE FROM messages WHERE seq = ?"
 _BURY = (
@@ -122,7 +134,7 @@ _COUNTS = (
 )
 _HELD = ("SELECT DISTINCT owner FROM messages"
          " WHERE receipt != '' AND owner != '' AND available_at_ms > ?")
-_RECLAIM = ("UPDATE messages SET available_at_ms = ?1"
+_RECLAIM = ("UPDATE messages SET available_at_ms = ?1, due = 0"
             " WHERE owner = ?2 AND receipt != '' AND available_at_ms > ?1")
 
 _event_decoder = msgspec.json.Decoder(Event)
@@ -299,8 +311,9 @@ class SqliteQueue(QueueAdapter):
     def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
                  visibility_ms: int) -> QueueMessage | None:
         with write_transaction(conn):
+            conn.execute(_PROMOTE, (queue, now))
             while True:
-                row = conn.execute(_NEXT, (queue, now)).fetchone()
+                row = conn.execute(_NEXT, (queue,)).fetchone()
                 if row is None:
                     return None
                 seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row

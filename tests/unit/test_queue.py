@@ -386,6 +386,42 @@ async def test_an_undecodable_message_goes_to_the_dead_letters_with_its_reason(
         await queue.aclose()
 
 
+async def test_receive_and_wait_do_not_walk_the_delayed_messages(sqlite_path: Path) -> None:
+    """Both run on the event loop: their work must not grow with the messages not yet due (100k
+    delayed ones cost tens of milliseconds a call). Counted in SQLite VM steps, not timed;
+    bench/queue_receive.py has the times."""
+    queue = SqliteQueue(sqlite_path)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    async def cost() -> tuple[int, int]:
+        nonlocal steps
+        sent = await queue.enqueue(Q, event())
+        steps = 0
+        message = await queue.receive(Q, 30)
+        receive_steps = steps
+        assert message is not None and message.id == sent
+        assert await queue.ack(message)
+        steps = 0
+        await queue.wait(Q, 0)
+        return receive_steps, steps
+
+    try:
+        await queue._db.run(lambda conn: conn.set_progress_handler(count, 100))
+        alone = await cost()
+        await queue.enqueue_many([Enqueue(queue=Q, event=event(n), delay_s=3600)
+                                  for n in range(20_000)])  # ahead of the next one, in seq
+        behind_delayed = await cost()
+        assert behind_delayed[0] <= 2 * alone[0] + 5, (alone, behind_delayed)
+        assert behind_delayed[1] <= 2 * alone[1] + 5, (alone, behind_delayed)
+    finally:
+        await queue.aclose()
+
+
 async def test_two_connections_never_lease_the_same_message(sqlite_path: Path) -> None:
     a, b = SqliteQueue(sqlite_path), SqliteQueue(sqlite_path)
     ids = await a.enqueue_many([Enqueue(queue=Q, event=event(n)) for n in range(200)])

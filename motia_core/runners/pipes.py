@@ -210,22 +210,29 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
 
 
 async def pump_stderr(stream: anyio.abc.ByteReceiveStream, logger: logging.Logger,
-                      runner: str) -> None:
-    """Log each line a runner writes to stderr (its own logs, a step's prints) as it comes."""
+                      runner: str, tail: deque[str] | None = None) -> None:
+    """Log each line a runner writes to stderr (its own logs, a step's prints) as it comes;
+    ``tail`` (bounded by its ``maxlen``) keeps the last ones: why a runner that exits did."""
     pending = ""
+
+    def emit(line: str) -> None:
+        logger.info("%s", line, extra={"action": "stderr", "runner": runner})
+        if tail is not None:
+            tail.append(line)
+
     try:
         async for text in TextReceiveStream(stream, errors="replace"):
             pending += text
             *lines, pending = pending.split("\n")
             for line in lines:
                 if line:
-                    logger.info("%s", line, extra={"action": "stderr", "runner": runner})
+                    emit(line)
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
         # Reaping closed the pipe while a child of the runner (esbuild, something a step
         # spawned) still held its write end: the runner is gone, so is its stderr.
         pass
     if pending:
-        logger.info("%s", pending, extra={"action": "stderr", "runner": runner})
+        emit(pending)
 
 
 def _close(fd: int | None) -> None:

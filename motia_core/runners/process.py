@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,13 @@ RUNNER_TO_CORE = {
 }
 
 StateListener = Callable[["RunnerProcess", RunnerState, RunnerState], None]
+
+# sysexits' EX_CONFIG: the runner found its setup wrong (Node too old, its packages missing).
+# A restart cannot fix that, so it is not retried.
+EXIT_CONFIG_ERROR = 78
+# A runner that exits unexpectedly is reported with this many of its last stderr lines.
+_STDERR_TAIL_LINES = 10
+_STDERR_LINE_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,7 @@ class RunnerProcess:
         self._restarting = False
         self._stuck = anyio.Event()
         self._stuck_reason = ""
+        self._exit_code: int | None = None  # of the last process, once reaped
         self._stop_requested = anyio.Event()
 
     # --- state ---------------------------------------------------------------------------------
@@ -156,9 +165,11 @@ class RunnerProcess:
             up_s = time.monotonic() - ready_at if ready_at else 0.0
             quick_failures = 0 if up_s >= self.settings.stable_start_s else quick_failures + 1
             self._transition(RunnerState.BACKOFF)  # STARTING|READY -> BACKOFF
-            if quick_failures >= self.settings.max_quick_failures:
-                log.error("runner %s gave up after %d quick failures: %s", self.name,
-                          quick_failures, self.last_error, extra={"action": "gave_up"})
+            config_error = self._exit_code == EXIT_CONFIG_ERROR
+            if config_error or quick_failures >= self.settings.max_quick_failures:
+                after = "" if config_error else f" after {quick_failures} quick failures"
+                log.error("runner %s gave up%s: %s", self.name, after, self.last_error,
+                          extra={"action": "gave_up"})
                 self._transition(RunnerState.FATAL)  # BACKOFF -> FATAL
                 await self._stop_requested.wait()
                 break
@@ -174,6 +185,7 @@ class RunnerProcess:
 
     async def _run_once(self) -> float | None:
         """Start the process and serve it until it ends. Returns when it became ready, if it did."""
+        self._exit_code = None
         argv = self.spec.argv(self.project_root)
         try:
             process, stdout, stdin = await open_piped_process(
@@ -191,7 +203,6 @@ class RunnerProcess:
             # stop() came while we were spawning and found no process to walk the ladder on.
             signal_group(process, signal.SIGKILL)
         log.info("runner %s spawned (pid %d)", self.name, process.pid, extra={"action": "spawned"})
-        assert process.stderr is not None
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
                             max_message_bytes=self.settings.max_message_bytes,
@@ -199,9 +210,19 @@ class RunnerProcess:
                                                                 "its input"))
         ready_at: float | None = None
         violation: str | None = None
+        stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
+        stderr_read = anyio.Event()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(pump_stderr, process.stderr,
-                          logging.getLogger(f"motia.runner.{self.spec.language}"), self.name)
+
+            async def pump() -> None:
+                assert process.stderr is not None
+                try:
+                    await pump_stderr(process.stderr, logging.getLogger(
+                        f"motia.runner.{self.spec.language}"), self.name, stderr_tail)
+                finally:
+                    stderr_read.set()
+
+            tg.start_soon(pump)
             serve_done = anyio.Event()
             # A channel that ends (EOF, stray line) during the handshake fails it at once, with
             # that cause, instead of after the whole handshake deadline with a vaguer one.
@@ -237,12 +258,14 @@ class RunnerProcess:
                 patience_s = (self.settings.shutdown_budget_s + 1
                               if self._stopping or self._restarting else 0.0)
                 with anyio.CancelScope(shield=True):
-                    code = await reap(process, patience_s)
+                    code = await reap(process, patience_s, stderr_read)
                     await stdin.aclose()
                     await stdout.aclose()
+                self._exit_code = code
                 reason = violation or f"exited with code {code}"
                 if not (self._stopping or self._restarting):
-                    self.last_error = f"runner {self.name} (pid {process.pid}) {reason}"
+                    self.last_error = (f"runner {self.name} (pid {process.pid}) "
+                                       f"{_with_stderr(reason, code, stderr_tail)}")
                     log.warning("runner %s exited (not expected): %s", self.name, reason,
                                 extra={"action": "exited"})
                 endpoint.close(RunnerCrashed(f"runner {self.name} (pid {process.pid}) {reason}",
@@ -410,3 +433,14 @@ class RunnerProcess:
         self.shutdown_rung = rung
         log.info("runner %s stopped (%s)", self.name, rung.value, extra={"action": "stopped"})
         return rung
+
+
+def _with_stderr(reason: str, code: int, tail: Iterable[str]) -> str:
+    """An unexpected exit's reason, with what the runner last said (often the why of it)."""
+    if code == EXIT_CONFIG_ERROR and reason.startswith("exited"):
+        reason += " (a configuration error, not retried)"
+    lines = [line if len(line) <= _STDERR_LINE_CHARS else line[:_STDERR_LINE_CHARS] + "..."
+             for line in tail]
+    if not lines:
+        return reason
+    return reason + "; its last words on stderr:\n" + "\n".join(f"  {line}" for line in lines)

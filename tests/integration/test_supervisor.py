@@ -165,6 +165,20 @@ async def test_broken_at_start_fails_fast_with_its_cause(tmp_path: Path, mode: s
     assert_gone(runner.pid)
 
 
+async def test_exit_78_is_not_retried_and_the_error_keeps_the_runners_last_words(
+        tmp_path: Path) -> None:
+    """EX_CONFIG: nothing a restart fixes. The runner says why on stderr; that is the reason."""
+    recorder = Recorder()
+    async with supervised(broken_spec("config-error"), tmp_path, recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.FATAL, timeout_s=8.0)
+        assert recorder.states == [RunnerState.STARTING, RunnerState.BACKOFF, RunnerState.FATAL]
+        assert runner.last_error == (
+            f"runner broken#0 (pid {runner.pid}) exited with code 78 (a configuration error, "
+            "not retried); its last words on stderr:\n"
+            "  broken-runner: starting\n"
+            "  broken-runner: its settings are wrong; fix BROKEN_SETTINGS")
+
+
 async def test_missing_runtime_names_the_command_and_the_fix(tmp_path: Path) -> None:
     spec = RunnerSpec(language="ghost", command=(str(tmp_path / "no-such-runtime"),),
                       patterns=("_step.ghost",), install_hint="install ghost 1.0 (apt-get ...)")

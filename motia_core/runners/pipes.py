@@ -54,6 +54,7 @@ class PipeSendStream(anyio.abc.ByteSendStream):
         self._soon = False  # a flush is scheduled for the next loop iteration
         self._watching = False  # the loop calls _flush when the pipe has room
         self._drained: list[asyncio.Future[None]] = []
+        self._blocked_since: float | None = None  # loop time of the pipe's last progress
 
     async def send(self, item: bytes) -> None:
         self._check()
@@ -90,6 +91,7 @@ class PipeSendStream(anyio.abc.ByteSendStream):
         self._flush()
 
     def _flush(self) -> None:
+        written = 0
         if self._pending and self._fd is not None and self._error is None:
             try:
                 written = os.write(self._fd, self._pending)
@@ -99,12 +101,23 @@ class PipeSendStream(anyio.abc.ByteSendStream):
                 self._error, written = exc, len(self._pending)
             del self._pending[:written]
         if self._pending and self._fd is not None and self._error is None:
+            if written or self._blocked_since is None:
+                self._blocked_since = self._loop.time()
             if not self._watching:
                 self._loop.add_writer(self._fd, self._flush)
                 self._watching = True
             return
+        self._blocked_since = None
         self._unwatch()
         self._wake()
+
+    @property
+    def blocked_s(self) -> float:
+        """How long the runner has taken none of the bytes waiting for it (0 when none wait):
+        slow is not stuck, a runner that stopped reading is."""
+        if self._blocked_since is None:
+            return 0.0
+        return self._loop.time() - self._blocked_since
 
     def _unwatch(self) -> None:
         if self._watching and self._fd is not None:

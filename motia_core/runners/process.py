@@ -43,7 +43,7 @@ from motia_core.protocol import (
     StreamCanAccessParams,
 )
 from motia_core.rpc import Endpoint, Handler, ProtocolViolation
-from motia_core.runners.pipes import open_piped_process, pump_stderr
+from motia_core.runners.pipes import PipeSendStream, open_piped_process, pump_stderr
 from motia_core.runners.shutdown import ladder, reap, signal_group
 from motia_core.runners.spec import RunnerSpec
 from motia_core.runners.states import RunnerState, ShutdownRung, check_transition
@@ -206,8 +206,7 @@ class RunnerProcess:
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
                             max_message_bytes=self.settings.max_message_bytes,
-                            on_stalled=lambda: self._mark_stuck(endpoint, "it does not read "
-                                                                "its input"))
+                            on_stalled=lambda: self._stalled(endpoint, stdin))
         ready_at: float | None = None
         violation: str | None = None
         stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
@@ -384,6 +383,14 @@ class RunnerProcess:
         self._endpoint = None  # new invocations now wait for the next READY
         log.info("runner %s restarting (pid %d): %s", self.name, process.pid, why,
                  extra={"action": "restarting"})
+
+    def _stalled(self, endpoint: Endpoint, stdin: PipeSendStream) -> None:
+        """A cancellation could not be written in time. Behind a long queue of input a runner
+        may just be slow; one that has taken nothing of it for the grace a cancellation gets
+        has stopped reading (a busy loop) and cannot be reached: it is replaced."""
+        if stdin.blocked_s >= self.settings.cancel_grace_s:
+            self._mark_stuck(endpoint, f"it has read nothing of its input for "
+                                       f"{stdin.blocked_s:.1f}s")
 
     def _mark_stuck(self, endpoint: Endpoint, why: str) -> None:
         if self._endpoint is endpoint and not self._stuck.is_set():

@@ -287,6 +287,28 @@ async def test_a_runner_that_stops_reading_fails_its_timed_call_and_is_replaced(
 
 
 @pytest.mark.timeout(40)
+async def test_a_cancelled_untimed_call_to_a_runner_that_stops_reading_returns_and_replaces_it(
+        tmp_path: Path) -> None:
+    """No deadline of the runner's own: the caller's cancel scope is the bound, and a runner that
+    took none of its input meanwhile is stuck (not merely slow) and replaced."""
+    recorder = Recorder()
+    settings = SupervisorSettings(backoff_initial_s=0.01, shutdown_budget_s=2.0,
+                                  cancel_grace_s=0.2)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings,
+                          recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        first_pid = runner.pid
+        big = invoke_params(str(tmp_path / "a_step.broken"), {"blob": "x" * UNREAD_BYTES})
+        with anyio.fail_after(8):
+            with anyio.move_on_after(1.0) as caller:
+                await runner.invoke(big)
+        assert caller.cancelled_caught
+        await recorder.wait_until(lambda: len(recorder.ready_pids()) == 2)
+        assert recorder.ready_pids()[1] != first_pid
+        assert_gone(first_pid)
+
+
+@pytest.mark.timeout(40)
 async def test_stopping_a_runner_that_stops_reading_walks_the_ladder(tmp_path: Path) -> None:
     settings = SupervisorSettings(shutdown_budget_s=2.0)
     async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings) as runner:

@@ -80,11 +80,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # receive walked (queue, seq) past every message not yet due: with 100k delayed ones,
         # 100k rows per receive, on the event loop. due = 1 marks a message whose
-        # available_at_ms has passed (set by receive, in bulk, through messages_waiting); every
-        # write of available_at_ms clears it. Receive walks only due messages, in seq order.
+        # available_at_ms has passed once (set at enqueue, or by receive in bulk through
+        # messages_waiting); a nack's new delay clears it. Receive walks only due messages, in
+        # seq order: the visible ones and the leased ones (a lease keeps due = 1, so leasing
+        # moves no index entry; in flight is few, delayed may be many). Each row is in one of
+        # the two partial indexes.
         "ALTER TABLE messages ADD COLUMN due INTEGER NOT NULL DEFAULT 0",
-        "CREATE INDEX messages_due ON messages (queue, due, seq)",
-        "CREATE INDEX messages_waiting ON messages (queue, due, available_at_ms)",
+        "CREATE INDEX messages_due ON messages (queue, seq) WHERE due = 1",
+        "CREATE INDEX messages_waiting ON messages (queue, available_at_ms) WHERE due = 0",
         "DROP INDEX messages_by_queue",
     ),
 )
@@ -95,24 +98,28 @@ _HEAD = ("(m.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages AS h"
          " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))")
 _PROMOTE = "UPDATE messages SET due = 1 WHERE queue = ?1 AND due = 0 AND available_at_ms <= ?2"
 _NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms FROM messages AS m"
-         " WHERE m.queue = ?1 AND m.due = 1 AND " + _HEAD + " ORDER BY m.seq LIMIT 1")
+         " WHERE m.queue = ?1 AND m.due = 1 AND m.available_at_ms <= ?2 AND " + _HEAD
+         + " ORDER BY m.seq LIMIT 1")
 # Read-only, so due or not yet marked so; each part an index range of its own.
-_PEEK = ("SELECT EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 1 AND "
-         + _HEAD + ") OR EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 0"
-         " AND m.available_at_ms <= ?2 AND " + _HEAD + "), (SELECT MIN(available_at_ms)"
-         " FROM messages WHERE queue = ?1 AND due = 0 AND available_at_ms > ?2)")
+_PEEK = ("SELECT EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 1"
+         " AND m.available_at_ms <= ?2 AND " + _HEAD + ") OR EXISTS (SELECT 1 FROM messages AS m"
+         " WHERE m.queue = ?1 AND m.due = 0 AND m.available_at_ms <= ?2 AND " + _HEAD + ")")
+# When nothing is visible: the next delay or lease to run out (leases are on due messages).
+_NEXT_AT = ("SELECT MIN(at) FROM (SELECT MIN(available_at_ms) AS at FROM messages"
+            " WHERE queue = ?1 AND due = 0 AND available_at_ms > ?2 UNION ALL"
+            " SELECT MIN(available_at_ms) FROM messages"
+            " WHERE queue = ?1 AND due = 1 AND available_at_ms > ?2)")
 _INSERT = (
-    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms)"
-    " VALUES (?, ?, ?, ?, 1, ?, ?)"
+    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms,"
+    " due) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?5 <= ?6)"
 )
-_LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?,"
-          " due = 0 WHERE seq = ?")
+_LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?"
+          " WHERE seq = ?")
 _LEASED = " WHERE queue = ? AND id = ? AND receipt = ?"
 _ACK = "DELETE FROM messages" + _LEASED
 _NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '', due = 0,"
          " available_at_ms = ?" + _LEASED)
-_RELEASE = ("UPDATE messages SET receipt = '', owner = '', due = 0, available_at_ms = ?"
-            + _LEASED)
+_RELEASE = "UPDATE messages SET receipt = '', owner = '', available_at_ms = ?" + _LEASED
 _TAKE = "SELECT seq, group_id, event, attempt FROM messages" + _LEASED
 _DELETE = "DELETE FROM messages WHERE seq = ?"
 _BURY = (
@@ -134,7 +141,7 @@ _COUNTS = (
 )
 _HELD = ("SELECT DISTINCT owner FROM messages"
          " WHERE receipt != '' AND owner != '' AND available_at_ms > ?")
-_RECLAIM = ("UPDATE messages SET available_at_ms = ?1, due = 0"
+_RECLAIM = ("UPDATE messages SET available_at_ms = ?1"
             " WHERE owner = ?2 AND receipt != '' AND available_at_ms > ?1")
 
 _event_decoder = msgspec.json.Decoder(Event)
@@ -241,7 +248,7 @@ class SqliteQueue(QueueAdapter):
             if changed is None:
                 changed = self._changed[queue] = anyio.Event()
             now = self._clock_ms()
-            [(visible, next_at_ms)] = await self._run(self._fetch, _PEEK, (queue, now))
+            visible, next_at_ms = await self._run(self._peek, queue, now)
             if visible or deadline <= anyio.current_time():
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
                 return
@@ -313,7 +320,7 @@ class SqliteQueue(QueueAdapter):
         with write_transaction(conn):
             conn.execute(_PROMOTE, (queue, now))
             while True:
-                row = conn.execute(_NEXT, (queue,)).fetchone()
+                row = conn.execute(_NEXT, (queue, now)).fetchone()
                 if row is None:
                     return None
                 seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
@@ -369,6 +376,15 @@ class SqliteQueue(QueueAdapter):
             conn.execute(_UNBURY, (queue, message_id))
             conn.execute(_INSERT, (uuid.uuid4().hex, queue, group_id, event, now, now))
         return True
+
+    @staticmethod
+    def _peek(conn: sqlite3.Connection, queue: str, now: int) -> tuple[bool, int | None]:
+        """Whether a message is visible, else when the next one may be (None: never)."""
+        [(visible,)] = conn.execute(_PEEK, (queue, now)).fetchall()
+        if visible:
+            return True, None
+        [(next_at_ms,)] = conn.execute(_NEXT_AT, (queue, now)).fetchall()
+        return False, next_at_ms
 
     @staticmethod
     def _count_changes(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:

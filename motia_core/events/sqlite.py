@@ -77,28 +77,47 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " failed_at_ms INTEGER NOT NULL)",
         "CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq)",
     ),
+    (
+        # receive walked (queue, seq) past every message not yet due: with 100k delayed ones,
+        # 100k rows per receive, on the event loop. due = 1 marks a message whose
+        # available_at_ms has passed once (set at enqueue, or by receive in bulk through
+        # messages_waiting); a nack's new delay clears it. Receive walks only due messages, in
+        # seq order: the visible ones and the leased ones (a lease keeps due = 1, so leasing
+        # moves no index entry; in flight is few, delayed may be many). Each row is in one of
+        # the two partial indexes.
+        "ALTER TABLE messages ADD COLUMN due INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_due ON messages (queue, seq) WHERE due = 1",
+        "CREATE INDEX messages_waiting ON messages (queue, available_at_ms) WHERE due = 0",
+        "DROP INDEX messages_by_queue",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 # Visible: due, and either ungrouped or the oldest message of its group (?1 queue, ?2 now).
-_VISIBLE = (
-    "FROM messages AS m WHERE m.queue = ?1 AND m.available_at_ms <= ?2 AND (m.group_id IS NULL"
-    " OR NOT EXISTS (SELECT 1 FROM messages AS h"
-    " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))"
-)
-_NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms " + _VISIBLE
+_HEAD = ("(m.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages AS h"
+         " WHERE h.queue = ?1 AND h.group_id = m.group_id AND h.seq < m.seq))")
+_PROMOTE = "UPDATE messages SET due = 1 WHERE queue = ?1 AND due = 0 AND available_at_ms <= ?2"
+_NEXT = ("SELECT seq, id, group_id, event, attempt, receipt, enqueued_at_ms FROM messages AS m"
+         " WHERE m.queue = ?1 AND m.due = 1 AND m.available_at_ms <= ?2 AND " + _HEAD
          + " ORDER BY m.seq LIMIT 1")
-_PEEK = ("SELECT EXISTS (SELECT 1 " + _VISIBLE + "), (SELECT MIN(available_at_ms) FROM messages"
-         " WHERE queue = ?1 AND available_at_ms > ?2)")
+# Read-only, so due or not yet marked so; each part an index range of its own.
+_PEEK = ("SELECT EXISTS (SELECT 1 FROM messages AS m WHERE m.queue = ?1 AND m.due = 1"
+         " AND m.available_at_ms <= ?2 AND " + _HEAD + ") OR EXISTS (SELECT 1 FROM messages AS m"
+         " WHERE m.queue = ?1 AND m.due = 0 AND m.available_at_ms <= ?2 AND " + _HEAD + ")")
+# When nothing is visible: the next delay or lease to run out (leases are on due messages).
+_NEXT_AT = ("SELECT MIN(at) FROM (SELECT MIN(available_at_ms) AS at FROM messages"
+            " WHERE queue = ?1 AND due = 0 AND available_at_ms > ?2 UNION ALL"
+            " SELECT MIN(available_at_ms) FROM messages"
+            " WHERE queue = ?1 AND due = 1 AND available_at_ms > ?2)")
 _INSERT = (
-    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms)"
-    " VALUES (?, ?, ?, ?, 1, ?, ?)"
+    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms,"
+    " due) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?5 <= ?6)"
 )
 _LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?"
           " WHERE seq = ?")
 _LEASED = " WHERE queue = ? AND id = ? AND receipt = ?"
 _ACK = "DELETE FROM messages" + _LEASED
-_NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '',"
+_NACK = ("UPDATE messages SET attempt = attempt + 1, receipt = '', owner = '', due = 0,"
          " available_at_ms = ?" + _LEASED)
 _RELEASE = "UPDATE messages SET receipt = '', owner = '', available_at_ms = ?" + _LEASED
 _TAKE = "SELECT seq, group_id, event, attempt FROM messages" + _LEASED
@@ -199,7 +218,7 @@ class SqliteQueue(QueueAdapter):
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         rows = await self._db.scan(self._fetch, _LETTERS, (queue,))
-        return [DeadLetter(id=id_, queue=queue, event=_event_decoder.decode(event),
+        return [DeadLetter(id=id_, queue=queue, event=_stored_event(event),
                            attempts=attempts, error=_error_decoder.decode(error),
                            failed_at_ms=failed_at_ms, group_id=group_id)
                 for id_, group_id, event, attempts, error, failed_at_ms in rows]
@@ -229,7 +248,7 @@ class SqliteQueue(QueueAdapter):
             if changed is None:
                 changed = self._changed[queue] = anyio.Event()
             now = self._clock_ms()
-            [(visible, next_at_ms)] = await self._run(self._fetch, _PEEK, (queue, now))
+            visible, next_at_ms = await self._run(self._peek, queue, now)
             if visible or deadline <= anyio.current_time():
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
                 return
@@ -299,17 +318,39 @@ class SqliteQueue(QueueAdapter):
     def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
                  visibility_ms: int) -> QueueMessage | None:
         with write_transaction(conn):
-            row = conn.execute(_NEXT, (queue, now)).fetchone()
-            if row is None:
-                return None
-            seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
-            if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
-                attempt += 1
-            receipt = uuid.uuid4().hex
-            conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
-        return QueueMessage(id=message_id, queue=queue, event=_event_decoder.decode(event),
-                            attempt=attempt, available_at_ms=now + visibility_ms,
-                            receipt=receipt, group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+            conn.execute(_PROMOTE, (queue, now))
+            while True:
+                row = conn.execute(_NEXT, (queue, now)).fetchone()
+                if row is None:
+                    return None
+                seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
+                if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
+                    attempt += 1
+                # Decoded before it is leased: one that cannot be would come back at every
+                # lease expiry, never delivered, and hold its FIFO group behind it.
+                try:
+                    decoded = _event_decoder.decode(event)
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                    self._bury_undecodable(conn, queue, row, attempt, exc, now)
+                    continue
+                receipt = uuid.uuid4().hex
+                conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
+                return QueueMessage(id=message_id, queue=queue, event=decoded, attempt=attempt,
+                                    available_at_ms=now + visibility_ms, receipt=receipt,
+                                    group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+
+    def _bury_undecodable(self, conn: sqlite3.Connection, queue: str, row: tuple[Any, ...],
+                          attempt: int, exc: Exception, now: int) -> None:
+        seq, message_id, group_id, event = row[:4]
+        error = ErrorInfo(name="UndecodableEvent", message=(
+            f"the stored event cannot be decoded ({exc}); it was written by another version of "
+            f"motia-core or the file {str(self.path)!r} is damaged; fix it and replay it with "
+            f"`motia dlq replay`, or purge it"))
+        conn.execute(_DELETE, (seq,))
+        conn.execute(_BURY, (message_id, queue, group_id, event, attempt,
+                             msgspec.json.encode(error).decode(), now))
+        log.error("%s: message %s of queue %r %s", self.path, message_id, queue, error.message,
+                  extra={"action": "event_undecodable"})
 
     @staticmethod
     def _bury(conn: sqlite3.Connection, message: QueueMessage, error: ErrorInfo,
@@ -335,6 +376,15 @@ class SqliteQueue(QueueAdapter):
             conn.execute(_UNBURY, (queue, message_id))
             conn.execute(_INSERT, (uuid.uuid4().hex, queue, group_id, event, now, now))
         return True
+
+    @staticmethod
+    def _peek(conn: sqlite3.Connection, queue: str, now: int) -> tuple[bool, int | None]:
+        """Whether a message is visible, else when the next one may be (None: never)."""
+        [(visible,)] = conn.execute(_PEEK, (queue, now)).fetchall()
+        if visible:
+            return True, None
+        [(next_at_ms,)] = conn.execute(_NEXT_AT, (queue, now)).fetchall()
+        return False, next_at_ms
 
     @staticmethod
     def _count_changes(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
@@ -364,6 +414,15 @@ class SqliteQueue(QueueAdapter):
         return QueueClosed(
             f"the event queue store {str(self.path)!r} is closed; open a new SqliteQueue"
         )
+
+
+def _stored_event(text: str) -> Event:
+    """A dead letter's event; one that cannot be decoded (see ``_bury_undecodable``) is shown
+    as the text it was stored as, so that listing the dead letters still works."""
+    try:
+        return _event_decoder.decode(text)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return Event(topic="", data=text, trace_id="")
 
 
 def _ms(seconds: float) -> int:

@@ -29,6 +29,7 @@ __all__ = (
     "MAX_JSON_DEPTH",
     "PARSED_TYPES",
     "QS_PARAMETER_LIMIT",
+    "invoke_frame_bytes",
     "node_headers",
     "parse_body",
     "parse_qs",
@@ -54,6 +55,16 @@ _SINGLE_HEADERS = frozenset({
     "proxy-authorization", "referer", "retry-after", "server", "user-agent",
 })
 _BRACKET = re.compile(r"\[[^\[\]]*\]")
+# A step.invoke frame carries the body twice, as ``body`` (parsed) and as ``rawBody`` (text), and
+# JSON escapes each: a control character becomes ``\u00XX``, six bytes for one. Nothing a body
+# parses into is longer (a float such as ``1e15`` re-encodes to 4.5 bytes a byte, a form key
+# ``&a`` to 3.5, an undecodable byte in rawBody to 3).
+_BODY_COPIES = 2
+_MAX_ESCAPED_BYTES_PER_BYTE = 6
+# The rest of the frame. Headers: aiohttp takes at most 128 lines of 8,190 bytes, which escape
+# to 6 MiB at worst; the request target (8,190 bytes) comes as path and query parameters; then
+# the envelope and the trace context.
+_FRAME_HEADROOM_BYTES = 8 * 1024 * 1024
 _decode_json = msgspec.json.Decoder().decode
 # For counting nesting on the raw text: strings (escapes included), every byte but a bracket, and
 # each byte's step in depth once braces read as square brackets.
@@ -311,6 +322,12 @@ def _deeper_than(text: str, limit: int) -> bool:
     data = _JSON_STRINGS.sub(b"", text.encode("utf-8", "surrogatepass"))
     inner = data.translate(_AS_SQUARE, _NOT_BRACKETS).replace(b"[]", b"")
     return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, inner)), default=0) + 1 > limit
+
+
+def invoke_frame_bytes(max_body_bytes: int) -> int:
+    """The ``step.invoke`` frame limit that any request with a body of up to ``max_body_bytes``
+    fits in, whatever the body holds: the runners must be given at least this much."""
+    return _BODY_COPIES * _MAX_ESCAPED_BYTES_PER_BYTE * max_body_bytes + _FRAME_HEADROOM_BYTES
 
 
 async def to_api_request(

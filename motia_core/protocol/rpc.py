@@ -40,6 +40,10 @@ Handler = Callable[[str, Any], Awaitable[Any]]
 
 _CANCEL = "$/cancelRequest"
 _NO_RAW = msgspec.Raw(b"")
+# How long a cancellation may wait to be written after its caller gave up. A peer that does not
+# take it by then does not read its input at all (a busy loop): that is reported (``on_stalled``)
+# instead of holding the caller, and the shutdown ladder behind it, for as long as it stays so.
+_CANCEL_WRITE_S = 0.5
 # An error message quoting the peer (its method name, its invocation id) is cut to this many
 # characters when the whole answer would not fit in one message.
 _SHORT_MESSAGE_CHARS = 1000
@@ -128,7 +132,8 @@ class Endpoint:
     """One side of a JSON-RPC connection.
 
     ``methods`` are the methods this side serves (requests and notifications it accepts);
-    ``handler`` runs them. ``$/cancelRequest`` is handled here.
+    ``handler`` runs them. ``$/cancelRequest`` is handled here. ``on_stalled`` is called when
+    the peer did not take a cancellation within ``_CANCEL_WRITE_S``: it has stopped reading.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class Endpoint:
         methods: Mapping[str, Method],
         handler: Handler,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        on_stalled: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.max_message_bytes = max_message_bytes
@@ -147,6 +153,7 @@ class Endpoint:
         self._send_stream = send
         self._methods = methods
         self._handler = handler
+        self._on_stalled = on_stalled
         self._ids = itertools.count(1)
         self._pending: dict[int | str, _Pending] = {}
         self._incoming: dict[int | str, anyio.CancelScope] = {}
@@ -174,8 +181,7 @@ class Endpoint:
             await slot.event.wait()
         except BaseException:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
-                with anyio.CancelScope(shield=True):
-                    await self._notify_quietly(_CANCEL, CancelParams(id=request_id))
+                await self._cancel_at_peer(request_id)
             raise
         if slot.error is not None:
             raise slot.error
@@ -186,11 +192,19 @@ class Endpoint:
             raise _fresh(self._closed)
         await self._write(_encode(_Notification(method, _absent_if_none(params))), request=True)
 
-    async def _notify_quietly(self, method: str, params: Any) -> None:
-        try:
-            await self.notify(method, params)
-        except (RpcError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
+    async def _cancel_at_peer(self, request_id: int | str) -> None:
+        # Shielded, since the caller is usually being cancelled, but bounded: a write to a peer
+        # that does not read waits for as long as it does not.
+        with anyio.move_on_after(_CANCEL_WRITE_S, shield=True) as scope:
+            try:
+                await self.notify(_CANCEL, CancelParams(id=request_id))
+            except (RpcError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+        if scope.cancelled_caught:
+            log.warning("%s did not take the cancellation of request %r within %gs: it does not "
+                        "read its input", self.name, request_id, _CANCEL_WRITE_S)
+            if self._on_stalled is not None:
+                self._on_stalled()
 
     async def _write(self, data: bytes, *, request: bool) -> None:
         if len(data) > self.max_message_bytes:

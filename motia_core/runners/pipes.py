@@ -54,6 +54,7 @@ class PipeSendStream(anyio.abc.ByteSendStream):
         self._soon = False  # a flush is scheduled for the next loop iteration
         self._watching = False  # the loop calls _flush when the pipe has room
         self._drained: list[asyncio.Future[None]] = []
+        self._blocked_since: float | None = None  # loop time of the pipe's last progress
 
     async def send(self, item: bytes) -> None:
         self._check()
@@ -90,6 +91,7 @@ class PipeSendStream(anyio.abc.ByteSendStream):
         self._flush()
 
     def _flush(self) -> None:
+        written = 0
         if self._pending and self._fd is not None and self._error is None:
             try:
                 written = os.write(self._fd, self._pending)
@@ -99,12 +101,23 @@ class PipeSendStream(anyio.abc.ByteSendStream):
                 self._error, written = exc, len(self._pending)
             del self._pending[:written]
         if self._pending and self._fd is not None and self._error is None:
+            if written or self._blocked_since is None:
+                self._blocked_since = self._loop.time()
             if not self._watching:
                 self._loop.add_writer(self._fd, self._flush)
                 self._watching = True
             return
+        self._blocked_since = None
         self._unwatch()
         self._wake()
+
+    @property
+    def blocked_s(self) -> float:
+        """How long the runner has taken none of the bytes waiting for it (0 when none wait):
+        slow is not stuck, a runner that stopped reading is."""
+        if self._blocked_since is None:
+            return 0.0
+        return self._loop.time() - self._blocked_since
 
     def _unwatch(self) -> None:
         if self._watching and self._fd is not None:
@@ -210,22 +223,29 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
 
 
 async def pump_stderr(stream: anyio.abc.ByteReceiveStream, logger: logging.Logger,
-                      runner: str) -> None:
-    """Log each line a runner writes to stderr (its own logs, a step's prints) as it comes."""
+                      runner: str, tail: deque[str] | None = None) -> None:
+    """Log each line a runner writes to stderr (its own logs, a step's prints) as it comes;
+    ``tail`` (bounded by its ``maxlen``) keeps the last ones: why a runner that exits did."""
     pending = ""
+
+    def emit(line: str) -> None:
+        logger.info("%s", line, extra={"action": "stderr", "runner": runner})
+        if tail is not None:
+            tail.append(line)
+
     try:
         async for text in TextReceiveStream(stream, errors="replace"):
             pending += text
             *lines, pending = pending.split("\n")
             for line in lines:
                 if line:
-                    logger.info("%s", line, extra={"action": "stderr", "runner": runner})
+                    emit(line)
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
         # Reaping closed the pipe while a child of the runner (esbuild, something a step
         # spawned) still held its write end: the runner is gone, so is its stderr.
         pass
     if pending:
-        logger.info("%s", pending, extra={"action": "stderr", "runner": runner})
+        emit(pending)
 
 
 def _close(fd: int | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from motia_core.protocol.errors import (
     UnsupportedProtocolVersion,
 )
 from motia_core.protocol.rpc import Endpoint, Handler, ProtocolViolation
-from motia_core.runners.pipes import open_piped_process, pump_stderr
+from motia_core.runners.pipes import PipeSendStream, open_piped_process, pump_stderr
 from motia_core.runners.shutdown import ladder, reap, signal_group
 from motia_core.runners.spec import RunnerSpec
 from motia_core.runners.states import RunnerState, ShutdownRung, check_transition
@@ -57,6 +58,13 @@ RUNNER_TO_CORE = {
 }
 
 StateListener = Callable[["RunnerProcess", RunnerState, RunnerState], None]
+
+# sysexits' EX_CONFIG: the runner found its setup wrong (Node too old, its packages missing).
+# A restart cannot fix that, so it is not retried.
+EXIT_CONFIG_ERROR = 78
+# A runner that exits unexpectedly is reported with this many of its last stderr lines.
+_STDERR_TAIL_LINES = 10
+_STDERR_LINE_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,8 @@ class RunnerProcess:
         self._stopping = False
         self._restarting = False
         self._stuck = anyio.Event()
+        self._stuck_reason = ""
+        self._exit_code: int | None = None  # of the last process, once reaped
         self._stop_requested = anyio.Event()
 
     # --- state ---------------------------------------------------------------------------------
@@ -155,9 +165,11 @@ class RunnerProcess:
             up_s = time.monotonic() - ready_at if ready_at else 0.0
             quick_failures = 0 if up_s >= self.settings.stable_start_s else quick_failures + 1
             self._transition(RunnerState.BACKOFF)  # STARTING|READY -> BACKOFF
-            if quick_failures >= self.settings.max_quick_failures:
-                log.error("runner %s gave up after %d quick failures: %s", self.name,
-                          quick_failures, self.last_error, extra={"action": "gave_up"})
+            config_error = self._exit_code == EXIT_CONFIG_ERROR
+            if config_error or quick_failures >= self.settings.max_quick_failures:
+                after = "" if config_error else f" after {quick_failures} quick failures"
+                log.error("runner %s gave up%s: %s", self.name, after, self.last_error,
+                          extra={"action": "gave_up"})
                 self._transition(RunnerState.FATAL)  # BACKOFF -> FATAL
                 await self._stop_requested.wait()
                 break
@@ -173,6 +185,7 @@ class RunnerProcess:
 
     async def _run_once(self) -> float | None:
         """Start the process and serve it until it ends. Returns when it became ready, if it did."""
+        self._exit_code = None
         argv = self.spec.argv(self.project_root)
         try:
             process, stdout, stdin = await open_piped_process(
@@ -190,15 +203,25 @@ class RunnerProcess:
             # stop() came while we were spawning and found no process to walk the ladder on.
             signal_group(process, signal.SIGKILL)
         log.info("runner %s spawned (pid %d)", self.name, process.pid, extra={"action": "spawned"})
-        assert process.stderr is not None
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
-                            max_message_bytes=self.settings.max_message_bytes)
+                            max_message_bytes=self.settings.max_message_bytes,
+                            on_stalled=lambda: self._stalled(endpoint, stdin))
         ready_at: float | None = None
         violation: str | None = None
+        stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
+        stderr_read = anyio.Event()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(pump_stderr, process.stderr,
-                          logging.getLogger(f"motia.runner.{self.spec.language}"), self.name)
+
+            async def pump() -> None:
+                assert process.stderr is not None
+                try:
+                    await pump_stderr(process.stderr, logging.getLogger(
+                        f"motia.runner.{self.spec.language}"), self.name, stderr_tail)
+                finally:
+                    stderr_read.set()
+
+            tg.start_soon(pump)
             serve_done = anyio.Event()
             # A channel that ends (EOF, stray line) during the handshake fails it at once, with
             # that cause, instead of after the whole handshake deadline with a vaguer one.
@@ -234,12 +257,14 @@ class RunnerProcess:
                 patience_s = (self.settings.shutdown_budget_s + 1
                               if self._stopping or self._restarting else 0.0)
                 with anyio.CancelScope(shield=True):
-                    code = await reap(process, patience_s)
+                    code = await reap(process, patience_s, stderr_read)
                     await stdin.aclose()
                     await stdout.aclose()
+                self._exit_code = code
                 reason = violation or f"exited with code {code}"
                 if not (self._stopping or self._restarting):
-                    self.last_error = f"runner {self.name} (pid {process.pid}) {reason}"
+                    self.last_error = (f"runner {self.name} (pid {process.pid}) "
+                                       f"{_with_stderr(reason, code, stderr_tail)}")
                     log.warning("runner %s exited (not expected): %s", self.name, reason,
                                 extra={"action": "exited"})
                 endpoint.close(RunnerCrashed(f"runner {self.name} (pid {process.pid}) {reason}",
@@ -341,7 +366,7 @@ class RunnerProcess:
                 result = await endpoint.request("step.invoke", params, InvokeResult)
                 return result.output
             # Neither the runner's own deadline nor the cancellation got an answer in time.
-            self._stuck.set()
+            self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
             raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
                            f"({params.file} on runner {self.name}); the runner is restarted")
         finally:
@@ -359,13 +384,27 @@ class RunnerProcess:
         log.info("runner %s restarting (pid %d): %s", self.name, process.pid, why,
                  extra={"action": "restarting"})
 
+    def _stalled(self, endpoint: Endpoint, stdin: PipeSendStream) -> None:
+        """A cancellation could not be written in time. Behind a long queue of input a runner
+        may just be slow; one that has taken nothing of it for the grace a cancellation gets
+        has stopped reading (a busy loop) and cannot be reached: it is replaced."""
+        if stdin.blocked_s >= self.settings.cancel_grace_s:
+            self._mark_stuck(endpoint, f"it has read nothing of its input for "
+                                       f"{stdin.blocked_s:.1f}s")
+
+    def _mark_stuck(self, endpoint: Endpoint, why: str) -> None:
+        if self._endpoint is endpoint and not self._stuck.is_set():
+            self._stuck_reason = why
+            self._stuck.set()
+
     async def _restart_when_stuck(self, process: anyio.abc.Process, endpoint: Endpoint) -> None:
         """A handler that ignored its deadline and the cancellation may hold the runner (a busy
-        loop blocks a whole Node runner): replace the process. Runs while it is ready."""
+        loop blocks a whole Node runner, and stops it reading its stdin): replace the process.
+        Runs while it is ready."""
         await self._stuck.wait()
         self._stuck = anyio.Event()
         if not self._stopping and self._endpoint is endpoint:
-            self._begin_restart(process, "an invocation did not yield after its deadline")
+            self._begin_restart(process, self._stuck_reason)
             await ladder(process, endpoint, self.settings.shutdown_budget_s)
 
     async def restart(self) -> ShutdownRung:
@@ -401,3 +440,14 @@ class RunnerProcess:
         self.shutdown_rung = rung
         log.info("runner %s stopped (%s)", self.name, rung.value, extra={"action": "stopped"})
         return rung
+
+
+def _with_stderr(reason: str, code: int, tail: Iterable[str]) -> str:
+    """An unexpected exit's reason, with what the runner last said (often the why of it)."""
+    if code == EXIT_CONFIG_ERROR and reason.startswith("exited"):
+        reason += " (a configuration error, not retried)"
+    lines = [line if len(line) <= _STDERR_LINE_CHARS else line[:_STDERR_LINE_CHARS] + "..."
+             for line in tail]
+    if not lines:
+        return reason
+    return reason + "; its last words on stderr:\n" + "\n".join(f"  {line}" for line in lines)

@@ -20,6 +20,8 @@ from motia_core.runners.states import ShutdownRung
 
 __all__ = ("ladder", "reap", "signal_group")
 
+_STDERR_READ_S = 0.5
+
 
 def signal_group(process: anyio.abc.Process, sig: signal.Signals) -> None:
     """``sig`` to the runner's process group (to the process alone where the group is not ours)."""
@@ -54,11 +56,14 @@ async def ladder(process: anyio.abc.Process, endpoint: Endpoint | None,
     return ShutdownRung.KILLED
 
 
-async def reap(process: anyio.abc.Process, patience_s: float) -> int:
+async def reap(process: anyio.abc.Process, patience_s: float,
+               stderr_read: anyio.Event | None = None) -> int:
     """Make sure the process group is gone and the process closed; return its exit code.
 
     ``patience_s``: how long a ladder being walked elsewhere may still take before SIGKILL
-    (0 when nobody is stopping it: it has ended, or its channel broke and it must go now)."""
+    (0 when nobody is stopping it: it has ended, or its channel broke and it must go now).
+    ``stderr_read``: set once stderr has been read to its end; waited for (briefly) before the
+    pipes are closed, so the last lines of a runner that exited (often its reason) are kept."""
     if process.returncode is None:
         if patience_s > 0:
             with anyio.move_on_after(patience_s):
@@ -66,6 +71,10 @@ async def reap(process: anyio.abc.Process, patience_s: float) -> int:
         if process.returncode is None:
             signal_group(process, signal.SIGKILL)
     code = await process.wait()
+    if stderr_read is not None:
+        # Not for long: a child of the runner may still hold stderr open.
+        with anyio.move_on_after(_STDERR_READ_S):
+            await stderr_read.wait()
     # Whatever the runner started and left behind in its process group goes with it.
     signal_group(process, signal.SIGKILL)
     await process.aclose()

@@ -24,12 +24,14 @@ from motia_core.cron.scheduler import CronJob, CronScheduler
 from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.http.admin import dead_letter_routes
+from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
 from motia_core.project import Discovery, Project, discover
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.steps import Step
 from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
-from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
+from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
+from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState, SupervisorSettings
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
 from motia_core.runtime.invocation import Callbacks, Invoker
 from motia_core.runtime.reload import Reloader
@@ -114,7 +116,8 @@ class App:
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
-                              size=self.settings.workers.get(language, 1))
+                              size=self.settings.workers.get(language, 1),
+                              settings=self._supervisor_settings())
             self.pools[language] = pool
             await tg.start(pool.run)
         for language, pool in self.pools.items():
@@ -124,6 +127,11 @@ class App:
                                     f"{pool.processes[0].last_error}")
         loaded, self.serving.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
+
+    def _supervisor_settings(self) -> SupervisorSettings:
+        # A body the HTTP layer accepts must fit the frame that carries it to the step.
+        frame_bytes = invoke_frame_bytes(self.settings.max_body_bytes)
+        return SupervisorSettings(max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES, frame_bytes))
 
     def stream_names(self) -> list[str]:
         """Every stream some runner has loaded, whatever its language."""

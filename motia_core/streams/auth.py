@@ -66,6 +66,13 @@ def error_event(message: str) -> dict[str, Any]:
         "code": ACCESS_DENIED_CODE, "message": message}}}
 
 
+def _name_of(hook: Callable[..., Any]) -> str:
+    """``module:function``, as the ``stream_auth`` setting names it."""
+    module = getattr(hook, "__module__", None)
+    name = getattr(hook, "__qualname__", None)
+    return f"{module}:{name}" if module and name else repr(hook)
+
+
 async def _resolve(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -99,7 +106,11 @@ class StreamAccess:
         try:
             return await _resolve(self.authenticate(headers, url))
         except Exception as exc:
-            log.debug("stream socket handshake refused for %s: %r", url, exc,
+            # The client only learns "401"; the operator must learn why. The query string is
+            # left out: clients pass their credentials in it.
+            log.error("stream_auth hook %s refused the stream socket handshake for %s: %s: %s",
+                      _name_of(self.authenticate), url.partition("?")[0],
+                      type(exc).__name__, exc, exc_info=exc,
                       extra={"action": "streams.auth_failed"})
             raise AuthenticationFailed(AUTH_FAILED_REASON) from exc
 

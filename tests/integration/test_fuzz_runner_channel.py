@@ -407,7 +407,9 @@ def fuzz_app(tmp_path: Path, *, python: bool = False) -> MotiaTestApp:
     write_project(tmp_path / "project", python=python)
     registry = RunnerRegistry.default()
     registry.register(fuzz_spec(tmp_path / "fuzz.log"))
-    return MotiaTestApp(tmp_path / "project", registry=registry)
+    # A body limit whose frame fits in the protocol's default, so the runners get that limit
+    # (LIMIT), which the cases are sized to.
+    return MotiaTestApp(tmp_path / "project", registry=registry, max_body_bytes=512 * 1024)
 
 
 async def play(app: MotiaTestApp, cases: list[Case], **flags: Any) -> list[dict[str, Any]]:

@@ -11,13 +11,20 @@ committing node_modules or installing anything per test (``tests/runners.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.runners import node_project, require_node_runner
+from motia_core.runners import RunnerRegistry
+from motia_core.runners.spec import builtin_specs
+from motia_core.runtime.app import StartupFailed
+from motia_core.testing import MotiaTestApp, require_runtime
+from tests.runners import NODE_FIXTURE, NODE_RUNNER, node_project, require_node_runner
 from tests.runners import spawn_node as spawn
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -435,3 +442,25 @@ async def test_stream_can_access_runs_the_stream_files_function(project: Path) -
         bad = await core.request("streams.canAccess", {"file": stream, "stream": "todo",
                                                        "subscription": {"id": 3}})
         assert bad["error"]["code"] == -32602
+
+
+async def test_a_node_runner_without_its_dependencies_fails_at_once_saying_why(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The runner exits 78 naming the fix; the app says that, once, instead of retrying 5 times
+    and reporting only the exit code."""
+    require_runtime("node")
+    bare = tmp_path / "node-runner"
+    shutil.copytree(NODE_RUNNER, bare, ignore=shutil.ignore_patterns("node_modules"))
+    registry = RunnerRegistry(builtin_specs())
+    registry.register(replace(registry.get("node"), command=("node", str(bare / "runner.mjs"))))
+    caplog.set_level(logging.INFO, logger="motia.runner")
+    with pytest.raises(StartupFailed) as failed:
+        async with MotiaTestApp(NODE_FIXTURE.parent / "node-default", registry=registry):
+            pass
+    message = str(failed.value)
+    assert message.startswith("the node runner cannot start: runner node#0 (pid ")
+    assert "exited with code 78 (a configuration error, not retried)" in message
+    assert "its dependencies are not installed" in message
+    assert f"npm ci --prefix {bare}/" in message
+    spawned = [r for r in caplog.records if getattr(r, "action", None) == "spawned"]
+    assert len(spawned) == 1

@@ -352,6 +352,25 @@ async def test_a_refused_handshake_gets_401_and_the_auth_context_reaches_can_acc
     assert contexts == [{"user": "ann"}]
 
 
+def crashing_authenticate(headers: Any, url: str) -> Any:
+    return headers["x-tenant"]  # a bug of the hook: KeyError when the header is absent
+
+
+async def test_a_failing_authenticate_hook_is_logged_at_error_with_its_name(
+        caplog: pytest.LogCaptureFixture) -> None:
+    access = StreamAccess(streams=lambda: STREAMS, authenticate=crashing_authenticate)
+    async with serve(access) as served:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await served.connect("/?token=secret")
+        assert refused.value.status == 401  # the client still learns nothing more
+    [record] = [r for r in caplog.records if getattr(r, "action", None) == "streams.auth_failed"]
+    assert record.levelname == "ERROR"
+    message = record.getMessage()
+    assert "tests.integration.test_streams_ws:crashing_authenticate" in message
+    assert "KeyError: 'x-tenant'" in message
+    assert "secret" not in message  # the query string may carry credentials
+
+
 async def test_a_refused_join_gets_the_error_frame_and_is_not_joined() -> None:
     def can_access(stream: str, subscription: Subscription, auth: Any) -> bool:
         if subscription.group_id == "boom":

@@ -23,7 +23,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from motia_core.protocol.errors import RunnerCrashed, RunnerNotReady
+from motia_core.protocol.errors import RunnerCrashed, RunnerNotReady, TimedOut
 from motia_core.runners import (
     RunnerPool,
     RunnerProcess,
@@ -165,6 +165,20 @@ async def test_broken_at_start_fails_fast_with_its_cause(tmp_path: Path, mode: s
     assert_gone(runner.pid)
 
 
+async def test_exit_78_is_not_retried_and_the_error_keeps_the_runners_last_words(
+        tmp_path: Path) -> None:
+    """EX_CONFIG: nothing a restart fixes. The runner says why on stderr; that is the reason."""
+    recorder = Recorder()
+    async with supervised(broken_spec("config-error"), tmp_path, recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.FATAL, timeout_s=8.0)
+        assert recorder.states == [RunnerState.STARTING, RunnerState.BACKOFF, RunnerState.FATAL]
+        assert runner.last_error == (
+            f"runner broken#0 (pid {runner.pid}) exited with code 78 (a configuration error, "
+            "not retried); its last words on stderr:\n"
+            "  broken-runner: starting\n"
+            "  broken-runner: its settings are wrong; fix BROKEN_SETTINGS")
+
+
 async def test_missing_runtime_names_the_command_and_the_fix(tmp_path: Path) -> None:
     spec = RunnerSpec(language="ghost", command=(str(tmp_path / "no-such-runtime"),),
                       patterns=("_step.ghost",), install_hint="install ghost 1.0 (apt-get ...)")
@@ -243,6 +257,79 @@ async def test_shutdown_ladder_reports_its_rung(tmp_path: Path, mode: str,
     assert recorder.states[-2:] == [RunnerState.STOPPING, RunnerState.STOPPED]
     assert RunnerState.BACKOFF not in recorder.states  # a requested stop is not a crash
     assert runner.last_error is None
+    assert_gone(pid)
+
+
+# --- a runner that stops reading its stdin --------------------------------------------------------
+
+# More than the pipe holds plus the send stream's high-water mark: its sender waits for room.
+UNREAD_BYTES = 2 * 1024 * 1024
+
+
+@pytest.mark.timeout(40)  # the old code hung here past any cancel scope; fail, do not hang CI
+async def test_a_runner_that_stops_reading_fails_its_timed_call_and_is_replaced(
+        tmp_path: Path) -> None:
+    recorder = Recorder()
+    settings = SupervisorSettings(backoff_initial_s=0.01, shutdown_budget_s=2.0,
+                                  cancel_grace_s=0.2)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings,
+                          recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        first_pid = runner.pid
+        big = invoke_params(str(tmp_path / "a_step.broken"), {"blob": "x" * UNREAD_BYTES})
+        with anyio.fail_after(8):  # the caller's deadline, and then some, bounds the call
+            with pytest.raises(TimedOut, match="the runner is restarted"):
+                await runner.invoke(big, timeout_s=1.0)
+        # The runner that cannot be written to is replaced.
+        await recorder.wait_until(lambda: len(recorder.ready_pids()) == 2)
+        assert recorder.ready_pids()[1] != first_pid
+        assert_gone(first_pid)
+
+
+@pytest.mark.timeout(40)
+async def test_a_cancelled_untimed_call_to_a_runner_that_stops_reading_returns_and_replaces_it(
+        tmp_path: Path) -> None:
+    """No deadline of the runner's own: the caller's cancel scope is the bound, and a runner that
+    took none of its input meanwhile is stuck (not merely slow) and replaced."""
+    recorder = Recorder()
+    settings = SupervisorSettings(backoff_initial_s=0.01, shutdown_budget_s=2.0,
+                                  cancel_grace_s=0.2)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings,
+                          recorder=recorder) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        first_pid = runner.pid
+        big = invoke_params(str(tmp_path / "a_step.broken"), {"blob": "x" * UNREAD_BYTES})
+        with anyio.fail_after(8):
+            with anyio.move_on_after(1.0) as caller:
+                await runner.invoke(big)
+        assert caller.cancelled_caught
+        await recorder.wait_until(lambda: len(recorder.ready_pids()) == 2)
+        assert recorder.ready_pids()[1] != first_pid
+        assert_gone(first_pid)
+
+
+@pytest.mark.timeout(40)
+async def test_stopping_a_runner_that_stops_reading_walks_the_ladder(tmp_path: Path) -> None:
+    settings = SupervisorSettings(shutdown_budget_s=2.0)
+    async with supervised(broken_spec("stop-reading"), tmp_path, settings=settings) as runner:
+        await runner.wait_for_state(RunnerState.READY)
+        pid = runner.pid
+        failures: list[BaseException] = []
+
+        async def untimed_call() -> None:
+            try:
+                await runner.invoke(invoke_params(str(tmp_path / "a_step.broken"),
+                                                  {"blob": "x" * UNREAD_BYTES}))
+            except RunnerCrashed as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(untimed_call)
+            await anyio.wait_all_tasks_blocked()  # the call waits for the pipe to drain
+            assert runner.in_flight == 1
+            with anyio.fail_after(8):  # the budget (2 s) plus slack, not forever
+                assert await runner.stop() is ShutdownRung.TERMINATED
+        assert len(failures) == 1 and "runner broken#0" in str(failures[0])
     assert_gone(pid)
 
 

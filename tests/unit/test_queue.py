@@ -360,6 +360,69 @@ async def test_sqlite_keeps_everything_across_reopening(sqlite_path: Path) -> No
         await second.aclose()
 
 
+async def test_an_undecodable_message_goes_to_the_dead_letters_with_its_reason(
+    sqlite_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A row that cannot be decoded (a corrupt file, an event an incompatible version wrote) is
+    a poison message: it must not come back every visibility timeout and block its group."""
+    queue = SqliteQueue(sqlite_path)
+    try:
+        poison_id = await queue.enqueue(Q, event(0, "g"), group_id="g")
+        behind = event(1, "g")
+        await queue.enqueue(Q, behind, group_id="g")
+        with sqlite3.connect(sqlite_path) as other:
+            other.execute("UPDATE messages SET event = ? WHERE id = ?",
+                          ('{"topic": 42, "traceId": "T"}', poison_id))
+        with caplog.at_level("ERROR", logger="motia.events"):
+            message = await queue.receive(Q, 30)
+        assert message is not None and message.event == behind  # the group moves on
+        [letter] = await queue.dead_letters(Q)
+        assert (letter.id, letter.group_id, letter.attempts) == (poison_id, "g", 1)
+        assert letter.error.name == "UndecodableEvent"
+        assert "Expected `str`, got `int` - at `$.topic`" in letter.error.message
+        assert '{"topic": 42, "traceId": "T"}' in str(letter.event.data)  # kept as it was stored
+        assert [getattr(r, "action", None) for r in caplog.records] == ["event_undecodable"]
+        assert await queue.counts(Q) == QueueCounts(in_flight=1, dead_letters=1)
+    finally:
+        await queue.aclose()
+
+
+async def test_receive_and_wait_do_not_walk_the_delayed_messages(sqlite_path: Path) -> None:
+    """Both run on the event loop: their work must not grow with the messages not yet due (100k
+    delayed ones cost tens of milliseconds a call). Counted in SQLite VM steps, not timed;
+    bench/queue_receive.py has the times."""
+    queue = SqliteQueue(sqlite_path)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    async def cost() -> tuple[int, int]:
+        nonlocal steps
+        sent = await queue.enqueue(Q, event())
+        steps = 0
+        message = await queue.receive(Q, 30)
+        receive_steps = steps
+        assert message is not None and message.id == sent
+        assert await queue.ack(message)
+        steps = 0
+        await queue.wait(Q, 0)
+        return receive_steps, steps
+
+    try:
+        await queue._db.run(lambda conn: conn.set_progress_handler(count, 100))
+        alone = await cost()
+        await queue.enqueue_many([Enqueue(queue=Q, event=event(n), delay_s=3600)
+                                  for n in range(20_000)])  # ahead of the next one, in seq
+        behind_delayed = await cost()
+        assert behind_delayed[0] <= 2 * alone[0] + 5, (alone, behind_delayed)
+        assert behind_delayed[1] <= 2 * alone[1] + 5, (alone, behind_delayed)
+    finally:
+        await queue.aclose()
+
+
 async def test_two_connections_never_lease_the_same_message(sqlite_path: Path) -> None:
     a, b = SqliteQueue(sqlite_path), SqliteQueue(sqlite_path)
     ids = await a.enqueue_many([Enqueue(queue=Q, event=event(n)) for n in range(200)])

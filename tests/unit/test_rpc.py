@@ -179,6 +179,25 @@ async def test_cancelling_the_caller_cancels_the_peer_handler() -> None:
         assert core.pending_count == 0
 
 
+async def test_a_cancelled_request_to_a_peer_that_does_not_read_returns_and_says_so() -> None:
+    """The cancellation is written under a shield, which must not outlast a peer that never
+    reads: the caller gets its cancellation back, and the owner learns of the stall."""
+    stalled: list[bool] = []
+    send, receive = anyio.create_memory_object_stream[bytes](0)  # nobody reads: sends block
+    unread, incoming = Pipe(send, receive), pipe()
+    core = Endpoint(incoming, unread, name="core", methods=CORE_SERVES, handler=never,
+                    on_stalled=lambda: stalled.append(True))
+    async with anyio.create_task_group() as tg:
+        await tg.start(core.serve)
+        with anyio.fail_after(5):  # far past the cancellation's bound; the old code hung here
+            with anyio.move_on_after(0.1) as caller:
+                await core.request("step.invoke", invoke(1))
+        assert caller.cancelled_caught and stalled == [True]
+        tg.cancel_scope.cancel()
+    await unread.aclose()
+    await incoming.aclose()
+
+
 async def test_close_fails_every_pending_request_with_the_given_error() -> None:
     async def runner_handler(method: str, params: Any) -> Any:
         await anyio.sleep(30)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from motia_core.dotenv import load_hint
 from motia_core.protocol import LoadedFile
 from motia_core.steps import (
     ApiConfig,
@@ -192,7 +193,7 @@ class Project:
         file = result.file
         if result.error is not None or result.config is None:
             message = result.error.message if result.error else "the runner returned no config"
-            self.errors[file] = [ConfigError(file, "", message)]
+            self.errors[file] = [ConfigError(file, "", message, load_hint(self.root, message))]
             return
         try:
             if is_stream:

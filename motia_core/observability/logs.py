@@ -43,6 +43,7 @@ __all__ = (
     "configure_logging",
     "level_name",
     "log_record",
+    "output_is_json",
     "parse_level",
     "record_to_dict",
 )
@@ -269,6 +270,14 @@ def configure_logging(json: bool | None = None, level: str | None = None,
     root.addHandler(handler)
     root.setLevel(threshold)
     return handler
+
+
+def output_is_json() -> bool:
+    """Whether :func:`configure_logging` made stderr JSON lines, so that whatever else the
+    process reports there must be log records too."""
+    return any(handler.get_name() == _OUTPUT_HANDLER_NAME
+               and isinstance(handler.formatter, JsonLogFormatter)
+               for handler in logging.getLogger().handlers)
 
 
 def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | None = None,

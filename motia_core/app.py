@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import anyio.abc
 from aiohttp import web
 
 from motia_core.admin import dead_letter_routes
+from motia_core.body_checks import checked_after_middleware
 from motia_core.config import Settings
 from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.handlers import AppHandlers
@@ -30,7 +32,7 @@ from motia_core.observability import MemoryTraceStore, TraceStore, configure_log
 from motia_core.project import Discovery, Project, discover
 from motia_core.reload import Reloader
 from motia_core.report import print_startup
-from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
+from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState, SupervisorSettings
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
 from motia_core.scheduler import CronScheduler
 from motia_core.state import StateAdapter, open_state
@@ -101,7 +103,9 @@ class App:
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
-                              size=self.settings.workers.get(language, 1))
+                              size=self.settings.workers.get(language, 1),
+                              settings=SupervisorSettings(
+                                  validate_bodies=self.settings.validate_bodies))
             self.pools[language] = pool
             await tg.start(pool.run)
         for language, pool in self.pools.items():
@@ -191,6 +195,9 @@ class App:
                 log.error("%s (the step is not served)", message,
                           extra={"action": "route_invalid", "step": api.step.name})
                 continue
+            if checked_after_middleware(api.step, self.settings.validate_bodies):
+                # Checked in the runner after the middleware (body.validate), not before it.
+                route = replace(route, body_schema=None)
             routes.append(route)
         return routes
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from motia_core.body_checks import checked_after_middleware
 from motia_core.events import Event, SubscriptionSettings
 from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
 from motia_core.invocation import StepFailed
@@ -57,6 +58,7 @@ class AppHandlers:
                 step, "api", request, trace_id=trace_id, parent_span_id=parent,
                 entry=f"{route.method} {route.path}",
                 timeout_s=self.app.settings.handler_timeout_s,
+                validate_body=checked_after_middleware(step, self.app.settings.validate_bodies),
             )
         except StepFailed as exc:
             stack = _stack(exc)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from motia_core.body_checks import BodyChecks
 from motia_core.errors import (
     InvalidParams,
     InvocationNotFound,
@@ -35,6 +36,7 @@ from motia_core.observability import (
     now_ms,
 )
 from motia_core.protocol import (
+    BodyValidateParams,
     EmitParams,
     InvokeParams,
     LogParams,
@@ -96,6 +98,7 @@ class Invoker:
         parent_span_id: str | None,
         entry: str,
         timeout_s: float | None,
+        validate_body: bool = False,
     ) -> Any:
         """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry)
@@ -109,6 +112,7 @@ class Invoker:
             trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id),
             flows=list(step.flows),
             timeout_ms=None if timeout_s is None else int(timeout_s * 1000),
+            validate_body=validate_body,
         )
         try:
             pool = self.pools.get(step.language)
@@ -145,6 +149,7 @@ class Callbacks:
         self.state = state
         self.publish = publish
         self.streams = streams
+        self.body_checks = BodyChecks()
         self._routes: dict[str, Callable[[ActiveInvocation, Any], Awaitable[Any]]] = {
             "state.get": self._state_get,
             "state.set": self._state_set,
@@ -157,6 +162,7 @@ class Callbacks:
             "streams.delete": self._stream_delete,
             "streams.getGroup": self._stream_get_group,
             "streams.send": self._stream_send,
+            "body.validate": self._validate_body,
         }
 
     async def __call__(self, method: str, params: Any) -> Any:
@@ -266,6 +272,11 @@ class Callbacks:
         await self.streams.send(p.stream, p.channel.group_id, p.channel.id,
                                 p.event.type, p.event.data)
         return None
+
+    # --- the body, after the middleware ----------------------------------------------------
+
+    async def _validate_body(self, inv: ActiveInvocation, p: BodyValidateParams) -> Any:
+        return self.body_checks.verdict(inv.step, p.body)
 
     # --- logs ------------------------------------------------------------------------------
 

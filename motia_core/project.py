@@ -200,7 +200,7 @@ class Project:
                 self.streams.append(parse_stream(file, result.config))
             else:
                 self.steps.append(parse_step(file, language, result.config, result.has_handler,
-                                             result.validates_body))
+                                             result.validates_body, result.has_middleware))
         except InvalidStep as exc:
             self.errors[file] = list(exc.errors)
 

@@ -74,7 +74,7 @@ class App:
         self.queue = queue or open_queue(settings.queue, settings.data_dir)
         self.bus = EventBus(self.queue)
         self.pools: dict[str, RunnerPool] = {}
-        self.invoker = Invoker(self.pools, self.traces)
+        self.invoker = Invoker(self.pools, self.traces, settings.leftover_work_s)
         self.handlers = AppHandlers(self)
         self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
                                    self.stream_store)

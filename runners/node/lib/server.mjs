@@ -244,6 +244,7 @@ export class Server {
       return;
     }
     const text = `${kind}: ${userStack(error)}`;
+    if (inv !== undefined && error?.logged === true) return; // the refused ctx call said it
     if (inv !== undefined) {
       inv.log('error', `${kind} after the invocation ended`, { error: text });
     } else {

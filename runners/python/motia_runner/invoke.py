@@ -117,6 +117,7 @@ async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id
             raise  # not ours: the runner itself is going away
         raise _stopped(inv, step, timeout_ms) from None
     finally:
+        inv.ended = True
         if timer is not None:
             timer.cancel()
     if inv.stop_reason is not None:  # the handler swallowed the cancellation

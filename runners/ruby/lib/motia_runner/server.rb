@@ -260,6 +260,7 @@ module MotiaRunner
       ctx = Context.new(inv, job[:trace_id], job[:flows].freeze)
       @deadlines.add(inv, job[:timeout_ms] / 1000.0) if job[:timeout_ms]
       output, error = run_handler(inv, job, ctx)
+      inv.ended = true
       @deadlines.remove(inv)
       error = stopped(inv, job) if inv.stop_reason
       return @endpoint.send_error(job[:id], error) if error

@@ -244,6 +244,29 @@ def dlq_purge(project: Path, queue_name: str | None) -> None:
 
 @main.command()
 @_project_option
+@click.option("--venv", type=click.Path(file_okay=False, path_type=Path), envvar="MOTIA_VENV",
+              show_envvar=True, help="The virtual environment to install into [default: "
+              "MOTIA_PYTHON's, else the project's python_modules/ or .venv/, else a new "
+              "python_modules/].")
+@click.option("--python", "python", envvar="MOTIA_INSTALL_PYTHON", show_envvar=True,
+              help="The interpreter that creates a new environment [default: the one running "
+                   "motia].")
+@click.option("-v", "--verbose", is_flag=True, help="Show pip's output as it comes.")
+def install(project: Path, venv: Path | None, python: str | None, verbose: bool) -> None:
+    """Create or reuse the project's Python environment and install requirements.txt into it
+    (what Motia projects' `postinstall: motia install` expects)."""
+    from motia_core.install import InstallError
+    from motia_core.install import install as install_requirements
+
+    try:
+        install_requirements(project.resolve(), venv=venv, python=python, verbose=verbose,
+                             echo=click.echo)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@_project_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(project: Path, as_json: bool) -> None:
     """Which runtimes are present, their versions, and what this project is missing."""
@@ -254,7 +277,7 @@ def doctor(project: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         render(report)
-    if report["missing"]:
+    if report["missing"] or report["pythonEnvironment"]["status"] in ("missing", "stale"):
         sys.exit(1)
 
 

@@ -3,17 +3,22 @@ logs everywhere under `--json-logs`, `motia install`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import MOTIA, REPO, free_port, request, start, stop
+from motia_core.testing import require_runtime
+from tests.e2e.cli import MOTIA, REPO, free_port, motia, request, start, stop
 
 FIXTURES = REPO / "tests" / "fixtures" / "projects"
 
@@ -109,3 +114,96 @@ def test_start_json_logs_refuses_broken_steps_in_json() -> None:
     records = json_lines(result.stderr)
     [failure] = [r for r in records if r.get("action") == "startup_failed"]
     assert "broken_step.py" in str(failure["msg"])
+
+
+# --- motia install (item 2) ------------------------------------------------------------------
+
+
+def build_wheel(folder: Path) -> Path:
+    """A tiny pure-Python wheel, so pip installs it without reaching an index."""
+    files = {
+        "compat_greeting/__init__.py": 'GREETING = "hello from a wheel"\n',
+        "compat_greeting-1.0.dist-info/METADATA":
+            "Metadata-Version: 2.1\nName: compat-greeting\nVersion: 1.0\n",
+        "compat_greeting-1.0.dist-info/WHEEL":
+            "Wheel-Version: 1.0\nGenerator: motia-core tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    record.append("compat_greeting-1.0.dist-info/RECORD,,")
+    files["compat_greeting-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "compat_greeting-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return wheel
+
+
+@pytest.fixture
+def install_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MOTIA_PYTHON", raising=False)
+    target = tmp_path / "install"
+    shutil.copytree(FIXTURES / "compat-install", target)
+    build_wheel(target / "vendor")
+    return target
+
+
+def doctor_environment(project: Path) -> tuple[int, dict[str, object]]:
+    result = motia("doctor", "--json", "--project", str(project))
+    return result.returncode, json.loads(result.stdout)["pythonEnvironment"]
+
+
+def test_install_creates_python_modules_and_doctor_tracks_it(install_project: Path) -> None:
+    code, env = doctor_environment(install_project)
+    assert (code, env["status"], env["path"]) == (1, "missing", "python_modules/")
+    assert "run `motia install`" in str(env["fix"])
+
+    installed = motia("install", "--project", str(install_project))
+    assert installed.returncode == 0, installed.stderr
+    lines = installed.stdout.splitlines()
+    assert lines[0].startswith("created python_modules/ (Python ")
+    assert lines[1] == ("installed requirements.txt into python_modules/: Successfully "
+                        "installed compat-greeting-1.0")
+    assert doctor_environment(install_project) == (0, {"status": "ok",
+                                                       "path": "python_modules/", "fix": None})
+
+    port = free_port()
+    process = start("start", install_project, port, "--state", "memory", "--queue", "memory")
+    try:  # the runner runs in python_modules/, where the package is
+        assert request(f"http://127.0.0.1:{port}/greeting") == (
+            200, {"greeting": "hello from a wheel"})
+    finally:
+        stop(process)
+
+    with (install_project / "requirements.txt").open("a") as requirements:
+        requirements.write("# changed\n")
+    code, env = doctor_environment(install_project)
+    assert (code, env["status"]) == (1, "stale")
+    again = motia("install", "--project", str(install_project))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("reusing python_modules/ (Python ")
+    assert doctor_environment(install_project)[0] == 0
+
+
+def test_install_without_requirements_has_nothing_to_do(tmp_path: Path) -> None:
+    result = motia("install", "--project", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"nothing to install: {tmp_path.resolve()} has no "
+                                    "requirements.txt")
+    assert not (tmp_path / "python_modules").exists()
+
+
+def test_npm_install_runs_the_original_postinstall(install_project: Path) -> None:
+    npm = require_runtime("npm")
+    # `motia` is the console script of the environment running these tests.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    result = subprocess.run([npm, "install", "--offline", "--no-audit", "--no-fund"],
+                            cwd=install_project, capture_output=True, text=True, timeout=300,
+                            check=False, env={**os.environ, "PATH": path})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "installed requirements.txt into python_modules/" in result.stdout
+    assert (install_project / "python_modules" / "bin" / "python").exists()

@@ -6,6 +6,7 @@ Every option has an environment variable (shown in --help). List-like commands t
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -68,7 +69,19 @@ def _serve_options(func: Any) -> Any:
 def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
     from motia_core.app import serve  # the app pulls in aiohttp & co; `motia --help` should not
 
-    settings = _settings(project, log_level="debug" if debug else None, **overrides)
+    try:
+        settings = Settings.load(project).with_overrides(
+            {"log_level": "debug" if debug else None, **overrides})
+    except SettingsError as exc:
+        if not overrides.get("json_logs"):
+            raise click.UsageError(str(exc)) from exc
+        # Under --json-logs even this is one JSON line on stderr.
+        from motia_core.observability import configure_logging
+
+        configure_logging(json=True)
+        logging.getLogger("motia.app").error("cannot start: %s", exc,
+                                             extra={"action": "startup_failed"})
+        sys.exit(2)
     code = anyio.run(serve, settings, strict)
     sys.exit(code)
 

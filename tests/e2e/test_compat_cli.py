@@ -207,3 +207,13 @@ def test_npm_install_runs_the_original_postinstall(install_project: Path) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     assert "installed requirements.txt into python_modules/" in result.stdout
     assert (install_project / "python_modules" / "bin" / "python").exists()
+
+
+def test_json_logs_report_a_bad_setting_as_json() -> None:
+    result = subprocess.run(
+        [*MOTIA, "dev", "--project", str(FIXTURES / "compat-json-logs"), "--json-logs",
+         "--workers", "python=0", "-p", str(free_port())],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    [record] = json_lines(result.stderr)
+    assert record["action"] == "startup_failed" and "at least 1 worker" in str(record["msg"])

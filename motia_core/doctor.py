@@ -68,7 +68,8 @@ def render(report: dict[str, Any]) -> None:
         console.print(f"[red]missing[/red] {m['language']} for {m['files']} file(s): {m['fix']}")
     env = report["pythonEnvironment"]
     if env["status"] in ("missing", "stale"):
-        console.print(f"[red]{env['status']}[/red] Python environment: {env['fix']}")
+        where = f" {env['path']}" if env["path"] else ""
+        console.print(f"[red]{env['status']}[/red] Python environment{where}: {env['fix']}")
     elif env["status"] == "ok":
         console.print(f"Python environment {env['path']}: requirements.txt installed")
     for w in report["warnings"]:

@@ -103,9 +103,8 @@ def environment_status(project_root: Path,
         return EnvironmentStatus("missing", environ.get("MOTIA_PYTHON"), str(exc))
     shown = env.shown(project_root)
     if not env.exists:
-        return EnvironmentStatus("missing", shown, f"no Python environment for "
-                                 f"{REQUIREMENTS_FILE}: run `motia install` (creates {shown} "
-                                 "and installs it)")
+        return EnvironmentStatus("missing", shown, f"run `motia install` (it creates {shown} and "
+                                 f"installs {REQUIREMENTS_FILE} into it)")
     try:
         stamp = json.loads((env.path / _STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -96,13 +96,21 @@ async def test_a_call_later_than_leftover_work_s_is_refused_naming_the_step(
         "error", response.trace_id, step)
 
 
-async def test_the_leftover_work_of_a_stopped_handler_is_refused(records: Records) -> None:
-    async with MotiaTestApp(PROJECT, strict=True, runners=["python"],
+@pytest.mark.parametrize(("suffix", "language", "file"), [
+    ("py", "python", "stopped_step.py"), ("ts", "node", "stopped.step.ts")])
+async def test_the_leftover_work_of_a_stopped_handler_is_refused(
+        suffix: str, language: str, file: str, records: Records) -> None:
+    if language == "node":
+        require_runtime("node")
+    step = f"Stopped{suffix.capitalize()}"
+    async with MotiaTestApp(PROJECT, strict=True, runners=[language],
                             handler_timeout_s=0.1) as app:
-        response = await app.post("/stopped/py", json={})
+        response = await app.post(f"/stopped/{suffix}", json={})
         assert response.status == 500
-        refused = await records.wait_for(lambda r: "after it was stopped" in r["msg"])
+        refused = await records.wait_for(
+            lambda r: "after it was stopped" in f"{r['msg']} {r.get('error')}")
         assert not [e for e in app.events if e.topic == "leftover.done"]
-    assert refused["msg"].startswith("step 'StoppedPy' (stopped_step.py) called ctx emit after "
-                                     "it was stopped")
-    assert (refused["traceId"], refused["step"]) == (response.trace_id, "StoppedPy")
+    said = f"{refused['msg']} {refused.get('error')}"
+    assert f"step {step!r} ({file}) called ctx emit after it was stopped" in said
+    assert "emit an event and do it in an event step" in said
+    assert (refused["traceId"], refused["step"]) == (response.trace_id, step)

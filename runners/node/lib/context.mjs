@@ -11,6 +11,7 @@
 // them anyway.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import path from 'node:path';
 import util from 'node:util';
 import { InvocationNotFound, MessageTooLarge, RequestCancelled, userStack } from './errors.mjs';
 
@@ -35,8 +36,9 @@ const key = (value) => (typeof value === 'string' || value === null || value ===
 const json = (value) => (value === undefined ? null : value);
 
 export class Invocation {
-  constructor(id, endpoint, streamNames) {
+  constructor(id, endpoint, streamNames, step = null) {
     this.id = id;
+    this.step = step; // named in errors for the step's author
     this.endpoint = endpoint;
     this.streamNames = streamNames;
     this.calls = [];
@@ -52,9 +54,11 @@ export class Invocation {
   call(method, params) {
     params.invocationId = this.id;
     if (this.aborted) {
-      return CallPromise.reject(new InvocationNotFound(`ctx ${method} after invocation ${this.id} `
-        + 'was stopped (its time ran out or it was cancelled): stop that work when the handler '
-        + 'stops, or emit an event and do it in an event step'));
+      const who = this.step === null ? `invocation ${this.id}`
+        : `step '${this.step.wireConfig?.name}' (${path.basename(this.step.file)})`;
+      return CallPromise.reject(new InvocationNotFound(`${who} called ctx ${method} after `
+        + 'it was stopped (its time ran out or it was cancelled): stop that work when the '
+        + 'handler stops, or emit an event and do it in an event step'));
     }
     if (this.ended) return this.lateCall(method, params);
     const record = { promise: null, reject: null, settled: false, error: null, tracked: null };

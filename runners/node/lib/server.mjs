@@ -214,7 +214,7 @@ export class Server {
       this.endpoint.sendError(id, error);
       return;
     }
-    const inv = new Invocation(p.invocationId, this.endpoint, this.streams);
+    const inv = new Invocation(p.invocationId, this.endpoint, this.streams, step);
     this.inflight.set(id, { inv, step, timeoutMs: p.timeoutMs });
     inv.done.then((outcome) => this.answer(id, outcome));
     execute(inv, step, p.trigger, p.input, p.trace.traceId, p.flows ?? [], p.timeoutMs, {

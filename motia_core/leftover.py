@@ -62,7 +62,7 @@ class EndedInvocations:
         found = self._ended.get(invocation_id)
         if found is None:
             raise InvocationNotFound(
-                f"ctx {method}: invocation {invocation_id!r} is not running: it ended (work a "
+                f"ctx.{method}: invocation {invocation_id!r} is not running: it ended (work a "
                 f"handler leaves running may call ctx for {self.leftover_work_s:g} s after the "
                 "handler returns, the setting leftover_work_s) or never existed. Await such "
                 "work inside the handler, or emit an event and do it in an event step. (A "
@@ -71,14 +71,14 @@ class EndedInvocations:
         step = invocation.step
         if stopped:
             raise InvocationNotFound(
-                f"step {step.name!r} ({Path(step.file).name}) called ctx {method} after it was "
+                f"step {step.name!r} ({Path(step.file).name}) called ctx.{method} after it was "
                 "stopped (its time ran out, it was cancelled, or its runner went away): stop "
                 "that work when the handler stops, or emit an event and do it in an event step")
         age_s = self._clock() - ended_at
         if age_s <= self.leftover_work_s:
             return invocation
         raise InvocationNotFound(
-            f"step {step.name!r} ({Path(step.file).name}) called ctx {method} {age_s:.1f} s after "
+            f"step {step.name!r} ({Path(step.file).name}) called ctx.{method} {age_s:.1f} s after "
             f"its handler returned, later than leftover_work_s = {self.leftover_work_s:g} s "
             "allows: await that work inside the handler, or emit an event and do it in an event "
             "step (or raise leftover_work_s in motia.toml)")

@@ -111,6 +111,6 @@ async def test_the_leftover_work_of_a_stopped_handler_is_refused(
             lambda r: "after it was stopped" in f"{r['msg']} {r.get('error')}")
         assert not [e for e in app.events if e.topic == "leftover.done"]
     said = f"{refused['msg']} {refused.get('error')}"
-    assert f"step {step!r} ({file}) called ctx emit after it was stopped" in said
+    assert f"step {step!r} ({file}) called ctx.emit after it was stopped" in said
     assert "emit an event and do it in an event step" in said
     assert (refused["traceId"], refused["step"]) == (response.trace_id, step)

@@ -56,7 +56,7 @@ export class Invocation {
     if (this.aborted) {
       const who = this.step === null ? `invocation ${this.id}`
         : `step '${this.step.wireConfig?.name}' (${path.basename(this.step.file)})`;
-      return CallPromise.reject(new InvocationNotFound(`${who} called ctx ${method} after `
+      return CallPromise.reject(new InvocationNotFound(`${who} called ctx.${method} after `
         + 'it was stopped (its time ran out or it was cancelled): stop that work when the '
         + 'handler stops, or emit an event and do it in an event step'));
     }

@@ -43,11 +43,14 @@ _MENTIONS_ENV = re.compile(r"environment|process\.env|os\.environ|getenv|\bENV\b
 
 def read_dotenv(project_root: Path) -> dict[str, str]:
     """The variables of ``<project_root>/.env``; empty when there is none. A line dotenv cannot
-    parse is skipped with a warning from python-dotenv's logger; a bare ``KEY`` sets nothing."""
+    parse is skipped with a warning from python-dotenv's logger; a bare ``KEY`` sets nothing.
+    ``${VAR}`` is kept as written: the original read the file with Node's dotenv, which does not
+    expand it, so a value such as a password with ``${`` in it means the same here."""
     path = project_root / DOTENV_FILE
     if not path.is_file():
         return {}
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+    values = dotenv_values(path, interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def with_dotenv(project_root: Path, environ: Mapping[str, str] = os.environ) -> dict[str, str]:

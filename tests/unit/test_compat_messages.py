@@ -94,6 +94,6 @@ def test_other_load_errors_get_no_dotenv_hint(tmp_path: Path) -> None:
 
 
 def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text('A="from file"\nB=file\nBARE\n# comment\n')
-    assert read_dotenv(tmp_path) == {"A": "from file", "B": "file"}
-    assert with_dotenv(tmp_path, {"B": "env"}) == {"A": "from file", "B": "env"}
+    (tmp_path / ".env").write_text('A="from file"\nB=file\nBARE\n# comment\nC=x${A}\n')
+    assert read_dotenv(tmp_path) == {"A": "from file", "B": "file", "C": "x${A}"}
+    assert with_dotenv(tmp_path, {"B": "env"}) == {"A": "from file", "B": "env", "C": "x${A}"}

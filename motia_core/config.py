@@ -51,6 +51,9 @@ class Settings:
     strict_event_input: bool = False
     # Time an api or cron handler may take; event steps use infrastructure.handler.timeout.
     handler_timeout_s: float = 30.0
+    # How long after its handler returned the work it left running (a task, timer or thread
+    # not awaited) may still call ctx under its trace; 0 refuses such calls.
+    leftover_work_s: float = 60.0
     # "module:function" (importable from the project root) called with (headers, url) on each
     # stream WebSocket handshake; it returns the socket's auth context or raises to refuse (401).
     stream_auth: str | None = None

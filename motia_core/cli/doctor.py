@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from motia_core.cli.install import environment_status
 from motia_core.config import Settings
 from motia_core.project import discover
 from motia_core.runners.plugins import registry_for_project
@@ -47,8 +48,11 @@ def diagnose(settings: Settings, registry: RunnerRegistry | None = None) -> dict
         if files and not present:
             missing.append({"language": spec.language, "files": len(files),
                             "fix": spec.install_hint})
+    env = environment_status(settings.project_root)
     return {"projectRoot": str(settings.project_root), "runtimes": runtimes,
-            "missing": missing, "warnings": list(found.warnings)}
+            "missing": missing, "warnings": list(found.warnings),
+            "pythonEnvironment": {"status": env.status, "path": env.environment,
+                                  "fix": env.fix}}
 
 
 def render(report: dict[str, Any]) -> None:
@@ -62,7 +66,13 @@ def render(report: dict[str, Any]) -> None:
     console.print(table)
     for m in report["missing"]:
         console.print(f"[red]missing[/red] {m['language']} for {m['files']} file(s): {m['fix']}")
+    env = report["pythonEnvironment"]
+    if env["status"] in ("missing", "stale"):
+        where = f" {env['path']}" if env["path"] else ""
+        console.print(f"[red]{env['status']}[/red] Python environment{where}: {env['fix']}")
+    elif env["status"] == "ok":
+        console.print(f"Python environment {env['path']}: requirements.txt installed")
     for w in report["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
-    if not report["missing"]:
+    if not report["missing"] and env["status"] not in ("missing", "stale"):
         console.print("[green]everything this project needs is installed[/green]")

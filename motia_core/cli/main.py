@@ -6,6 +6,7 @@ Every option has an environment variable (shown in --help). List-like commands t
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -70,7 +71,19 @@ def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
         serve,  # the app pulls in aiohttp & co; `motia --help` should not
     )
 
-    settings = _settings(project, log_level="debug" if debug else None, **overrides)
+    try:
+        settings = Settings.load(project).with_overrides(
+            {"log_level": "debug" if debug else None, **overrides})
+    except SettingsError as exc:
+        if not overrides.get("json_logs"):
+            raise click.UsageError(str(exc)) from exc
+        # Under --json-logs even this is one JSON line on stderr.
+        from motia_core.observability import configure_logging
+
+        configure_logging(json=True)
+        logging.getLogger("motia.app").error("cannot start: %s", exc,
+                                             extra={"action": "startup_failed"})
+        sys.exit(2)
     code = anyio.run(serve, settings, strict)
     sys.exit(code)
 
@@ -246,6 +259,29 @@ def dlq_purge(project: Path, queue_name: str | None) -> None:
 
 @main.command()
 @_project_option
+@click.option("--venv", type=click.Path(file_okay=False, path_type=Path), envvar="MOTIA_VENV",
+              show_envvar=True, help="The virtual environment to install into [default: "
+              "MOTIA_PYTHON's, else the project's python_modules/ or .venv/, else a new "
+              "python_modules/].")
+@click.option("--python", "python", envvar="MOTIA_INSTALL_PYTHON", show_envvar=True,
+              help="The interpreter that creates a new environment [default: the one running "
+                   "motia].")
+@click.option("-v", "--verbose", is_flag=True, help="Show pip's output as it comes.")
+def install(project: Path, venv: Path | None, python: str | None, verbose: bool) -> None:
+    """Create or reuse the project's Python environment and install requirements.txt into it
+    (what Motia projects' `postinstall: motia install` expects)."""
+    from motia_core.cli.install import InstallError
+    from motia_core.cli.install import install as install_requirements
+
+    try:
+        install_requirements(project.resolve(), venv=venv, python=python, verbose=verbose,
+                             echo=click.echo)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@_project_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(project: Path, as_json: bool) -> None:
     """Which runtimes are present, their versions, and what this project is missing."""
@@ -256,7 +292,7 @@ def doctor(project: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         render(report)
-    if report["missing"]:
+    if report["missing"] or report["pythonEnvironment"]["status"] in ("missing", "stale"):
         sys.exit(1)
 
 

@@ -196,6 +196,8 @@ class _Player:
             params["flows"] = action.flows
         if action.timeout_ms is not None:
             params["timeoutMs"] = action.timeout_ms
+        if action.validate_body is not None:
+            params["validateBody"] = action.validate_body
         self.labels[label] = self.session.request("step.invoke", self.t(params))
 
     async def _await(self, action: sc.Await) -> None:

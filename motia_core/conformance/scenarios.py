@@ -83,6 +83,7 @@ class Invoke(_Data, kw_only=True):
     trace: dict[str, Any] | None = None
     flows: list[str] | None = None
     timeout_ms: int | None = None
+    validate_body: bool | None = None
     file: str | None = None  # a raw path instead of the fixture's (a file never loaded)
 
 

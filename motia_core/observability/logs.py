@@ -7,7 +7,11 @@ private attribute so a user field named ``name`` or ``args`` cannot clash with `
 
 One object per JSON line: ``time`` (ISO-8601 UTC, ms), ``level`` (debug|info|warn|error), ``msg``,
 then ``traceId``, ``step``, ``flows``, ``runner``, ``action`` and ``logger`` when known, then the
-fields flat. As in the original, the framework's keys win over a user field of the same name.
+fields flat. A step's own fields win over the tags ``step``, ``flows``, ``runner``, ``action`` and
+``logger``, as in the original (which spreads them last): ``logger.info("x", {"action": "y"})``
+is logged with ``"action": "y"``. ``time``, ``level``, ``msg`` and ``traceId`` stay the record's
+own, since readers find and order records by them. The console shows a step's fields whatever
+their names.
 ``fields.error`` from a runner (``{message, stack, name}``) is kept as given; a Python exception
 (``exc_info``) becomes the same shape.
 
@@ -39,6 +43,7 @@ __all__ = (
     "configure_logging",
     "level_name",
     "log_record",
+    "output_is_json",
     "parse_level",
     "record_to_dict",
 )
@@ -57,6 +62,8 @@ _FIELDS_ATTR = "motia_fields"
 _FRAMEWORK_KEYS = ("step", "flows", "runner", "action")
 _NOT_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName", "trace_id", "traceId", _FIELDS_ATTR, *_FRAMEWORK_KEYS}
+# What a step's fields cannot replace: the keys that find and order a record.
+_RECORD_KEYS = frozenset({"time", "level", "msg", "traceId"})
 _CONSOLE_HIDDEN = frozenset({"time", "level", "msg", "traceId", "step", "flows", "runner",
                              "action", "logger", "error"})
 _CONSOLE_VALUE_CHARS = 60
@@ -119,7 +126,8 @@ def record_to_dict(record: logging.LogRecord, *, iso_time: bool = True) -> dict[
     fields = attrs.get(_FIELDS_ATTR)
     if fields:
         for key, value in fields.items():
-            out.setdefault(key, value)
+            if key not in _RECORD_KEYS:
+                out[key] = value
     error = _exception_error(record)
     if error is not None:
         out.setdefault("error", error)
@@ -178,7 +186,10 @@ class ConsoleLogHandler(logging.Handler):
         if "traceId" in data:
             line.append(f"{data['traceId']} ", style="cyan")
         line.append(f"{level.upper():<5} ", style=_LEVEL_STYLES[level])
-        name = data.get("step") or data.get("runner")
+        # The step's own fields may use these names too: the column shows the core's tags.
+        attrs = record.__dict__
+        name = attrs.get("step") or attrs.get("runner")
+        fields = attrs.get(_FIELDS_ATTR) or {}
         if name:
             line.append(f"{name} ", style="bold")
         line.append(str(data["msg"]))
@@ -189,7 +200,8 @@ class ConsoleLogHandler(logging.Handler):
         elif error is not None:
             line.append(f" error={_compact(error, self._encoder)}", style="red")
         for key, value in data.items():
-            if key not in _CONSOLE_HIDDEN:
+            if key not in _CONSOLE_HIDDEN or (key in fields and key not in _RECORD_KEYS
+                                              and key != "error"):
                 line.append(f" {key}={_compact(value, self._encoder)}", style="dim")
         if isinstance(error, Mapping) and error.get("stack"):
             line.append("\n" + str(error["stack"]).rstrip(), style="dim red")
@@ -258,6 +270,14 @@ def configure_logging(json: bool | None = None, level: str | None = None,
     root.addHandler(handler)
     root.setLevel(threshold)
     return handler
+
+
+def output_is_json() -> bool:
+    """Whether :func:`configure_logging` made stderr JSON lines, so that whatever else the
+    process reports there must be log records too."""
+    return any(handler.get_name() == _OUTPUT_HANDLER_NAME
+               and isinstance(handler.formatter, JsonLogFormatter)
+               for handler in logging.getLogger().handlers)
 
 
 def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | None = None,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from motia_core.dotenv import load_hint
 from motia_core.project.steps import (
     ApiConfig,
     ConfigError,
@@ -192,14 +193,14 @@ class Project:
         file = result.file
         if result.error is not None or result.config is None:
             message = result.error.message if result.error else "the runner returned no config"
-            self.errors[file] = [ConfigError(file, "", message)]
+            self.errors[file] = [ConfigError(file, "", message, load_hint(self.root, message))]
             return
         try:
             if is_stream:
                 self.streams.append(parse_stream(file, result.config))
             else:
                 self.steps.append(parse_step(file, language, result.config, result.has_handler,
-                                             result.validates_body))
+                                             result.validates_body, result.has_middleware))
         except InvalidStep as exc:
             self.errors[file] = list(exc.errors)
 

@@ -162,6 +162,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     has_handler: bool = False
     # The runner enforces `bodySchema` itself (see protocol.LoadedFile.validates_body).
     validates_body: bool = False
+    # Its middleware runs in the runner (see protocol.LoadedFile.has_middleware).
+    has_middleware: bool = False
 
     @property
     def name(self) -> str:
@@ -229,7 +231,7 @@ class StreamDefinition(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def parse_step(file: str, language: str, config: dict[str, Any], has_handler: bool,
-               validates_body: bool = False) -> Step:
+               validates_body: bool = False, has_middleware: bool = False) -> Step:
     """Validate one step config (as a runner reported it) and return the typed ``Step``.
 
     Raises ``InvalidStep`` listing every problem (file and field named, with a fix).
@@ -242,7 +244,8 @@ def parse_step(file: str, language: str, config: dict[str, Any], has_handler: bo
         raise InvalidStep(file, [ConfigError(
             file, "config", f"does not fit the {step_type} step shape: {exc}")]) from exc
     return Step(file=file, language=language, config=typed,  # type: ignore[arg-type]
-                has_handler=has_handler, validates_body=validates_body)
+                has_handler=has_handler, validates_body=validates_body,
+                has_middleware=has_middleware)
 
 
 def parse_stream(file: str, config: dict[str, Any]) -> StreamDefinition:

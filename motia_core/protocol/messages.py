@@ -23,6 +23,7 @@ __all__ = (
     "CancelParams",
     "Direction",
     "EmitParams",
+    "BodyValidateParams",
     "ErrorObject",
     "InitializeParams",
     "InitializeResult",
@@ -91,6 +92,9 @@ class InitializeParams(_Message, kw_only=True):
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # Names of every stream the project defines, so `ctx.streams.<name>` can exist up front.
     streams: list[str] = []
+    # The project's `validate_bodies`: false turns off every body check, the runner's own
+    # (LoadedFile.validates_body) included.
+    validate_bodies: bool = True
 
 
 class RunnerInfo(_Message, kw_only=True):
@@ -135,6 +139,9 @@ class LoadedFile(_Message, kw_only=True):
     # zod, whose object schemas strip unknown keys rather than reject them) and answers 400 when
     # they fail; the core then leaves `bodySchema` to it.
     validates_body: bool = False
+    # The api step has middleware, which runs in the runner; the core then has the body checked
+    # after it, just before the handler (InvokeParams.validate_body), not before the invocation.
+    has_middleware: bool = False
     error: ErrorObject | None = None
 
 
@@ -160,6 +167,9 @@ class InvokeParams(_Message, kw_only=True):
     flows: list[str] = []
     # Time the handler may take; the core cancels the invocation when it is up.
     timeout_ms: int | None = None
+    # api: after the middleware, just before the handler, send `body.validate` with the body as
+    # the middleware left it; a response in its answer is the handler's (which does not run).
+    validate_body: bool = False
 
 
 class InvokeResult(_Message, kw_only=True):
@@ -257,6 +267,12 @@ class StreamCanAccessParams(_Message, kw_only=True):
     auth_context: Any = None
 
 
+class BodyValidateParams(_Message, kw_only=True):
+    invocation_id: str
+    # The request body as the step's middleware left it.
+    body: Any = None
+
+
 class LogParams(_Message, kw_only=True):
     level: LogLevel
     msg: str
@@ -319,6 +335,9 @@ METHODS: dict[str, Method] = {
         Method("streams.canAccess", StreamCanAccessParams, _JSON, "core->runner",
                doc="true or false: the stream file's canAccess(subscription, authContext), "
                    "for one WebSocket join."),
+        Method("body.validate", BodyValidateParams, _JSON, "runner->core",
+               doc="null when the body fits the step's bodySchema, else the 400 response to "
+                   "answer instead of calling the handler (step.invoke's validateBody)."),
         Method("log", LogParams, None, "runner->core", doc="A structured log record."),
     )
 }

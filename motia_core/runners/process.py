@@ -82,6 +82,8 @@ class SupervisorSettings:
     # Extra time past an invocation's own timeout before the core cancels it.
     cancel_grace_s: float = 1.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # The project's `validate_bodies`, told to the runner in `initialize`.
+    validate_bodies: bool = True
 
 
 class _HandshakeFailed(Exception):
@@ -280,6 +282,7 @@ class RunnerProcess:
             project_root=str(self.project_root),
             max_message_bytes=self.settings.max_message_bytes,
             streams=self.streams,
+            validate_bodies=self.settings.validate_bodies,
         )
         command = " ".join(self.spec.argv(self.project_root))
         try:

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from string import Template
 
+from motia_core.dotenv import with_dotenv
+
 __all__ = (
     "ENTRY_POINT_GROUP",
     "RunnerRegistry",
@@ -88,7 +90,7 @@ class RunnerSpec:
 
     def environment(self, project_root: Path, runner_name: str) -> dict[str, str]:
         variables = self._variables(project_root)
-        env = dict(os.environ)
+        env = with_dotenv(project_root)  # the project's .env under the real environment
         for key, value in self.env.items():
             env[key] = Template(value).safe_substitute(variables)
         env["MOTIA_PROJECT_ROOT"] = str(project_root)

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState, SupervisorSettings
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
+from motia_core.runtime.body_checks import checked_after_middleware
 from motia_core.runtime.invocation import Callbacks, Invoker
 from motia_core.runtime.reload import Reloader
 from motia_core.runtime.report import print_startup
@@ -77,7 +79,7 @@ class App:
         self.bus = EventBus(self.queue)
         self.serving = Serving()
         self.pools: dict[str, RunnerPool] = self.serving.pools
-        self.invoker = Invoker(self.pools, self.traces)
+        self.invoker = Invoker(self.pools, self.traces, settings.leftover_work_s)
         self.publish_listeners: list[Callable[[Event], None]] = []
         self.handlers = AppHandlers(settings, self.serving, self.invoker, self.bus, self.traces,
                                     health=self.health, publish_listeners=self.publish_listeners)
@@ -131,7 +133,8 @@ class App:
     def _supervisor_settings(self) -> SupervisorSettings:
         # A body the HTTP layer accepts must fit the frame that carries it to the step.
         frame_bytes = invoke_frame_bytes(self.settings.max_body_bytes)
-        return SupervisorSettings(max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES, frame_bytes))
+        return SupervisorSettings(max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES, frame_bytes),
+                                  validate_bodies=self.settings.validate_bodies)
 
     def stream_names(self) -> list[str]:
         """Every stream some runner has loaded, whatever its language."""
@@ -217,6 +220,9 @@ class App:
                 log.error("%s (the step is not served)", message,
                           extra={"action": "route_invalid", "step": api.step.name})
                 continue
+            if checked_after_middleware(api.step, self.settings.validate_bodies):
+                # Checked in the runner after the middleware (body.validate), not before it.
+                route = replace(route, body_schema=None)
             routes.append(route)
         return routes
 

@@ -29,6 +29,7 @@ from motia_core.observability import (
 )
 from motia_core.project.steps import Step, can_emit
 from motia_core.protocol import (
+    BodyValidateParams,
     EmitParams,
     InvokeParams,
     LogParams,
@@ -43,13 +44,15 @@ from motia_core.protocol import (
     TriggerKind,
 )
 from motia_core.protocol.errors import (
+    HandlerError,
     InvalidParams,
-    InvocationNotFound,
     MethodNotFound,
     RpcError,
     RunnerNotReady,
 )
 from motia_core.runners import RunnerPool
+from motia_core.runtime.body_checks import BodyChecks
+from motia_core.runtime.leftover import DEFAULT_LEFTOVER_WORK_S, EndedInvocations
 from motia_core.state import StateAdapter, StateError
 from motia_core.streams import StreamStore
 
@@ -81,10 +84,13 @@ class ActiveInvocation:
 class Invoker:
     """Runs steps on their language's runner pool, each invocation inside a span."""
 
-    def __init__(self, pools: Mapping[str, RunnerPool], traces: TraceStore) -> None:
+    def __init__(self, pools: Mapping[str, RunnerPool], traces: TraceStore,
+                 leftover_work_s: float = DEFAULT_LEFTOVER_WORK_S) -> None:
         self.pools = pools
         self.traces = traces
         self.active: dict[str, ActiveInvocation] = {}
+        # For the ctx calls of work a handler left running (see leftover.py).
+        self.ended: EndedInvocations[ActiveInvocation] = EndedInvocations(leftover_work_s)
 
     async def invoke(
         self,
@@ -96,6 +102,7 @@ class Invoker:
         parent_span_id: str | None,
         entry: str,
         timeout_s: float | None,
+        validate_body: bool = False,
     ) -> Any:
         """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry)
@@ -109,7 +116,11 @@ class Invoker:
             trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id),
             flows=list(step.flows),
             timeout_ms=None if timeout_s is None else int(timeout_s * 1000),
+            validate_body=validate_body,
         )
+        # Whether the handler was stopped (timed out, cancelled, its runner gone) rather than
+        # returned or raised: the calls of a stopped handler's leftover work are refused.
+        stopped = True
         try:
             pool = self.pools.get(step.language)
             if pool is None:
@@ -118,7 +129,9 @@ class Invoker:
                     f"--runners {step.language}"
                 )
             output = await pool.invoke(params, timeout_s)
+            stopped = False
         except RpcError as exc:
+            stopped = not isinstance(exc, HandlerError)
             self.traces.end_span(span.id, _span_error(exc))
             raise StepFailed(step, exc) from exc
         except BaseException as exc:
@@ -126,6 +139,7 @@ class Invoker:
             raise
         finally:
             del self.active[invocation.id]
+            self.ended.add(invocation, stopped=stopped)
         self.traces.end_span(span.id)
         return output
 
@@ -145,6 +159,7 @@ class Callbacks:
         self.state = state
         self.publish = publish
         self.streams = streams
+        self.body_checks = BodyChecks()
         self._routes: dict[str, Callable[[ActiveInvocation, Any], Awaitable[Any]]] = {
             "state.get": self._state_get,
             "state.set": self._state_set,
@@ -157,6 +172,7 @@ class Callbacks:
             "streams.delete": self._stream_delete,
             "streams.getGroup": self._stream_get_group,
             "streams.send": self._stream_send,
+            "body.validate": self._validate_body,
         }
 
     async def __call__(self, method: str, params: Any) -> Any:
@@ -167,17 +183,14 @@ class Callbacks:
         if route is None:  # `$/cancelRequest` sent as a request rather than a notification
             raise MethodNotFound(f"the core does not serve {method!r} as a request")
         try:
-            return await route(self._invocation(params.invocation_id), params)
+            return await route(self._invocation(params.invocation_id, method), params)
         except StateError as exc:  # e.g. a value that is not JSON: the caller's mistake
             raise InvalidParams(f"{method}: {exc}") from exc
 
-    def _invocation(self, invocation_id: str) -> ActiveInvocation:
+    def _invocation(self, invocation_id: str, method: str) -> ActiveInvocation:
         invocation = self.invoker.active.get(invocation_id)
-        if invocation is None:
-            raise InvocationNotFound(
-                f"invocation {invocation_id!r} is not running (it ended, or never existed); "
-                "a runner must finish a handler's calls before answering step.invoke"
-            )
+        if invocation is None:  # work its handler left running, or a runner's mistake
+            return self.invoker.ended.accept(invocation_id, method)
         return invocation
 
     def _record(self, inv: ActiveInvocation, event: TraceEvent) -> None:
@@ -267,10 +280,16 @@ class Callbacks:
                                 p.event.type, p.event.data)
         return None
 
+    # --- the body, after the middleware ----------------------------------------------------
+
+    async def _validate_body(self, inv: ActiveInvocation, p: BodyValidateParams) -> Any:
+        return self.body_checks.verdict(inv.step, p.body)
+
     # --- logs ------------------------------------------------------------------------------
 
     def _log(self, p: LogParams) -> None:
-        inv = self.invoker.active.get(p.invocation_id) if p.invocation_id else None
+        inv = (self.invoker.active.get(p.invocation_id) or self.invoker.ended.find(p.invocation_id)
+               if p.invocation_id else None)
         if inv is None:
             log_record(logging.getLogger("motia.runner"), p.level, p.msg, trace_id=None,
                        step=None, flows=None, fields=p.fields)

@@ -23,6 +23,7 @@ import anyio.abc
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from motia_core.dotenv import DOTENV_FILE
 from motia_core.project import Project, discover
 from motia_core.runners import RunnerRegistry
 from motia_core.runtime.serving import Serving
@@ -66,6 +67,8 @@ class Reloader:
             parts = path.relative_to(self.project_root).parts
         except ValueError:
             return False
+        if parts == (DOTENV_FILE,):  # every runner's environment: see _apply
+            return True
         return (bool(parts) and not any(p in _IGNORED_DIRS or p.startswith(".")
                                         for p in parts[:-1])
                 and path.suffix in _LANGUAGE_OF_SUFFIX
@@ -98,6 +101,8 @@ class Reloader:
                 to_load.setdefault(language, []).append(file)
             elif before.language_of(file) is not None:
                 report.removed.append(file)
+            elif path.name == DOTENV_FILE:  # a runner reads .env when it starts: restart all
+                restart.update(serving.pools)
             else:  # a shared module (relevant paths all have a language's suffix)
                 restart.add(_LANGUAGE_OF_SUFFIX[path.suffix])
         for language in sorted(restart & set(serving.pools)):
@@ -133,7 +138,7 @@ class Reloader:
             for file in files:
                 log.info("%s %s", what, Path(file).relative_to(root), extra={"action": what})
         for language in report.restarted:
-            log.info("restarted the %s runners (a shared module changed)", language,
+            log.info("restarted the %s runners (a shared module or .env changed)", language,
                      extra={"action": "restarted"})
         for file in report.reloaded:
             for error in project.errors.get(file, []):

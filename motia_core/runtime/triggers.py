@@ -19,6 +19,7 @@ from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
 from motia_core.observability import TraceStore, new_trace_id, now_ms, parse_traceparent
 from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
+from motia_core.runtime.body_checks import checked_after_middleware
 from motia_core.runtime.invocation import Invoker, StepFailed
 from motia_core.runtime.serving import Serving
 from motia_core.streams import Subscription
@@ -68,6 +69,7 @@ class AppHandlers:
                 step, "api", request, trace_id=trace_id, parent_span_id=parent,
                 entry=f"{route.method} {route.path}",
                 timeout_s=self.settings.handler_timeout_s,
+                validate_body=checked_after_middleware(step, self.settings.validate_bodies),
             )
         except StepFailed as exc:
             stack = _stack(exc)

@@ -81,6 +81,7 @@ VALID: dict[str, dict[str, Any]] = {
     "streams.getGroup": {"invocationId": INV, "stream": "fz", "group": "g"},
     "streams.send": {"invocationId": INV, "stream": "fz", "channel": {"groupId": "g"},
                      "event": {"type": "t", "data": 1}},
+    "body.validate": {"invocationId": INV, "body": {"x": 1}},
     "log": {"level": "info", "msg": "fuzz", "invocationId": INV},
 }
 CORE_SERVES = sorted(n for n, m in METHODS.items() if m.direction == "runner->core")

@@ -238,6 +238,9 @@ sub initialize {
         unless looks_like_number($limit) && $limit > 0;
     $max_bytes = int $limit;
     @streams = @{ $p->{streams} // [] } if ref($p->{streams} // []) eq 'ARRAY';
+    # This runner never validates bodies itself; the core asks for a check (validateBody).
+    bad_params('initialize: params.validateBodies must be true or false')
+        if exists $p->{validateBodies} && !JSON::PP::is_bool($p->{validateBodies});
     return { protocolVersion => $PROTOCOL,
              runner => { name => 'motia-perl-runner', version => $VERSION, language => 'perl' },
              capabilities => { cancellation => JSON::PP::true, middleware => JSON::PP::true,
@@ -262,8 +265,10 @@ sub load_file {
                                            data => { stack => $error } } };
     }
     $steps{$file} = $step;    # the swap: invocations in flight keep their copy
-    return { file => $file, config => $wire,
-             hasHandler => $step->{handler} ? JSON::PP::true : JSON::PP::false };
+    my %entry = (file => $file, config => $wire,
+                 hasHandler => $step->{handler} ? JSON::PP::true : JSON::PP::false);
+    $entry{hasMiddleware} = JSON::PP::true if @{ $step->{middleware} // [] };
+    return \%entry;
 }
 
 # Each file is compiled into a package of its own, so every step can define `config`,
@@ -330,6 +335,8 @@ sub invoke {
     bad_params('step.invoke: params.trace must be an object with string traceId and spanId')
         unless ref $p->{trace} eq 'HASH' && defined $p->{trace}{traceId}
                && defined $p->{trace}{spanId};
+    bad_params('step.invoke: params.validateBody must be true or false')
+        if exists $p->{validateBody} && !JSON::PP::is_bool($p->{validateBody});
     my $timeout = $p->{timeoutMs};
     bad_params('step.invoke: params.timeoutMs must be a non-negative number')
         if defined $timeout && !(looks_like_number($timeout) && $timeout >= 0);
@@ -352,7 +359,7 @@ sub run_invocation {    # in the invocation's own thread
     my ($output, $stack);
     my $ok = eval {
         local $SIG{__DIE__} = sub { $stack = Carp::longmess('') };
-        $output = call_handler($step, $p->{trigger}, $p->{input}, $ctx);
+        $output = call_handler($step, $p->{trigger}, $p->{input}, $ctx, $p->{validateBody});
         1;
     };
     my $error = $ok ? undef : $@;
@@ -370,14 +377,23 @@ sub run_invocation {    # in the invocation's own thread
     wake();
 }
 
+# With validate_body the core checks the body as the middleware left it, just before the
+# handler; its 400 then stands for the handler's response (PROTOCOL.md 3.3).
 sub call_handler {
-    my ($step, $trigger, $input, $ctx) = @_;
+    my ($step, $trigger, $input, $ctx, $validate_body) = @_;
     return $step->{handler}->($ctx) if $trigger eq 'cron';
     my @chain = $trigger eq 'api' ? @{ $step->{middleware} // [] } : ();
     my $at;
     $at = sub {
         my ($index) = @_;
-        return $step->{handler}->($input, $ctx) if $index == @chain;
+        if ($index == @chain) {
+            if ($trigger eq 'api' && $validate_body) {
+                my $body = ref $input eq 'HASH' ? $input->{body} : undef;
+                my $refused = $ctx->call('body.validate', { body => $body });
+                return $refused if defined $refused;
+            }
+            return $step->{handler}->($input, $ctx);
+        }
         return $chain[$index]->($input, $ctx, sub { $at->($index + 1) });
     };
     return $at->(0);

@@ -1,7 +1,8 @@
 // console.* from a handler becomes a `log` notification of its invocation, so it lands in the
-// step's logs and trace like ctx.logger output. Outside any invocation (module import time,
-// runner-level code) it goes to stderr, which the core logs as the runner's output. Either way
-// it never reaches the protocol channel.
+// step's logs and trace like ctx.logger output, also from work the handler left running after
+// it returned. Outside any invocation (module import time, runner-level code) it goes to
+// stderr, which the core logs as the runner's output. Either way it never reaches the protocol
+// channel.
 
 import { Console } from 'node:console';
 import util from 'node:util';
@@ -14,7 +15,7 @@ export function captureConsole() {
   for (const [method, level] of Object.entries(LEVELS)) {
     console[method] = (...args) => {
       const inv = currentInvocation.getStore();
-      if (inv !== undefined && !inv.ended) inv.log(level, util.format(...args), {});
+      if (inv !== undefined) inv.log(level, util.format(...args), {});
       else fallback[method](...args);
     };
   }

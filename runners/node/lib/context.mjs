@@ -4,10 +4,14 @@
 // invocation tracks each call's promise and waits for all of them before it answers, so a
 // handler that forgets an `await` loses nothing. A call the handler never looked at and that
 // failed is logged, the way an unawaited rejection would be, but never crashes the runner.
-// Once the invocation has ended (answered, cancelled, timed out) further calls fail at once:
-// the core would refuse them anyway.
+// Once the handler has returned, calls from work it left running (a timer, a promise it did not
+// await) still go to the core, untracked: the core accepts them under the invocation's trace for
+// a while (PROTOCOL.md 3.4) and otherwise answers with an error that names the step. Once the
+// invocation was stopped (cancelled, timed out) its calls fail at once: the core would refuse
+// them anyway.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import path from 'node:path';
 import util from 'node:util';
 import { InvocationNotFound, MessageTooLarge, RequestCancelled, userStack } from './errors.mjs';
 
@@ -32,12 +36,14 @@ const key = (value) => (typeof value === 'string' || value === null || value ===
 const json = (value) => (value === undefined ? null : value);
 
 export class Invocation {
-  constructor(id, endpoint, streamNames) {
+  constructor(id, endpoint, streamNames, step = null) {
     this.id = id;
+    this.step = step; // named in errors for the step's author
     this.endpoint = endpoint;
     this.streamNames = streamNames;
     this.calls = [];
     this.ended = false;
+    this.aborted = false; // ended by a stop (cancel, deadline) rather than by the handler
     this.outcome = null;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -47,11 +53,14 @@ export class Invocation {
   /** Start a callback now; the returned promise settles with the core's answer. */
   call(method, params) {
     params.invocationId = this.id;
-    if (this.ended) {
-      const error = new InvocationNotFound(`ctx call ${method} after invocation ${this.id} ended; `
-        + 'await every ctx call inside the handler');
-      return CallPromise.reject(error);
+    if (this.aborted) {
+      const who = this.step === null ? `invocation ${this.id}`
+        : `step '${this.step.wireConfig?.name}' (${path.basename(this.step.file)})`;
+      return CallPromise.reject(new InvocationNotFound(`${who} called ctx.${method} after `
+        + 'it was stopped (its time ran out or it was cancelled): stop that work when the '
+        + 'handler stops, or emit an event and do it in an event step'));
     }
+    if (this.ended) return this.lateCall(method, params);
     const record = { promise: null, reject: null, settled: false, error: null, tracked: null };
     const promise = new CallPromise((resolve, reject) => {
       record.reject = reject;
@@ -64,6 +73,18 @@ export class Invocation {
     });
     this.calls.push(record);
     return promise;
+  }
+
+  /** A call from work the handler left running; a refusal is said on the step's log too. */
+  lateCall(method, params) {
+    return nativeThen.call(Promise.resolve(), () => this.endpoint.request(method, params))
+      .catch((error) => {
+        if (error instanceof InvocationNotFound) {
+          this.log('error', error.message, {});
+          error.logged = true; // strayError need not say it again
+        }
+        throw error;
+      });
   }
 
   /** Wait for calls the handler did not await; report the failures nobody looked at. */
@@ -94,6 +115,7 @@ export class Invocation {
   /** Stop early (cancelled, timed out, a stray error): answer now, fail the calls in flight. */
   abort(error) {
     if (!this.complete({ error })) return;
+    this.aborted = true;
     const reason = new RequestCancelled(`the invocation ended before the core answered: ${error.message}`);
     for (const record of this.calls) {
       if (!record.settled) record.reject(reason);

@@ -15,20 +15,33 @@ import { RequestCancelled, TimedOut, handlerError } from './errors.mjs';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function callHandler(step, trigger, input, ctx) {
+function callHandler(step, trigger, input, ctx, check) {
   if (trigger === 'cron') return step.handler(ctx);
   if (trigger !== 'api') return step.handler(input, ctx);
-  if (step.validateBody === null) return withMiddleware(step, input, ctx);
-  return step.validateBody(input?.body).then((failure) => failure ?? withMiddleware(step, input, ctx));
+  return withMiddleware(step, input, ctx, check);
 }
 
-/** First middleware outermost; `next()` takes no arguments and returns the response. */
-function withMiddleware(step, req, ctx) {
+/**
+ * First middleware outermost; `next()` takes no arguments and returns the response. The body
+ * is checked after the chain, just before the handler (PROTOCOL.md 3.3): `check` resolves to
+ * null for a body that fits, or to the 400 response that stands for the handler's.
+ */
+function withMiddleware(step, req, ctx, check) {
   const chain = step.middleware;
-  if (chain.length === 0) return step.handler(req, ctx);
-  const at = async (index) => (index === chain.length ? step.handler(req, ctx)
+  const inner = check === null ? () => step.handler(req, ctx)
+    : async () => (await check(req?.body)) ?? step.handler(req, ctx);
+  if (chain.length === 0) return inner();
+  const at = async (index) => (index === chain.length ? inner()
     : chain[index](req, ctx, () => at(index + 1)));
   return at(0);
+}
+
+/** How an api body is checked: zod in the runner, the core (`body.validate`), or not at all. */
+function bodyCheck(inv, step, { validateBody = false, validateBodies = true }) {
+  if (!validateBodies) return null;
+  if (step.validateBody !== null) return step.validateBody;
+  if (!validateBody) return null;
+  return (body) => inv.call('body.validate', { body: body ?? null });
 }
 
 /** Stop `inv` early: the core cancelled it, or its deadline passed. */
@@ -40,13 +53,14 @@ export function stop(inv, reason, step, timeoutMs) {
 }
 
 /** Run the handler and complete `inv` with {output} (falsy -> null) or {error}. */
-export async function execute(inv, step, trigger, input, traceId, flows, timeoutMs) {
+export async function execute(inv, step, trigger, input, traceId, flows, timeoutMs, options = {}) {
   const ctx = new Context(inv, traceId, flows);
+  const check = trigger === 'api' ? bodyCheck(inv, step, options) : null;
   // Past setTimeout's range (about 24.8 days) Node would fire at once; the core still enforces it.
   const timer = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
     : setTimeout(stop, timeoutMs, inv, 'timeout', step, timeoutMs);
   try {
-    const output = await currentInvocation.run(inv, async () => callHandler(step, trigger, input, ctx));
+    const output = await currentInvocation.run(inv, async () => callHandler(step, trigger, input, ctx, check));
     await inv.drain();
     inv.complete({ output: output || null });
   } catch (error) {

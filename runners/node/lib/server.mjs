@@ -43,6 +43,7 @@ export class Server {
     this.steps = new Map();
     this.inflight = new Map(); // request id -> {inv, step, timeoutMs}
     this.streams = [];
+    this.validateBodies = true; // until initialize says otherwise
     this.shuttingDown = false;
     this.seen = new Set();
     this.exited = new Promise((resolve) => {
@@ -121,6 +122,12 @@ export class Server {
     }
     const streams = p.streams ?? [];
     if (!isStringArray(streams)) throw bad('initialize', 'streams', 'an array of strings', streams);
+    // false: no body check at all, zod's in this runner included (the project's validate_bodies).
+    const validateBodies = p.validateBodies ?? true;
+    if (typeof validateBodies !== 'boolean') {
+      throw bad('initialize', 'validateBodies', 'true or false', validateBodies);
+    }
+    this.validateBodies = validateBodies;
     this.loader.setRoot(p.projectRoot);
     this.endpoint.setMaxBytes(limit);
     this.streams = streams;
@@ -145,6 +152,7 @@ export class Server {
         this.steps.set(file, step); // the swap: invocations in flight keep the old Step
         const entry = { file, config: step.wireConfig, hasHandler: step.handler !== null };
         if (step.validateBody !== null) entry.validatesBody = true;
+        if (step.middleware.length > 0) entry.hasMiddleware = true;
         results.push(entry);
       } catch (error) {
         this.steps.delete(file);
@@ -187,6 +195,8 @@ export class Server {
       if (p.flows !== undefined && p.flows !== null && !Array.isArray(p.flows)) {
         throw bad('step.invoke', 'flows', 'an array of strings', p.flows);
       }
+      const validateBody = p.validateBody ?? false;
+      if (typeof validateBody !== 'boolean') throw bad('step.invoke', 'validateBody', 'true or false', validateBody);
       const timeoutMs = p.timeoutMs;
       if (timeoutMs !== undefined && timeoutMs !== null && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
         throw bad('step.invoke', 'timeoutMs', 'a non-negative number', timeoutMs);
@@ -204,10 +214,11 @@ export class Server {
       this.endpoint.sendError(id, error);
       return;
     }
-    const inv = new Invocation(p.invocationId, this.endpoint, this.streams);
+    const inv = new Invocation(p.invocationId, this.endpoint, this.streams, step);
     this.inflight.set(id, { inv, step, timeoutMs: p.timeoutMs });
     inv.done.then((outcome) => this.answer(id, outcome));
-    execute(inv, step, p.trigger, p.input, p.trace.traceId, p.flows ?? [], p.timeoutMs);
+    execute(inv, step, p.trigger, p.input, p.trace.traceId, p.flows ?? [], p.timeoutMs, {
+      validateBody: p.validateBody ?? false, validateBodies: this.validateBodies });
   }
 
   answer(id, outcome) {
@@ -233,6 +244,7 @@ export class Server {
       return;
     }
     const text = `${kind}: ${userStack(error)}`;
+    if (inv !== undefined && error?.logged === true) return; // the refused ctx call said it
     if (inv !== undefined) {
       inv.log('error', `${kind} after the invocation ended`, { error: text });
     } else {

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from motia_runner.errors import MessageTooLarge
+from motia_runner.errors import InvocationNotFound, MessageTooLarge
 from motia_runner.rpc import Endpoint
 
 __all__ = ("Context", "Invocation", "Logger", "State", "Stream", "Streams")
@@ -40,7 +40,8 @@ def _key(value: Any) -> Any:
 class Invocation:
     """One running ``step.invoke``: its id, its pending ctx calls, and why it was stopped."""
 
-    __slots__ = ("endpoint", "id", "loop", "stop_reason", "stream_names", "task", "tasks")
+    __slots__ = ("ended", "endpoint", "id", "loop", "stop_reason", "stream_names", "task",
+                 "tasks")
 
     def __init__(self, inv_id: str, endpoint: Endpoint, stream_names: tuple[str, ...]) -> None:
         self.id = inv_id
@@ -51,6 +52,8 @@ class Invocation:
         self.tasks: list[asyncio.Task[Any]] = []
         self.stop_reason: str | None = None
         self.task: asyncio.Task[Any] | None = None
+        # Set once answered: later calls come from work the handler left running (PROTOCOL 3.4).
+        self.ended = False
 
     def call(self, method: str, params: dict[str, Any],
              wrap: Callable[[Any], Any] | None = None) -> Any:
@@ -64,7 +67,12 @@ class Invocation:
 
     async def _request(self, method: str, params: dict[str, Any],
                        wrap: Callable[[Any], Any] | None) -> Any:
-        result = await self.endpoint.request(method, params)
+        try:
+            result = await self.endpoint.request(method, params)
+        except InvocationNotFound as exc:
+            if self.ended:  # said on the step's log too, as nobody may look at this task
+                self.log("error", exc.message, {})
+            raise
         return wrap(result) if wrap is not None else result
 
     async def drain(self) -> None:

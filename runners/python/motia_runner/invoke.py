@@ -39,13 +39,21 @@ async def _call(step: Step, args: tuple[Any, ...], executor: Executor) -> Any:
     return result
 
 
-async def _with_middleware(step: Step, req: Any, ctx: Context, executor: Executor) -> Any:
-    """First middleware outermost; ``next_fn()`` takes no arguments and returns the response."""
+async def _with_middleware(step: Step, req: Any, ctx: Context, executor: Executor,
+                           inv: Invocation, validate_body: bool) -> Any:
+    """First middleware outermost; ``next_fn()`` takes no arguments and returns the response.
+    With ``validate_body`` the core checks the body as the middleware left it, just before the
+    handler; its 400 then stands for the handler's response (PROTOCOL.md 3.3)."""
     chain = step.middleware
     last = len(chain)
 
     async def at(index: int) -> Any:
         if index == last:
+            if validate_body:
+                body = req.get("body") if isinstance(req, dict) else None
+                refused = await inv.call("body.validate", {"invocationId": inv.id, "body": body})
+                if refused is not None:
+                    return refused
             return await _call(step, (req, ctx), executor)
         result = chain[index](req, ctx, lambda: at(index + 1))
         if _isawaitable(result):
@@ -81,7 +89,8 @@ def _stopped(inv: Invocation, step: Step, timeout_ms: float | None) -> RpcError:
 
 
 async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id: str,
-                  flows: list[str], timeout_ms: float | None, executor: Executor) -> Any:
+                  flows: list[str], timeout_ms: float | None, executor: Executor,
+                  validate_body: bool = False) -> Any:
     """Run the handler; return its output (falsy -> None) or raise an RpcError."""
     ctx = Context(inv, trace_id, flows)
     timer = None
@@ -91,8 +100,8 @@ async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id
         try:
             if trigger == "cron":
                 output = await _call(step, (ctx,), executor)
-            elif trigger == "api" and step.middleware:
-                output = await _with_middleware(step, data, ctx, executor)
+            elif trigger == "api" and (step.middleware or validate_body):
+                output = await _with_middleware(step, data, ctx, executor, inv, validate_body)
             else:
                 output = await _call(step, (data, ctx), executor)
         except asyncio.CancelledError:
@@ -108,6 +117,7 @@ async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id
             raise  # not ours: the runner itself is going away
         raise _stopped(inv, step, timeout_ms) from None
     finally:
+        inv.ended = True
         if timer is not None:
             timer.cancel()
     if inv.stop_reason is not None:  # the handler swallowed the cancellation

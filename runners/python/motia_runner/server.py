@@ -132,6 +132,11 @@ class Server:
         streams = p.get("streams", [])
         if type(streams) is not list or not all(type(s) is str for s in streams):
             raise _bad("initialize", "streams", "an array of strings", streams)
+        # This runner never validates bodies itself: the core asks it to have one checked
+        # (step.invoke's validateBody) only when the project validates them. Checked all the same.
+        validate = p.get("validateBodies", True)
+        if type(validate) is not bool:
+            raise _bad("initialize", "validateBodies", "true or false", validate)
         self.loader.set_root(root)
         self.endpoint.set_max_bytes(limit)
         self.streams = tuple(streams)
@@ -166,8 +171,11 @@ class Server:
                     {"stack": handler_error(exc).data["stack"]}).to_error()})
             else:
                 self.steps[file] = step  # the swap: invocations in flight keep the old Step
-                results.append({"file": file, "config": step.wire_config,
-                                "hasHandler": step.handler is not None})
+                entry = {"file": file, "config": step.wire_config,
+                         "hasHandler": step.handler is not None}
+                if step.middleware:
+                    entry["hasMiddleware"] = True
+                results.append(entry)
             self._seen.add(file)
         return {"files": results}
 
@@ -213,6 +221,9 @@ class Server:
             flows = p.get("flows") or []
             if type(flows) is not list:
                 raise _bad("step.invoke", "flows", "an array of strings", flows)
+            validate_body = p.get("validateBody", False)
+            if type(validate_body) is not bool:
+                raise _bad("step.invoke", "validateBody", "true or false", validate_body)
             timeout_ms = p.get("timeoutMs")
             if timeout_ms is not None and (type(timeout_ms) not in (int, float) or timeout_ms < 0):
                 raise _bad("step.invoke", "timeoutMs", "a non-negative number", timeout_ms)
@@ -229,14 +240,16 @@ class Server:
         inv = Invocation(inv_id, self.endpoint, self.streams)
         self.inflight[req_id] = inv
         inv.task = self.loop.create_task(
-            self._run(req_id, inv, step, trigger, p.get("input"), trace_id, flows, timeout_ms))
+            self._run(req_id, inv, step, trigger, p.get("input"), trace_id, flows, timeout_ms,
+                      validate_body))
 
     async def _run(self, req_id: Any, inv: Invocation, step: Step, trigger: str, data: Any,
-                   trace_id: str, flows: list[str], timeout_ms: float | None) -> None:
+                   trace_id: str, flows: list[str], timeout_ms: float | None,
+                   validate_body: bool) -> None:
         endpoint = self.endpoint
         try:
             output = await execute(inv, step, trigger, data, trace_id, flows, timeout_ms,
-                                   self.executor)
+                                   self.executor, validate_body)
         except RpcError as exc:
             endpoint.send_error(req_id, exc)
         except asyncio.CancelledError:

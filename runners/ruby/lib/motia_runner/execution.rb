@@ -9,11 +9,12 @@ module MotiaRunner
   module Execution
     module_function
 
-    def run(step, trigger, input, ctx)
+    # body_check: the invocation, when the core asked for the body to be checked (validateBody).
+    def run(step, trigger, input, ctx, body_check: nil)
       if trigger == 'cron'
         call(step.handler, step.handler.arity == 2 ? [nil, ctx] : [ctx])
-      elsif trigger == 'api' && !step.middleware.empty?
-        with_middleware(step, input, ctx)
+      elsif trigger == 'api' && (!step.middleware.empty? || body_check)
+        with_middleware(step, input, ctx, body_check)
       else
         call(step.handler, [input, ctx])
       end
@@ -26,16 +27,24 @@ module MotiaRunner
 
     # First middleware outermost. Each is called (req, ctx, next_fn); next_fn.call takes no
     # arguments and returns the downstream response, which the middleware may change or replace.
-    def with_middleware(step, req, ctx)
+    # With body_check the core checks the body as the middleware left it, just before the
+    # handler; its 400 then stands for the handler's response (PROTOCOL.md 3.3).
+    def with_middleware(step, req, ctx, body_check)
       chain = step.middleware
       at = lambda do |index|
         if index == chain.length
-          call(step.handler, [req, ctx])
+          refused = body_check && refused_body(body_check, req)
+          refused.nil? ? call(step.handler, [req, ctx]) : refused
         else
           chain[index].call(req, ctx, proc { at.call(index + 1) })
         end
       end
       at.call(0)
+    end
+
+    def refused_body(inv, req)
+      body = req.is_a?(Hash) ? req['body'] : nil
+      inv.call('body.validate', { 'body' => Json.plain(body, 'the request body') })
     end
   end
 end

@@ -12,7 +12,8 @@ module MotiaRunner
   # written and must not be torn.
   class Invocation
     attr_reader :id, :stream_names, :stop_reason
-    attr_accessor :thread
+    # Set once answered: later calls come from threads the handler left running (PROTOCOL 3.4).
+    attr_accessor :thread, :ended
 
     def initialize(id, endpoint, stream_names)
       @id = id
@@ -24,6 +25,7 @@ module MotiaRunner
       @raisable = false
       @stop_reason = nil
       @thread = nil
+      @ended = false
     end
 
     # A ctx call: a request to the core on behalf of this invocation; blocks until the answer.
@@ -34,6 +36,9 @@ module MotiaRunner
         @mutex.synchronize { @calls += 1 }
         begin
           Thread.handle_interrupt(Object => :immediate) { Json.wrap(@endpoint.request(method, params)) }
+        rescue InvocationNotFound => e
+          log('error', e.message, nil) if @ended # said on the step's log too: nobody may join
+          raise
         ensure
           @mutex.synchronize do
             @calls -= 1

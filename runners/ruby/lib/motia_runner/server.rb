@@ -124,6 +124,11 @@ module MotiaRunner
       streams = p.fetch('streams', [])
       raise bad('initialize', 'streams', 'an array of strings', streams) unless strings?(streams)
 
+      # This runner never validates bodies itself: the core asks it to have one checked
+      # (step.invoke's validateBody) only when the project validates them. Checked all the same.
+      validate = p.fetch('validateBodies', true)
+      raise bad('initialize', 'validateBodies', 'true or false', validate) unless [true, false].include?(validate)
+
       @loader.root = root
       @endpoint.max_bytes = limit
       @streams = streams.freeze
@@ -151,7 +156,9 @@ module MotiaRunner
     def load_one(file)
       step = @loader.load(file)
       @steps = @steps.merge(file => step) # the swap: invocations in flight keep the old Step
-      { 'file' => file, 'config' => step.wire_config, 'hasHandler' => !step.handler.nil? }
+      entry = { 'file' => file, 'config' => step.wire_config, 'hasHandler' => !step.handler.nil? }
+      entry['hasMiddleware'] = true unless step.middleware.empty?
+      entry
     rescue InvalidConfig => e
       forget(file)
       { 'file' => file, 'error' => e.to_error }
@@ -210,6 +217,9 @@ module MotiaRunner
       flows = p['flows'] || []
       raise bad('step.invoke', 'flows', 'an array of strings', flows) unless strings?(flows)
 
+      validate_body = p.fetch('validateBody', false)
+      raise bad('step.invoke', 'validateBody', 'true or false', validate_body) unless [true, false].include?(validate_body)
+
       timeout_ms = p['timeoutMs']
       unless timeout_ms.nil? || (timeout_ms.is_a?(Numeric) && !timeout_ms.negative?)
         raise bad('step.invoke', 'timeoutMs', 'a non-negative number', timeout_ms)
@@ -228,7 +238,7 @@ module MotiaRunner
       inv = Invocation.new(inv_id, @endpoint, @streams)
       @mutex.synchronize { @inflight[id] = inv }
       job = { id: id, step: step, trigger: trigger, input: p['input'], trace_id: trace['traceId'],
-              flows: flows, timeout_ms: timeout_ms }
+              flows: flows, timeout_ms: timeout_ms, validate_body: validate_body }
       thread = Thread.new { perform(inv, job) }
       thread.report_on_exception = false
       inv.thread ||= thread
@@ -250,6 +260,7 @@ module MotiaRunner
       ctx = Context.new(inv, job[:trace_id], job[:flows].freeze)
       @deadlines.add(inv, job[:timeout_ms] / 1000.0) if job[:timeout_ms]
       output, error = run_handler(inv, job, ctx)
+      inv.ended = true
       @deadlines.remove(inv)
       error = stopped(inv, job) if inv.stop_reason
       return @endpoint.send_error(job[:id], error) if error
@@ -269,7 +280,8 @@ module MotiaRunner
       error = nil
       inv.stoppable do
         begin
-          output = Execution.run(job[:step], job[:trigger], Json.wrap(job[:input]), ctx)
+          output = Execution.run(job[:step], job[:trigger], Json.wrap(job[:input]), ctx,
+                                 body_check: job[:validate_body] ? inv : nil)
         rescue Cancelled
           raise
         rescue Exception => e # rubocop:disable Lint/RescueException -- exit, NotImplementedError, ...

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from motia_core.errors import InvocationNotFound
-from motia_core.invocation import ActiveInvocation
-from motia_core.steps import parse_step
 
 from motia_core.dotenv import load_hint, read_dotenv, with_dotenv
+from motia_core.project.steps import parse_step
+from motia_core.protocol.errors import InvocationNotFound
+from motia_core.runtime.invocation import ActiveInvocation
 from motia_core.runtime.leftover import EndedInvocations
 
 STEP = parse_step("/p/steps/escalate_step.py", "python",

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,40 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{sum(reasons.values())} tests skipped, {MISSING} {listed}. `make test` installs "
             "these where it can (root with apt-get); under CI=true they fail instead.",
             yellow=True)
+
+
+# --- Redis: the server the Redis adapters' tests use, and a key prefix of each test's own -----
+
+REDIS_URL = os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``MOTIA_TEST_REDIS_URL`` (default 127.0.0.1:6379) if a server answers there."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        missing(f"a Redis server at {REDIS_URL} ({type(exc).__name__})",
+                "`make test` starts one; or set MOTIA_TEST_REDIS_URL")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix no other test uses; every key under it is deleted after the test."""
+    import redis
+
+    prefix = f"motia-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -32,6 +32,7 @@ from motia_core.events import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    RedisQueue,
     SqliteQueue,
     UnknownQueueAdapter,
     open_queue,
@@ -45,12 +46,16 @@ Q = "order.created.notify"
 BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine does not
 
 
-KINDS = ("memory", "sqlite")
+KINDS = ("memory", "sqlite", "redis")
 
 
 @pytest.fixture(params=KINDS)
 async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueAdapter]:
-    adapter = open_queue(request.param, tmp_path / ".motia")
+    if request.param == "redis":
+        adapter = open_queue("redis", tmp_path, redis_url=request.getfixturevalue("redis_url"),
+                             redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        adapter = open_queue(request.param, tmp_path / ".motia")
     try:
         yield adapter
     finally:
@@ -466,10 +471,15 @@ async def test_open_queue_picks_the_adapter_by_kind(tmp_path: Path) -> None:
     assert sqlite_queue.path == tmp_path / SQLITE_FILENAME
     assert not sqlite_queue.path.exists()  # nothing touched before first use
     assert isinstance(open_queue("memory", tmp_path), MemoryQueue)
-    with pytest.raises(UnknownQueueAdapter, match="'redis' queue adapter is not available"):
+    with pytest.raises(UnknownQueueAdapter, match=r"'redis' queue adapter needs the server's "
+                                                  r"URL: pass --redis-url"):
         open_queue("redis", tmp_path)
+    redis_queue = open_queue("Redis", tmp_path, redis_url="redis://127.0.0.1:9", redis_prefix="p:")
+    assert isinstance(redis_queue, RedisQueue)
+    assert (redis_queue.url, redis_queue.prefix) == ("redis://127.0.0.1:9", "p:")
+    await redis_queue.aclose()  # never connected: nothing touched before first use
     with pytest.raises(ValueError, match="unknown queue adapter 'kafka'; valid kinds are "
-                                         "'sqlite', 'memory'"):
+                                         "'sqlite', 'memory', 'redis'"):
         open_queue("kafka", tmp_path)
 
 

@@ -176,6 +176,41 @@ async def test_fifo_groups_keep_order_and_one_in_flight(queue: QueueAdapter) -> 
     assert ns(await queue.receive(Q, 30)) == [3]
 
 
+async def test_a_delayed_message_in_a_group_waits_for_its_turn_and_its_time(
+    queue: QueueAdapter,
+) -> None:
+    await queue.enqueue(Q, event(0, "h"), group_id="h")
+    await queue.enqueue(Q, event(1, "h"), group_id="h", delay_s=60)
+    await queue.enqueue(Q, event(2, "h"), group_id="h")
+    assert await queue.counts(Q) == QueueCounts(ready=2, delayed=1)  # as each message stands
+    head = await queue.receive(Q, 30)
+    assert head is not None and head.event.data == {"n": 0}
+    assert await queue.ack(head)
+    assert await queue.receive(Q, 30) is None  # 1 is not due, and 2 may not overtake it
+
+    await queue.enqueue(Q, event(3, "g"), group_id="g")
+    await queue.enqueue(Q, event(4, "g"), group_id="g", delay_s=0.05)
+    first = await receive_when_ready(queue)
+    assert first.event.data == {"n": 3}
+    assert await queue.ack(first)
+    second = await receive_when_ready(queue)
+    assert (second.event.data, second.attempt) == ({"n": 4}, 1)
+    assert second.enqueued_at_ms + 50 <= now_ms()
+
+
+async def test_an_expired_fifo_head_comes_back_before_the_rest_of_its_group(
+    queue: QueueAdapter,
+) -> None:
+    await queue.enqueue(Q, event(0, "g"), group_id="g")
+    await queue.enqueue(Q, event(1, "g"), group_id="g")
+    crashed = await receive_when_ready(queue, visibility_timeout_s=0.05)
+    again = await receive_when_ready(queue)  # never message 1 while 0 is unfinished
+    assert (again.id, again.attempt, again.event.data) == (crashed.id, 2, {"n": 0})
+    assert await queue.receive(Q, 30) is None
+    assert await queue.ack(again)
+    assert (await receive_when_ready(queue)).event.data == {"n": 1}
+
+
 async def test_dead_letters_keep_the_error_and_can_be_replayed(queue: QueueAdapter) -> None:
     sent = event(7, group="g")
     await queue.enqueue(Q, sent, group_id="g")

@@ -51,10 +51,10 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def connect(url: str) -> redis.asyncio.Redis:
+def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.asyncio.Redis:
     """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) that owns its pool."""
     pool = redis.asyncio.BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT_S,
+        url, max_connections=max_connections, timeout=POOL_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S)
     return redis.asyncio.Redis.from_pool(pool)
 

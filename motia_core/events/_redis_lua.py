@@ -23,8 +23,8 @@ delays. Every script takes ``ARGV[1] = P`` and ``ARGV[2] = Q`` first.
 
 from __future__ import annotations
 
-__all__ = ("ACK", "CONSUMER_GROUP", "COUNTS", "DEAD_LETTER", "ENQUEUE", "LETTERS", "NACK",
-           "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+__all__ = ("ACK", "CONSUMER_GROUP", "COUNTS", "DEAD_LETTER", "ENQUEUE", "LEAVE", "LETTERS",
+           "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
 
 CONSUMER_GROUP = "motia"
 
@@ -262,4 +262,21 @@ if redis.call('EXISTS', K('stream')) == 1 then
   end
 end
 return {visible and 1 or 0, due, last}
+""")
+
+# ARGV[3] consumer name. Removes it from the group if it holds no entry; 1 if removed.
+LEAVE = _script("""
+if redis.call('EXISTS', K('stream')) == 0 then return 0 end
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', K('stream'), GROUP)) do
+  local name, pending
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] end
+  end
+  if name == ARGV[3] then
+    if pending ~= 0 then return 0 end
+    redis.call('XGROUP', 'DELCONSUMER', K('stream'), GROUP, ARGV[3])
+    return 1
+  end
+end
+return 0
 """)

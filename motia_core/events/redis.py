@@ -28,6 +28,7 @@ delay or lease expiry and by ``poll_interval_s``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -55,11 +56,18 @@ from motia_core.events.base import (
     QueueMessage,
 )
 
-__all__ = ("POLL_INTERVAL_S", "RedisQueue")
+__all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
+
+log = logging.getLogger("motia.events")
 
 # The longest ``wait`` blocks without looking again (a retry another instance scheduled sooner
 # than the next due time this waiter knew of is seen within this).
 POLL_INTERVAL_S = 1.0
+# Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
+# up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
+MAX_WAITING = 64
+# How long closing may spend leaving consumer groups (the server may be gone).
+LEAVE_TIMEOUT_S = 2.0
 
 _event_decoder = msgspec.json.Decoder(Event)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
@@ -84,7 +92,10 @@ class RedisQueue(QueueAdapter):
         self.consumer = consumer or _consumer_name()
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
+        self._waiting: redis.asyncio.Redis | None = None
         self._scripts: dict[str, Any] = {}
+        # Queues this instance received from: on close it leaves their consumer groups.
+        self._received_from: set[str] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -121,6 +132,7 @@ class RedisQueue(QueueAdapter):
         receipt = uuid.uuid4().hex
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
                                receipt)
+        self._received_from.add(queue)
         if not got:
             return None
         message_id, event, attempt, group_id, enqueued_at, lease_until = got
@@ -188,17 +200,32 @@ class RedisQueue(QueueAdapter):
                           math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
             # XREAD (not the group's XREADGROUP) only watches: any entry after last_id, from
             # any instance, means something became receivable. BLOCK 0 would mean forever.
-            async with self._errors() as client:
-                woke = await client.xread({stream: last_id}, count=1,
-                                          block=max(1, math.ceil(block_s * 1000)))
+            async with self._errors():
+                if self._waiting is None:
+                    self._waiting = connect(self.url, MAX_WAITING)
+                woke = await self._waiting.xread({stream: last_id}, count=1,
+                                                 block=max(1, math.ceil(block_s * 1000)))
             if woke:
                 return
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        if self._client is not None and self._received_from:
+            # Leave the groups where this consumer holds nothing, so restarts do not pile up
+            # names in XINFO CONSUMERS; what it still holds stays for its lease to run out.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(LEAVE_TIMEOUT_S):
+                try:
+                    for queue in sorted(self._received_from):
+                        await self._call(lua.LEAVE, queue, self.consumer)
+                except QueueError as exc:
+                    log.info("%r: could not leave the consumer groups: %s", self, exc,
+                             extra={"action": "queue_leave_failed"})
         self._closed = True
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        for client in (self._client, self._waiting):
+            if client is not None:
+                await client.aclose()
+        self._client = self._waiting = None
 
     # --- internals ---------------------------------------------------------------------------
 

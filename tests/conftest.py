@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -56,19 +57,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 REDIS_URL = os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """``MOTIA_TEST_REDIS_URL`` (default 127.0.0.1:6379) if a server answers there."""
+@functools.cache
+def _redis_problem() -> str | None:
+    """Why no Redis answers at REDIS_URL, or None; asked once per run, not once per test."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5,
+                                  retry=None)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
-        missing(f"a Redis server at {REDIS_URL} ({type(exc).__name__})",
-                "`make test` starts one; or set MOTIA_TEST_REDIS_URL")
+        return type(exc).__name__
     finally:
         client.close()
+    return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """``MOTIA_TEST_REDIS_URL`` (default 127.0.0.1:6379) if a server answers there."""
+    problem = _redis_problem()
+    if problem is not None:
+        missing(f"a Redis server at {REDIS_URL} ({problem})",
+                "`make test` starts one; or set MOTIA_TEST_REDIS_URL")
     return REDIS_URL
 
 

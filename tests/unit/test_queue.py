@@ -1,9 +1,11 @@
-"""The queue adapter contract, run against every adapter (memory, and SQLite on a real file).
+"""The queue adapter contract, run against every adapter: memory, SQLite on a real file, and
+Redis on the server of MOTIA_TEST_REDIS_URL under a key prefix of each test's own.
 
 The first part is written against ``QueueAdapter`` only and parametrised over the adapters: what
-passes for memory must pass for SQLite (and later Redis). Then the dead-letter tooling
+passes for memory must pass for SQLite and Redis. Then the dead-letter tooling
 (motia_core/dlq.py) on every adapter, what only SQLite has (durability, several connections and
 processes on one file, schema and file errors), the memory adapter's helpers and the factory.
+Several Redis instances sharing one queue: tests/integration/test_redis_queue.py.
 """
 
 from __future__ import annotations

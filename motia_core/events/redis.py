@@ -139,7 +139,7 @@ class RedisQueue(QueueAdapter):
         return QueueMessage(id=_text(message_id), queue=queue, event=_event_decoder.decode(event),
                             attempt=int(attempt), available_at_ms=int(lease_until),
                             receipt=receipt,
-                            group_id=None if not group_id else _text(group_id),
+                            group_id=None if group_id is None else _text(group_id),
                             enqueued_at_ms=int(enqueued_at))
 
     async def ack(self, message: QueueMessage) -> bool:
@@ -161,14 +161,14 @@ class RedisQueue(QueueAdapter):
         event, group_id, attempts, failed_at = got
         return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
                           attempts=int(attempts), error=error, failed_at_ms=int(failed_at),
-                          group_id=None if not group_id else _text(group_id))
+                          group_id=None if group_id is None else _text(group_id))
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         rows = await self._call(lua.LETTERS, queue)
         return [DeadLetter(id=_text(id_), queue=queue, event=_event_decoder.decode(event),
                            attempts=int(attempts), error=_error_decoder.decode(error),
                            failed_at_ms=int(failed_at),
-                           group_id=None if not group_id else _text(group_id))
+                           group_id=None if group_id is None else _text(group_id))
                 for id_, event, group_id, attempts, error, failed_at in rows]
 
     async def dead_letter_queues(self) -> list[str]:

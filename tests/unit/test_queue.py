@@ -213,6 +213,18 @@ async def test_an_expired_fifo_head_comes_back_before_the_rest_of_its_group(
     assert (await receive_when_ready(queue)).event.data == {"n": 1}
 
 
+async def test_an_empty_group_id_is_a_group_like_any_other(queue: QueueAdapter) -> None:
+    await queue.enqueue(Q, event(0, ""), group_id="")
+    await queue.enqueue(Q, event(1, ""), group_id="")
+    head = await receive_when_ready(queue)
+    assert (head.event.data, head.group_id) == ({"n": 0}, "")
+    assert await queue.receive(Q, 30) is None  # one in flight in group ""
+    letter = await queue.dead_letter(head, ErrorInfo(message="boom"))
+    assert letter is not None and letter.group_id == ""
+    assert [d.group_id for d in await queue.dead_letters(Q)] == [""]
+    assert (await receive_when_ready(queue)).event.data == {"n": 1}
+
+
 async def test_dead_letters_keep_the_error_and_can_be_replayed(queue: QueueAdapter) -> None:
     sent = event(7, group="g")
     await queue.enqueue(Q, sent, group_id="g")

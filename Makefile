@@ -32,8 +32,9 @@ $(STAMP): pyproject.toml $(LOCK)
 run: install
 	$(BIN)/motia dev --project examples/polyglot
 
-# Everything the tests need besides `install`: test-only npm packages, and Ruby and Chromium
-# from Debian's packages when missing (as root with apt-get; elsewhere their tests skip).
+# Everything the tests need besides `install`: test-only npm packages, Ruby and Chromium from
+# Debian's packages when missing, and a Redis server on 127.0.0.1:6379 (installed and started
+# when none answers there), as root with apt-get; elsewhere their tests skip.
 test-deps: install $(TEST_NODE_PACKAGES)
 	scripts/system-deps.sh
 

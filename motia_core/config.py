@@ -33,10 +33,15 @@ class Settings:
     project_root: Path
     # Where runtime data lives (state, queues, traces), relative to the project root.
     motia_dir: str = ".motia"
-    # State adapter: "sqlite" (default, durable, under motia_dir) or "memory".
+    # State adapter: "sqlite" (default, durable, under motia_dir), "memory" or "redis".
     state: str = "sqlite"
-    # Event queue: "sqlite" (default: an accepted event survives a crash) or "memory".
+    # Event queue: "sqlite" (default: an accepted event survives a crash), "memory" or "redis".
     queue: str = "sqlite"
+    # The Redis server of the "redis" adapters (`[redis] url` in motia.toml), e.g.
+    # redis://127.0.0.1:6379/0; instances sharing the work use the same URL and prefix.
+    redis_url: str | None = None
+    # Every key motia-core writes to Redis starts with this (`[redis] prefix`).
+    redis_prefix: str = "motia:"
     host: str = "127.0.0.1"
     port: int = 3000
     # Languages whose runners start; None = every language the project has steps in.
@@ -108,6 +113,8 @@ def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if key in _SECTIONS and isinstance(value, dict):
             flat.update(value)
+        elif key == "redis" and isinstance(value, dict):  # [redis] url = ... is `redis_url`
+            flat.update({f"redis_{name}": item for name, item in value.items()})
         else:
             flat[key] = value
     return flat

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import functools
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,50 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{sum(reasons.values())} tests skipped, {MISSING} {listed}. `make test` installs "
             "these where it can (root with apt-get); under CI=true they fail instead.",
             yellow=True)
+
+
+# --- Redis: the server the Redis adapters' tests use, and a key prefix of each test's own -----
+
+REDIS_URL = os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@functools.cache
+def _redis_problem() -> str | None:
+    """Why no Redis answers at REDIS_URL, or None; asked once per run, not once per test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5,
+                                  retry=None)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        return type(exc).__name__
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """``MOTIA_TEST_REDIS_URL`` (default 127.0.0.1:6379) if a server answers there."""
+    problem = _redis_problem()
+    if problem is not None:
+        missing(f"a Redis server at {REDIS_URL} ({problem})",
+                "`make test` starts one; or set MOTIA_TEST_REDIS_URL")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix no other test uses; every key under it is deleted after the test."""
+    import redis
+
+    prefix = f"motia-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

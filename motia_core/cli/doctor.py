@@ -1,10 +1,12 @@
-"""`motia doctor`: which runtimes are installed, and what this project needs that is missing."""
+"""`motia doctor`: which runtimes are installed, what this project needs that is missing, and
+whether its Redis server (when one is configured) answers."""
 
 from __future__ import annotations
 
 import subprocess
 from typing import Any
 
+import anyio
 from rich.console import Console
 from rich.table import Table
 
@@ -13,6 +15,7 @@ from motia_core.config import Settings
 from motia_core.project import discover
 from motia_core.runners.plugins import registry_for_project
 from motia_core.runners.spec import RunnerRegistry, RunnerSpec
+from motia_core.storage.redis import ping, redact
 
 __all__ = ("diagnose", "render")
 
@@ -49,10 +52,29 @@ def diagnose(settings: Settings, registry: RunnerRegistry | None = None) -> dict
             missing.append({"language": spec.language, "files": len(files),
                             "fix": spec.install_hint})
     env = environment_status(settings.project_root)
+    redis, problems = _check_redis(settings)
     return {"projectRoot": str(settings.project_root), "runtimes": runtimes,
             "missing": missing, "warnings": list(found.warnings),
             "pythonEnvironment": {"status": env.status, "path": env.environment,
-                                  "fix": env.fix}}
+                                  "fix": env.fix},
+            "redis": redis, "problems": problems}
+
+
+def _check_redis(settings: Settings) -> tuple[dict[str, Any] | None, list[str]]:
+    """Whether the configured Redis answers (None when no URL is set); a failure is a problem
+    only when an adapter uses Redis, else a URL left in the settings would fail the check."""
+    if not settings.redis_url:
+        if "redis" in (settings.state, settings.queue):
+            return None, ["the 'redis' adapter is chosen but no Redis URL is set: pass "
+                          "--redis-url, set MOTIA_REDIS_URL or [redis] url in motia.toml"]
+        return None, []
+    try:
+        version = anyio.run(ping, settings.redis_url)
+    except ConnectionError as exc:
+        used = "redis" in (settings.state, settings.queue)
+        return ({"url": redact(settings.redis_url), "reachable": False, "error": str(exc)},
+                [str(exc)] if used else [])
+    return {"url": redact(settings.redis_url), "reachable": True, "version": version}, []
 
 
 def render(report: dict[str, Any]) -> None:
@@ -74,5 +96,14 @@ def render(report: dict[str, Any]) -> None:
         console.print(f"Python environment {env['path']}: requirements.txt installed")
     for w in report["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
-    if not report["missing"] and env["status"] not in ("missing", "stale"):
+    redis = report["redis"]
+    if redis is not None and redis["reachable"]:
+        console.print(f"Redis at {redis['url']}: [green]answers[/green] (version "
+                      f"{redis['version']})")
+    elif redis is not None:
+        console.print(f"[yellow]Redis at {redis['url']} does not answer[/yellow]")
+    for problem in report["problems"]:
+        console.print(f"[red]problem[/red] {problem}")
+    if (not report["missing"] and not report["problems"]
+            and env["status"] not in ("missing", "stale")):
         console.print("[green]everything this project needs is installed[/green]")

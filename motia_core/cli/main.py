@@ -49,12 +49,18 @@ def _serve_options(func: Any) -> Any:
         click.option("--workers", envvar="MOTIA_WORKERS", show_envvar=True,
                      help="Runner processes per language, e.g. python=4,node=2."),
         click.option("--state", envvar="MOTIA_STATE", show_envvar=True,
-                     type=click.Choice(["sqlite", "memory"]),
+                     type=click.Choice(["sqlite", "memory", "redis"]),
                      help="Where state lives [default: sqlite under .motia/]."),
         click.option("--queue", envvar="MOTIA_QUEUE", show_envvar=True,
-                     type=click.Choice(["sqlite", "memory"]),
+                     type=click.Choice(["sqlite", "memory", "redis"]),
                      help="Where accepted events wait [default: sqlite under .motia/, which "
                           "survives a crash]."),
+        click.option("--redis-url", envvar="MOTIA_REDIS_URL", show_envvar=True,
+                     help="The Redis server of --state redis and --queue redis, e.g. "
+                          "redis://127.0.0.1:6379/0 ([redis] url in motia.toml)."),
+        click.option("--redis-prefix", envvar="MOTIA_REDIS_PREFIX", show_envvar=True,
+                     help="Start of every Redis key motia-core writes [default: motia:]; "
+                          "instances sharing the work use the same one."),
         click.option("--json-logs/--no-json-logs", default=None, envvar="MOTIA_JSON_LOGS",
                      show_envvar=True,
                      help="JSON lines on stderr [default: when stderr is not a terminal]."),
@@ -138,7 +144,7 @@ def emit(topic: str, message: str, port: int, host: str) -> None:
 
 @main.group()
 def state() -> None:
-    """Read and write the project's state store (SQLite under .motia/)."""
+    """Read and write the project's state store (SQLite under .motia/, or Redis)."""
 
 
 def _run_state(project: Path, action: Any) -> Any:
@@ -149,7 +155,8 @@ def _run_state(project: Path, action: Any) -> Any:
         raise click.ClickException("this project keeps state in memory: nothing to read here")
 
     async def go() -> Any:
-        store = open_state(settings.state, settings.data_dir)
+        store = open_state(settings.state, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix)
         try:
             return await action(store)
         finally:
@@ -210,7 +217,8 @@ def _run_dlq(project: Path, action: Any) -> Any:
         raise click.ClickException("this project keeps its queue in memory: nothing is kept here")
 
     async def go() -> Any:
-        queue = open_queue(settings.queue, settings.data_dir)
+        queue = open_queue(settings.queue, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix)
         try:
             return await action(operations, queue)
         finally:
@@ -292,7 +300,8 @@ def doctor(project: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         render(report)
-    if report["missing"] or report["pythonEnvironment"]["status"] in ("missing", "stale"):
+    if (report["missing"] or report["problems"]
+            or report["pythonEnvironment"]["status"] in ("missing", "stale")):
         sys.exit(1)
 
 

@@ -2,7 +2,8 @@
 
 ``EventBus`` (bus.py) holds the logic; ``QueueAdapter`` (base.py) is the narrow storage interface
 with ``MemoryQueue`` (memory.py) as its reference implementation and ``SqliteQueue`` (sqlite.py)
-as the durable default; ``RetryPolicy`` (retry.py) decides between retrying and giving up.
+as the durable default, ``RedisQueue`` (redis.py) for several instances sharing the work;
+``RetryPolicy`` (retry.py) decides between retrying and giving up.
 
     queue = open_queue("sqlite", project / ".motia")  # or "memory" for tests
     bus = EventBus(queue)
@@ -34,6 +35,7 @@ from motia_core.events.bus import (
     Subscription,
 )
 from motia_core.events.memory import MemoryQueue, QueueOperation
+from motia_core.events.redis import RedisQueue
 from motia_core.events.retry import (
     Decision,
     GiveUp,
@@ -44,6 +46,7 @@ from motia_core.events.retry import (
 )
 from motia_core.events.settings import SubscriptionSettings
 from motia_core.events.sqlite import SqliteQueue
+from motia_core.storage.redis import DEFAULT_PREFIX
 
 __all__ = (
     "QUEUE_KINDS",
@@ -66,6 +69,7 @@ __all__ = (
     "QueueMetrics",
     "QueueOperation",
     "QueueSettingsError",
+    "RedisQueue",
     "Retry",
     "RetryLater",
     "RetryPolicy",
@@ -78,9 +82,7 @@ __all__ = (
 )
 
 # The kinds open_queue() knows, default first.
-QUEUE_KINDS = ("sqlite", "memory")
-# Kinds that exist in Motia but not here yet; named in the error so nobody thinks it is a typo.
-_PLANNED_KINDS = ("redis",)
+QUEUE_KINDS = ("sqlite", "memory", "redis")
 # The SQLite queue's file name inside the project's .motia/ directory (beside the state's).
 SQLITE_FILENAME = "queue.sqlite3"
 
@@ -89,21 +91,27 @@ class UnknownQueueAdapter(QueueError, ValueError):
     """The configured queue adapter kind does not exist."""
 
 
-def open_queue(kind: str, motia_dir: Path) -> QueueAdapter:
-    """An event queue of ``kind`` ("sqlite" or "memory", any case) for the project's ``.motia/``.
+def open_queue(kind: str, motia_dir: Path, *, redis_url: str | None = None,
+               redis_prefix: str = DEFAULT_PREFIX) -> QueueAdapter:
+    """An event queue of ``kind`` ("sqlite", "memory" or "redis", any case).
 
-    Nothing is touched on disk until ``await queue.open()`` (SQLite only) or the first operation;
-    close it with ``await queue.aclose()``.
+    SQLite keeps its file in the project's ``.motia/`` (``motia_dir``); Redis needs
+    ``redis_url`` and keeps its keys under ``redis_prefix``. Nothing is touched (on disk or on
+    the network) until ``await queue.open()`` or the first operation; close it with
+    ``await queue.aclose()``.
     """
     name = kind.strip().lower()
     if name == "sqlite":
         return SqliteQueue(Path(motia_dir) / SQLITE_FILENAME)
     if name == "memory":
         return MemoryQueue()
+    if name == "redis":
+        if not redis_url:
+            raise UnknownQueueAdapter(
+                "the 'redis' queue adapter needs the server's URL: pass --redis-url "
+                "redis://127.0.0.1:6379, set MOTIA_REDIS_URL, or set url under [redis] in "
+                "motia.toml"
+            )
+        return RedisQueue(redis_url, prefix=redis_prefix)
     valid = ", ".join(repr(k) for k in QUEUE_KINDS)
-    if name in _PLANNED_KINDS:
-        raise UnknownQueueAdapter(
-            f"the {name!r} queue adapter is not available in this version of motia-core; "
-            f"use one of {valid}"
-        )
     raise UnknownQueueAdapter(f"unknown queue adapter {kind!r}; valid kinds are {valid}")

@@ -236,6 +236,10 @@ class QueueAdapter(ABC):
         delay or lease expiry; an adapter over shared storage may poll with a bounded interval.
         """
 
+    async def open(self) -> None:  # noqa: B027  # optional hook: most adapters need no setup
+        """Get ready now (create files, check the server) so problems surface at startup, not
+        at the first event. Optional: the first operation does it too."""
+
     async def aclose(self) -> None:
         """Release connections; the memory adapter has none."""
         return None

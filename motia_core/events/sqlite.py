@@ -35,7 +35,6 @@ import anyio
 import anyio.lowlevel
 import msgspec
 
-from motia_core._sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 from motia_core.events.base import (
     DeadLetter,
     Enqueue,
@@ -48,6 +47,7 @@ from motia_core.events.base import (
     QueueMessage,
     now_ms,
 )
+from motia_core.storage.sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 
 __all__ = ("BUSY_TIMEOUT_S", "POLL_INTERVAL_S", "SCHEMA_VERSION", "SqliteQueue")
 

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from motia_core.config import Settings
 from motia_core.cron.scheduler import CronJob, CronScheduler
-from motia_core.events import Event, EventBus, QueueAdapter, open_queue
+from motia_core.events import Event, EventBus, QueueAdapter, QueueError, open_queue
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.http.admin import dead_letter_routes
 from motia_core.http.request import invoke_frame_bytes
@@ -40,7 +40,7 @@ from motia_core.runtime.reload import Reloader
 from motia_core.runtime.report import print_startup
 from motia_core.runtime.serving import Serving
 from motia_core.runtime.triggers import AppHandlers
-from motia_core.state import StateAdapter, open_state
+from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
 
@@ -69,13 +69,18 @@ class App:
         self.strict = strict
         self.watch = watch
         self.registry = registry or registry_for_project(settings.project_root)
-        self.state = state or open_state(settings.state, settings.data_dir)
-        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams")
+        redis_url, prefix = settings.redis_url, settings.redis_prefix
+        self.state = state or open_state(settings.state, settings.data_dir, redis_url=redis_url,
+                                         redis_prefix=prefix)
+        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams",
+                                                   redis_url=redis_url,
+                                                   redis_prefix=f"{prefix}streams:")
                                         if state is None else open_state("memory", Path()))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
         self.traces = traces or MemoryTraceStore()
-        self.queue = queue or open_queue(settings.queue, settings.data_dir)
+        self.queue = queue or open_queue(settings.queue, settings.data_dir, redis_url=redis_url,
+                                         redis_prefix=prefix)
         self.bus = EventBus(self.queue)
         self.serving = Serving()
         self.pools: dict[str, RunnerPool] = self.serving.pools
@@ -146,6 +151,7 @@ class App:
         failure: StartupFailed | None = None
         async with anyio.create_task_group() as tg:
             try:
+                await self._open_stores()
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:
                     raise StartupFailed(project.report_errors())
@@ -170,6 +176,16 @@ class App:
         # Raised outside the task group, so callers get it as itself rather than in a group.
         if failure is not None:
             raise failure
+
+    async def _open_stores(self) -> None:
+        """Reach every store before anything starts: a Redis server that does not answer (or a
+        .motia file that cannot be opened) fails the start with a message naming it."""
+        try:
+            await self.state.open()
+            await self.stream_store.storage.open()
+            await self.queue.open()
+        except (StateError, QueueError) as exc:
+            raise StartupFailed(str(exc)) from exc
 
     def apply_project(self, project: Project) -> None:
         """Serve ``project``: its routes, subscriptions and cron jobs replace the current ones."""
@@ -280,7 +296,8 @@ async def serve(settings: Settings, strict: bool) -> int:
     configure_logging(json=settings.json_logs, level=settings.log_level)
     try:
         app = App(settings, strict=strict, watch=not strict)
-    except (RunnerConfigError, HookNotFound) as exc:  # the project's own settings: say which
+    # The project's own settings (a runner, the stream hook, a store): say which.
+    except (RunnerConfigError, HookNotFound, StateError, QueueError) as exc:
         log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
         return 1
     stopped = anyio.Event()

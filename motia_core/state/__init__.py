@@ -1,7 +1,8 @@
 """Step state: ``(group, key) -> JSON value``, behind one narrow adapter interface.
 
 ``open_state("sqlite", project / ".motia")`` is the default store; ``"memory"`` is for tests and
-throwaway runs. base.py says what every adapter guarantees (key order, null, copies, errors).
+throwaway runs; ``"redis"`` (with ``redis_url=``) is shared by several motia-core instances.
+base.py says what every adapter guarantees (key order, null, copies, errors).
 
     async with open_state("sqlite", motia_dir) as state:
         await state.set("orders", "42", {"status": "paid"})
@@ -21,13 +22,16 @@ from motia_core.state.base import (
     ValueType,
 )
 from motia_core.state.memory import MemoryState, StateOperation
+from motia_core.state.redis import RedisState
 from motia_core.state.sqlite import SqliteState
+from motia_core.storage.redis import DEFAULT_PREFIX
 
 __all__ = (
     "SQLITE_FILENAME",
     "STATE_KINDS",
     "InvalidStateValue",
     "MemoryState",
+    "RedisState",
     "SqliteState",
     "StateAdapter",
     "StateClosed",
@@ -40,11 +44,7 @@ __all__ = (
 )
 
 # The kinds open_state() knows, default first.
-STATE_KINDS = ("sqlite", "memory")
-# Kinds that exist in Motia but not here yet; named in the error so nobody thinks it is a typo.
-# The Redis adapter (state/redis.py) lands with the Redis issue: add a branch in open_state() and
-# move "redis" to STATE_KINDS; it will need a URL, so it will read one from a keyword argument.
-_PLANNED_KINDS = ("redis",)
+STATE_KINDS = ("sqlite", "memory", "redis")
 # The SQLite store's file name inside the project's .motia/ directory.
 SQLITE_FILENAME = "state.sqlite3"
 
@@ -53,21 +53,27 @@ class UnknownStateAdapter(StateError, ValueError):
     """The configured state adapter kind does not exist."""
 
 
-def open_state(kind: str, motia_dir: Path) -> StateAdapter:
-    """A state store of ``kind`` ("sqlite" or "memory", any case) for the project's ``.motia/``.
+def open_state(kind: str, motia_dir: Path, *, redis_url: str | None = None,
+               redis_prefix: str = DEFAULT_PREFIX) -> StateAdapter:
+    """A state store of ``kind`` ("sqlite", "memory" or "redis", any case).
 
-    Nothing is touched on disk until ``await state.open()``, ``async with state`` or the first
-    operation; close it with ``await state.aclose()``.
+    SQLite keeps its file in the project's ``.motia/`` (``motia_dir``); Redis needs
+    ``redis_url`` and keeps its keys under ``redis_prefix``. Nothing is touched (on disk or on
+    the network) until ``await state.open()``, ``async with state`` or the first operation;
+    close it with ``await state.aclose()``.
     """
     name = kind.strip().lower()
     if name == "sqlite":
         return SqliteState(Path(motia_dir) / SQLITE_FILENAME)
     if name == "memory":
         return MemoryState()
+    if name == "redis":
+        if not redis_url:
+            raise UnknownStateAdapter(
+                "the 'redis' state adapter needs the server's URL: pass --redis-url "
+                "redis://127.0.0.1:6379, set MOTIA_REDIS_URL, or set url under [redis] in "
+                "motia.toml"
+            )
+        return RedisState(redis_url, prefix=redis_prefix)
     valid = ", ".join(repr(k) for k in STATE_KINDS)
-    if name in _PLANNED_KINDS:
-        raise UnknownStateAdapter(
-            f"the {name!r} state adapter is not available in this version of motia-core; "
-            f"use one of {valid}"
-        )
     raise UnknownStateAdapter(f"unknown state adapter {kind!r}; valid kinds are {valid}")

@@ -201,7 +201,7 @@ def _short(obj: object) -> str:
 
 
 class StateAdapter(abc.ABC):
-    """A place to keep step state. Implementations: ``MemoryState``, ``SqliteState``.
+    """A place to keep step state: ``MemoryState``, ``SqliteState`` or ``RedisState``.
 
     Every method is a coroutine; any of them may raise ``StateClosed`` after ``aclose()``. Group
     and key arguments that are not strings raise TypeError. ``get`` and ``delete`` are typed

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from motia_core._sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 from motia_core.state.base import (
     StateAdapter,
     StateClosed,
@@ -30,6 +29,7 @@ from motia_core.state.base import (
     encode_value,
     value_type,
 )
+from motia_core.storage.sqlite import BUSY_TIMEOUT_S, Database, write_transaction
 
 __all__ = ("BUSY_TIMEOUT_S", "SCHEMA_VERSION", "SqliteState")
 

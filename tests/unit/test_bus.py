@@ -1,5 +1,5 @@
-"""The event bus over every queue adapter (memory, and SQLite on a real file in tmp_path), with
-real anyio tasks, and the retry policy.
+"""The event bus over every queue adapter (memory, SQLite on a real file in tmp_path, and Redis
+under a key prefix of each test's own), with real anyio tasks, and the retry policy.
 
 Assertions on ``MemoryQueue.operations`` hold for the memory adapter only; each such test also
 checks the same outcome through the adapter-neutral interface (counts, metrics, calls).
@@ -42,9 +42,13 @@ BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine doe
 FAST = RetryPolicy(max_retries=2, delay_s=0.01)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueAdapter]:
-    adapter = open_queue(request.param, tmp_path / ".motia")
+    if request.param == "redis":
+        adapter = open_queue("redis", tmp_path, redis_url=request.getfixturevalue("redis_url"),
+                             redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        adapter = open_queue(request.param, tmp_path / ".motia")
     try:
         yield adapter
     finally:

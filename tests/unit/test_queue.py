@@ -1,10 +1,11 @@
-"""The queue adapter contract, run against every adapter (memory, and SQLite on a real file).
+"""The queue adapter contract, run against every adapter: memory, SQLite on a real file, and
+Redis on the server of MOTIA_TEST_REDIS_URL under a key prefix of each test's own.
 
 The first part is written against ``QueueAdapter`` only and parametrised over the adapters: what
-passes for memory must pass for SQLite (and later Redis). Then the dead-letter tooling
+passes for memory must pass for SQLite and Redis. Then the dead-letter tooling
 (motia_core/events/dlq.py) on every adapter, what only SQLite has (durability, several
 connections and processes on one file, schema and file errors), the memory adapter's helpers and
-the factory.
+the factory. Several Redis instances sharing one queue: tests/integration/test_redis_queue.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from motia_core.events import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    RedisQueue,
     SqliteQueue,
     UnknownQueueAdapter,
     dlq,
@@ -46,12 +48,16 @@ Q = "order.created.notify"
 BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine does not
 
 
-KINDS = ("memory", "sqlite")
+KINDS = ("memory", "sqlite", "redis")
 
 
 @pytest.fixture(params=KINDS)
 async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueAdapter]:
-    adapter = open_queue(request.param, tmp_path / ".motia")
+    if request.param == "redis":
+        adapter = open_queue("redis", tmp_path, redis_url=request.getfixturevalue("redis_url"),
+                             redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        adapter = open_queue(request.param, tmp_path / ".motia")
     try:
         yield adapter
     finally:
@@ -170,6 +176,53 @@ async def test_fifo_groups_keep_order_and_one_in_flight(queue: QueueAdapter) -> 
     assert a1 is not None
     await queue.ack(a1)
     assert ns(await queue.receive(Q, 30)) == [3]
+
+
+async def test_a_delayed_message_in_a_group_waits_for_its_turn_and_its_time(
+    queue: QueueAdapter,
+) -> None:
+    await queue.enqueue(Q, event(0, "h"), group_id="h")
+    await queue.enqueue(Q, event(1, "h"), group_id="h", delay_s=60)
+    await queue.enqueue(Q, event(2, "h"), group_id="h")
+    assert await queue.counts(Q) == QueueCounts(ready=2, delayed=1)  # as each message stands
+    head = await queue.receive(Q, 30)
+    assert head is not None and head.event.data == {"n": 0}
+    assert await queue.ack(head)
+    assert await queue.receive(Q, 30) is None  # 1 is not due, and 2 may not overtake it
+
+    await queue.enqueue(Q, event(3, "g"), group_id="g")
+    await queue.enqueue(Q, event(4, "g"), group_id="g", delay_s=0.05)
+    first = await receive_when_ready(queue)
+    assert first.event.data == {"n": 3}
+    assert await queue.ack(first)
+    second = await receive_when_ready(queue)
+    assert (second.event.data, second.attempt) == ({"n": 4}, 1)
+    assert second.enqueued_at_ms + 50 <= now_ms()
+
+
+async def test_an_expired_fifo_head_comes_back_before_the_rest_of_its_group(
+    queue: QueueAdapter,
+) -> None:
+    await queue.enqueue(Q, event(0, "g"), group_id="g")
+    await queue.enqueue(Q, event(1, "g"), group_id="g")
+    crashed = await receive_when_ready(queue, visibility_timeout_s=0.05)
+    again = await receive_when_ready(queue)  # never message 1 while 0 is unfinished
+    assert (again.id, again.attempt, again.event.data) == (crashed.id, 2, {"n": 0})
+    assert await queue.receive(Q, 30) is None
+    assert await queue.ack(again)
+    assert (await receive_when_ready(queue)).event.data == {"n": 1}
+
+
+async def test_an_empty_group_id_is_a_group_like_any_other(queue: QueueAdapter) -> None:
+    await queue.enqueue(Q, event(0, ""), group_id="")
+    await queue.enqueue(Q, event(1, ""), group_id="")
+    head = await receive_when_ready(queue)
+    assert (head.event.data, head.group_id) == ({"n": 0}, "")
+    assert await queue.receive(Q, 30) is None  # one in flight in group ""
+    letter = await queue.dead_letter(head, ErrorInfo(message="boom"))
+    assert letter is not None and letter.group_id == ""
+    assert [d.group_id for d in await queue.dead_letters(Q)] == [""]
+    assert (await receive_when_ready(queue)).event.data == {"n": 1}
 
 
 async def test_dead_letters_keep_the_error_and_can_be_replayed(queue: QueueAdapter) -> None:
@@ -530,10 +583,15 @@ async def test_open_queue_picks_the_adapter_by_kind(tmp_path: Path) -> None:
     assert sqlite_queue.path == tmp_path / SQLITE_FILENAME
     assert not sqlite_queue.path.exists()  # nothing touched before first use
     assert isinstance(open_queue("memory", tmp_path), MemoryQueue)
-    with pytest.raises(UnknownQueueAdapter, match="'redis' queue adapter is not available"):
+    with pytest.raises(UnknownQueueAdapter, match=r"'redis' queue adapter needs the server's "
+                                                  r"URL: pass --redis-url"):
         open_queue("redis", tmp_path)
+    redis_queue = open_queue("Redis", tmp_path, redis_url="redis://127.0.0.1:9", redis_prefix="p:")
+    assert isinstance(redis_queue, RedisQueue)
+    assert (redis_queue.url, redis_queue.prefix) == ("redis://127.0.0.1:9", "p:")
+    await redis_queue.aclose()  # never connected: nothing touched before first use
     with pytest.raises(ValueError, match="unknown queue adapter 'kafka'; valid kinds are "
-                                         "'sqlite', 'memory'"):
+                                         "'sqlite', 'memory', 'redis'"):
         open_queue("kafka", tmp_path)
 
 

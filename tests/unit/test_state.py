@@ -1,8 +1,9 @@
-"""The state contract, run against every adapter (memory, and SQLite on a real file in tmp_path).
+"""The state contract, run against every adapter: memory, SQLite on a real file in tmp_path, and
+Redis on the server of MOTIA_TEST_REDIS_URL under a key prefix of each test's own.
 
 The first part is one suite parametrised over the adapters: whatever passes for memory must pass
-for SQLite (and later Redis). The rest covers what only one adapter has: SQLite's durability,
-schema and file errors; the memory adapter's test helpers; the factory.
+for SQLite and Redis. The rest covers what only one adapter has: SQLite's durability, schema and
+file errors; two Redis stores sharing a server; the memory adapter's test helpers; the factory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from motia_core.state import (
     SQLITE_FILENAME,
     InvalidStateValue,
     MemoryState,
+    RedisState,
     SqliteState,
     StateAdapter,
     StateClosed,
@@ -36,12 +38,16 @@ from motia_core.state import (
 
 pytestmark = pytest.mark.anyio
 
-KINDS = ("memory", "sqlite")
+KINDS = ("memory", "sqlite", "redis")
 
 
 @pytest.fixture(params=KINDS)
 async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateAdapter]:
-    adapter = open_state(request.param, tmp_path / ".motia")
+    if request.param == "redis":
+        adapter = open_state("redis", tmp_path, redis_url=request.getfixturevalue("redis_url"),
+                             redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        adapter = open_state(request.param, tmp_path / ".motia")
     async with adapter:
         yield adapter
 
@@ -426,6 +432,50 @@ async def test_sqlite_full_sync_and_open_on_first_use(tmp_path: Path) -> None:
     await state.aclose()
 
 
+# --- Redis only ------------------------------------------------------------------------------
+
+
+async def test_redis_two_stores_share_a_prefix_and_no_other(redis_url: str,
+                                                             redis_prefix: str) -> None:
+    """Two instances on one prefix see each other's writes; another prefix sees nothing."""
+    async with RedisState(redis_url, prefix=redis_prefix) as a, \
+            RedisState(redis_url, prefix=redis_prefix) as b, \
+            RedisState(redis_url, prefix=redis_prefix + "other:") as elsewhere:
+        await a.set("g", "k", {"from": "a"})
+        assert await b.get("g", "k") == {"from": "a"}
+        assert await b.delete("g", "k") == {"from": "a"}
+        assert await a.groups() == []
+        await a.set("g", "k2", 2)
+        assert await elsewhere.groups() == []
+        assert await elsewhere.get("g", "k2") is None
+
+        async def write(store: StateAdapter, i: int) -> None:
+            await store.set("both", f"{i:03d}", i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(write, a if i % 2 else b, i)
+        assert await b.get_group("both") == list(range(100))
+        assert repr(a) == f"RedisState({redis_url!r}, prefix={redis_prefix!r})"
+
+
+async def test_redis_down_is_named_with_its_url() -> None:
+    # A port nothing listens on (the discard port, refused on loopback).
+    url = "redis://user:secret@127.0.0.1:9/0"
+    state = RedisState(url)
+    with pytest.raises(StateError, match=r"cannot reach Redis at redis://user:\*\*\*@127\.0\.0"
+                                         r"\.1:9/0 for the state store.*redis-server") as info:
+        await state.open()
+    assert "secret" not in str(info.value)
+    with pytest.raises(StateError, match="cannot reach Redis"):
+        await state.get("g", "k")
+    await state.aclose()
+    with pytest.raises(StateClosed):
+        await state.get("g", "k")
+    with pytest.raises(StateError, match="is not a Redis URL"):
+        await RedisState("http://127.0.0.1:6379").get("g", "k")
+
+
 # --- memory only -----------------------------------------------------------------------------
 
 
@@ -473,8 +523,8 @@ async def test_open_state_builds_each_kind(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kind", "message"), [
-    ("postgres", r"unknown state adapter 'postgres'; valid kinds are 'sqlite', 'memory'"),
-    ("redis", r"'redis' state adapter is not available.*use one of 'sqlite', 'memory'"),
+    ("postgres", r"unknown state adapter 'postgres'; valid kinds are 'sqlite', 'memory', 'redis'"),
+    ("redis", r"'redis' state adapter needs the server's URL: pass --redis-url.*MOTIA_REDIS_URL"),
 ])
 def test_open_state_names_the_valid_kinds(tmp_path: Path, kind: str, message: str) -> None:
     with pytest.raises(UnknownStateAdapter, match=message) as info:

@@ -1,4 +1,5 @@
-"""``motia_core._sqlite.Database``: the SQLite stores' calls on the event loop, and what is not.
+"""``motia_core.storage.sqlite.Database``: the SQLite stores' calls on the event loop, and what
+is not.
 
 Calls run inline on the loop's thread; opening, a file locked by another process, checkpoints,
 ``full_sync`` and closing go to a worker thread. These tests hold the write lock from a second
@@ -18,8 +19,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from motia_core import _sqlite
-from motia_core._sqlite import Database, write_transaction
+from motia_core.storage import sqlite as _sqlite
+from motia_core.storage.sqlite import Database, write_transaction
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,270 @@
+"""Subscriber queues on Redis Streams, shared by every motia-core instance on one server.
+
+Same semantics as ``MemoryQueue`` and ``SqliteQueue`` (the contract suite in
+tests/unit/test_queue.py runs on all three), across processes and hosts:
+
+- ``enqueue``/``enqueue_many`` return once Redis has the message (every subscriber's copy in
+  one script, so an event is accepted for all of them or for none). Surviving a Redis restart
+  is the server's ``appendonly`` setting.
+- Visible messages are entries of one stream per queue, read through the consumer group
+  ``motia`` (``XREADGROUP``): each entry goes to one consumer, and stays in the group's pending
+  list, leased, until it is acked, nacked, released or dead-lettered.
+- Leases: a visibility timeout is per delivery (the contract lets two receives of one queue ask
+  for different ones), which ``XAUTOCLAIM``'s single minimum idle time cannot express; so each
+  lease is a score in a sorted set, and ``receive`` first takes over the oldest expired lease
+  with ``XCLAIM`` (from whichever consumer held it: a dead instance loses nothing) before reading
+  new entries. A receipt token in the message's hash makes a late ack of a lost lease a no-op.
+- Delays and retries: a sorted set of due times, moved into the stream by ``receive`` when due.
+- FIFO: a list per (queue, group); only its head is ever in the stream, the delayed set or the
+  leases, so at most one message per group is in flight cluster-wide.
+- Dead letters: a sorted set per queue and a hash per letter, listed, replayed and purged by
+  ``motia dlq`` through ``motia_core/dlq.py`` as for SQLite.
+
+Each operation is one Lua script (events/_redis_lua.py), so concurrent instances never see a
+half-done change. ``wait`` blocks on ``XREAD`` for a new stream entry (which an enqueue, a
+release, a retry falling due or a FIFO head's ack from any instance adds), bounded by the next
+delay or lease expiry and by ``poll_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import msgspec
+import redis.asyncio
+
+from motia_core.events import _redis_lua as lua
+from motia_core.events.base import (
+    DeadLetter,
+    Enqueue,
+    ErrorInfo,
+    Event,
+    QueueAdapter,
+    QueueClosed,
+    QueueCounts,
+    QueueError,
+    QueueMessage,
+)
+from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, ping, redact
+
+__all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
+
+log = logging.getLogger("motia.events")
+
+# The longest ``wait`` blocks without looking again (a retry another instance scheduled sooner
+# than the next due time this waiter knew of is seen within this).
+POLL_INTERVAL_S = 1.0
+# Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
+# up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
+MAX_WAITING = 64
+# How long closing may spend leaving consumer groups (the server may be gone).
+LEAVE_TIMEOUT_S = 2.0
+
+_event_decoder = msgspec.json.Decoder(Event)
+_error_decoder = msgspec.json.Decoder(ErrorInfo)
+
+
+def _consumer_name() -> str:
+    """This instance's name in the consumer group, so ``XINFO CONSUMERS`` says who holds what."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+class RedisQueue(QueueAdapter):
+    """Subscriber queues under ``prefix`` on the Redis server at ``url``; connects on first use.
+
+    Every instance (process) sharing the queues uses the same ``url`` and ``prefix``, and its own
+    ``consumer`` name (a fresh one by default).
+    """
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, consumer: str | None = None,
+                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.consumer = consumer or _consumer_name()
+        self.poll_interval_s = poll_interval_s
+        self._client: redis.asyncio.Redis | None = None
+        self._waiting: redis.asyncio.Redis | None = None
+        self._scripts: dict[str, Any] = {}
+        # Queues this instance received from: on close it leaves their consumer groups.
+        self._received_from: set[str] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisQueue({redact(self.url)!r}, prefix={self.prefix!r})"
+
+    async def open(self) -> None:
+        """Check the server answers now, so a wrong URL fails at startup with its name."""
+        self._check_open()
+        try:
+            await ping(self.url, "event queue")
+        except ConnectionError as exc:
+            raise QueueError(str(exc)) from exc
+
+    # --- QueueAdapter ------------------------------------------------------------------------
+
+    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
+                      group_id: str | None = None) -> str:
+        [message_id] = await self.enqueue_many([Enqueue(queue=queue, event=event,
+                                                        delay_s=delay_s, group_id=group_id)])
+        return message_id
+
+    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
+        if not items:
+            return []
+        ids = [uuid.uuid4().hex for _ in items]
+        args: list[Any] = []
+        for message_id, item in zip(ids, items, strict=True):
+            args += [item.queue, message_id, "0" if item.group_id is None else "1",
+                     item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event)]
+        await self._call(lua.ENQUEUE, "", *args)
+        return ids
+
+    async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
+        receipt = uuid.uuid4().hex
+        got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
+                               receipt)
+        self._received_from.add(queue)
+        if not got:
+            return None
+        message_id, event, attempt, group_id, enqueued_at, lease_until = got
+        return QueueMessage(id=_text(message_id), queue=queue, event=_event_decoder.decode(event),
+                            attempt=int(attempt), available_at_ms=int(lease_until),
+                            receipt=receipt,
+                            group_id=None if group_id is None else _text(group_id),
+                            enqueued_at_ms=int(enqueued_at))
+
+    async def ack(self, message: QueueMessage) -> bool:
+        return await self._settle(lua.ACK, message)
+
+    async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
+        return await self._settle(lua.NACK, message, _ms(delay_s))
+
+    async def release(self, message: QueueMessage) -> bool:
+        return await self._settle(lua.RELEASE, message)
+
+    async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
+        if not message.receipt:
+            return None
+        got = await self._call(lua.DEAD_LETTER, message.queue, message.id, message.receipt,
+                               msgspec.json.encode(error))
+        if not got:
+            return None
+        event, group_id, attempts, failed_at = got
+        return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
+                          attempts=int(attempts), error=error, failed_at_ms=int(failed_at),
+                          group_id=None if group_id is None else _text(group_id))
+
+    async def dead_letters(self, queue: str) -> list[DeadLetter]:
+        rows = await self._call(lua.LETTERS, queue)
+        return [DeadLetter(id=_text(id_), queue=queue, event=_event_decoder.decode(event),
+                           attempts=int(attempts), error=_error_decoder.decode(error),
+                           failed_at_ms=int(failed_at),
+                           group_id=None if group_id is None else _text(group_id))
+                for id_, event, group_id, attempts, error, failed_at in rows]
+
+    async def dead_letter_queues(self) -> list[str]:
+        async with self._errors() as client:
+            names = await client.smembers(f"{self.prefix}dead-queues".encode())
+        return [_text(name) for name in sorted(names)]
+
+    async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
+        return bool(await self._call(lua.REPLAY, queue, message_id, uuid.uuid4().hex))
+
+    async def purge_dead_letters(self, queue: str) -> int:
+        return int(await self._call(lua.PURGE, queue))
+
+    async def counts(self, queue: str) -> QueueCounts:
+        ready, delayed, in_flight, dead = await self._call(lua.COUNTS, queue)
+        return QueueCounts(ready=int(ready), delayed=int(delayed), in_flight=int(in_flight),
+                           dead_letters=int(dead))
+
+    async def wait(self, queue: str, timeout_s: float) -> None:
+        deadline = anyio.current_time() + max(0.0, timeout_s)
+        stream = f"{self.prefix}stream:{queue}".encode()
+        while True:
+            visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+            remaining_s = deadline - anyio.current_time()
+            if visible or remaining_s <= 0:
+                await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
+                return
+            block_s = min(remaining_s, self.poll_interval_s,
+                          math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
+            # XREAD (not the group's XREADGROUP) only watches: any entry after last_id, from
+            # any instance, means something became receivable. BLOCK 0 would mean forever.
+            async with self._errors():
+                if self._waiting is None:
+                    self._waiting = connect(self.url, MAX_WAITING)
+                woke = await self._waiting.xread({stream: last_id}, count=1,
+                                                 block=max(1, math.ceil(block_s * 1000)))
+            if woke:
+                return
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        if self._client is not None and self._received_from:
+            # Leave the groups where this consumer holds nothing, so restarts do not pile up
+            # names in XINFO CONSUMERS; what it still holds stays for its lease to run out.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(LEAVE_TIMEOUT_S):
+                try:
+                    for queue in sorted(self._received_from):
+                        await self._call(lua.LEAVE, queue, self.consumer)
+                except QueueError as exc:
+                    log.info("%r: could not leave the consumer groups: %s", self, exc,
+                             extra={"action": "queue_leave_failed"})
+        self._closed = True
+        for client in (self._client, self._waiting):
+            if client is not None:
+                await client.aclose()
+        self._client = self._waiting = None
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _settle(self, script: str, message: QueueMessage, *extra: Any) -> bool:
+        """Finish or hand back a delivery, only while ``message`` holds the current lease."""
+        if not message.receipt:
+            return False
+        return bool(await self._call(script, message.queue, message.id, message.receipt, *extra))
+
+    async def _call(self, script: str, queue: str, *args: Any) -> Any:
+        async with self._errors() as client:
+            runner = self._scripts.get(script)
+            if runner is None:
+                runner = self._scripts[script] = client.register_script(script)
+            return await runner(args=[self.prefix, queue, *args])
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
+        """The client (made on first use), with its failures raised as QueueError."""
+        self._check_open()
+        if self._client is None:
+            try:
+                self._client = connect(self.url)
+            except ValueError as exc:
+                raise QueueError(f"{redact(self.url)} is not a Redis URL ({exc}); use e.g. "
+                                 "redis://127.0.0.1:6379/0") from exc
+        async with mapped_errors("event queue", self.url, QueueError):
+            yield self._client
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QueueClosed(f"the event queue at {redact(self.url)} is closed; open a new "
+                              "RedisQueue")
+
+
+def _ms(seconds: float) -> int:
+    """Seconds to whole milliseconds, rounded up so a delay never ends early."""
+    return max(0, math.ceil(seconds * 1000))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

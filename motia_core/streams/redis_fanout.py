@@ -1,0 +1,141 @@
+"""Stream changes carried between motia-core instances over Redis pub/sub.
+
+A step on instance A changes a stream item; the clients joined to that item may be connected to
+instance B. ``RedisFanout`` closes the gap: as a listener of A's ``StreamStore`` it publishes
+every change on one channel (``<prefix>streams:changes``), and on B it calls its own
+``listeners`` (B's ``StreamHub.on_change``) with the changes that other instances published.
+Its own changes come back on the channel too and are ignored: the local hub has them already.
+
+Order: the store's listener is synchronous and must never wait on the network, so a change goes
+into a bounded buffer, and one task publishes the buffer in order on one connection. Redis
+delivers a channel's messages in the order they were published, and one task hands them to the
+listeners in that order: the changes of one item reach B's clients in the order A stored them.
+A buffer that fills up (Redis slow or gone) drops changes with a warning rather than stall the
+step: pub/sub is fire-and-forget anyway, and a client re-syncs when it re-joins.
+
+Not wired into the app yet (issue 17's second half); usage:
+
+    fanout = RedisFanout(url, prefix=prefix)
+    store.listeners.append(fanout.on_change)
+    fanout.listeners.append(hub.on_change)
+    await tg.start(fanout.run)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from typing import Any
+
+import anyio
+import anyio.abc
+import msgspec
+import redis.asyncio
+
+from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, redact
+from motia_core.streams.store import StreamListener
+
+__all__ = ("DEFAULT_BUFFER", "FanoutError", "RedisFanout")
+
+log = logging.getLogger("motia.streams")
+
+# Changes waiting to be published before new ones are dropped.
+DEFAULT_BUFFER = 10_000
+
+
+class FanoutError(Exception):
+    """The Redis server of the stream fan-out failed; the message names it."""
+
+
+class _Change(msgspec.Struct, array_like=True, frozen=True):
+    """One change on the wire; ``origin`` is the publishing instance."""
+
+    origin: str
+    stream: str
+    group: str
+    item_id: str | None
+    kind: str
+    payload: Any
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(_Change).decode
+
+
+class RedisFanout:
+    """Publishes this instance's stream changes, and hands other instances' to ``listeners``."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX,
+                 buffer: int = DEFAULT_BUFFER) -> None:
+        self.url = url
+        self.channel = f"{prefix}streams:changes".encode()
+        self.origin = uuid.uuid4().hex
+        self.listeners: list[StreamListener] = []
+        self.dropped = 0  # changes not published because the buffer was full
+        self._send, self._outgoing = anyio.create_memory_object_stream[bytes](buffer)
+
+    def __repr__(self) -> str:
+        return f"RedisFanout({redact(self.url)!r}, channel={self.channel.decode()!r})"
+
+    def on_change(self, stream: str, group: str, item_id: str | None, kind: str,
+                  payload: Any) -> None:
+        """A ``StreamStore`` listener: queue the change for publishing, never waiting."""
+        data = _encode(_Change(self.origin, stream, group, item_id, kind, payload))
+        try:
+            self._send.send_nowait(data)
+        except (anyio.WouldBlock, anyio.ClosedResourceError):
+            self.dropped += 1
+            if self.dropped == 1 or math.log2(self.dropped).is_integer():
+                log.warning("%r: %d stream change(s) not sent to other instances: the buffer "
+                            "is full (is Redis slow or down?)", self, self.dropped,
+                            extra={"action": "streams.fanout_dropped"})
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+                  ) -> None:
+        """Publish and receive until cancelled; started once subscribed to the channel, so a
+        change published after ``tg.start(fanout.run)`` returns is received."""
+        client = connect(self.url)
+        try:
+            async with mapped_errors("stream fan-out", self.url, FanoutError):
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self.channel)
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._publish, client, name="motia.streams fanout publish")
+                        task_status.started()
+                        await self._receive(pubsub)
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        finally:
+            # One run per fan-out: its buffer ends with it (later changes count as dropped).
+            self._send.close()
+            self._outgoing.close()
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+
+    async def _publish(self, client: redis.asyncio.Redis) -> None:
+        async with mapped_errors("stream fan-out", self.url, FanoutError):
+            async for data in self._outgoing:
+                await client.publish(self.channel, data)
+
+    async def _receive(self, pubsub: Any) -> None:
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            try:
+                change = _decode(message["data"])
+            except msgspec.DecodeError:
+                log.warning("%r: ignored a message that is not a stream change", self,
+                            extra={"action": "streams.fanout_invalid"})
+                continue
+            if change.origin == self.origin:
+                continue  # ours: the local hub heard it from the store directly
+            for listener in tuple(self.listeners):
+                try:
+                    listener(change.stream, change.group, change.item_id, change.kind,
+                             change.payload)
+                except Exception:  # one listener's bug must not stop the others, or the fan-out
+                    log.exception("stream listener %r failed on a change from another instance",
+                                  listener, extra={"action": "streams.listener_error"})

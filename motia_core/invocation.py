@@ -49,6 +49,7 @@ from motia_core.protocol import (
     TriggerKind,
 )
 from motia_core.runners import RunnerPool
+from motia_core.runners.process import RunnerProcess
 from motia_core.state import StateAdapter, StateError
 from motia_core.steps import Step, can_emit
 from motia_core.streams import StreamStore
@@ -98,7 +99,11 @@ class Invoker:
         timeout_s: float | None,
     ) -> Any:
         """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
-        span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry)
+        pool = self.pools.get(step.language)
+        runner, unavailable = _pick(pool, step)
+        span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
+                                      language=step.language,
+                                      runner=runner.name if runner is not None else None)
         invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id)
         self.active[invocation.id] = invocation
         params = InvokeParams(
@@ -111,13 +116,9 @@ class Invoker:
             timeout_ms=None if timeout_s is None else int(timeout_s * 1000),
         )
         try:
-            pool = self.pools.get(step.language)
-            if pool is None:
-                raise RunnerNotReady(
-                    f"no {step.language} runner is running for {step.file}; start it with "
-                    f"--runners {step.language}"
-                )
-            output = await pool.invoke(params, timeout_s)
+            if runner is None:
+                raise unavailable or RunnerNotReady(f"no runner for {step.file}")
+            output = await runner.invoke(params, timeout_s)
         except RpcError as exc:
             self.traces.end_span(span.id, _span_error(exc))
             raise StepFailed(step, exc) from exc
@@ -128,6 +129,17 @@ class Invoker:
             del self.active[invocation.id]
         self.traces.end_span(span.id)
         return output
+
+
+def _pick(pool: RunnerPool | None, step: Step) -> tuple[RunnerProcess | None, RpcError | None]:
+    """The process that will run ``step`` (so its span names it), or why there is none."""
+    if pool is None:
+        return None, RunnerNotReady(f"no {step.language} runner is running for {step.file}; "
+                                    f"start it with --runners {step.language}")
+    try:
+        return pool.pick(), None
+    except RpcError as exc:
+        return None, exc
 
 
 def _span_error(exc: RpcError) -> SpanError:
@@ -276,5 +288,6 @@ class Callbacks:
                        step=None, flows=None, fields=p.fields)
             return
         log_record(logging.getLogger("motia.step"), p.level, p.msg, trace_id=inv.trace_id,
-                   step=inv.step.name, flows=list(inv.step.flows), fields=p.fields)
+                   step=inv.step.name, flows=list(inv.step.flows), fields=p.fields,
+                   span_id=inv.span_id)
         self._record(inv, LogTraceEvent(level=p.level, message=p.msg, timestamp=now_ms()))

@@ -56,7 +56,8 @@ _OUTPUT_HANDLER_NAME = "motia.output"
 _FIELDS_ATTR = "motia_fields"
 _FRAMEWORK_KEYS = ("step", "flows", "runner", "action")
 _NOT_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime", "taskName", "trace_id", "traceId", _FIELDS_ATTR, *_FRAMEWORK_KEYS}
+    "message", "asctime", "taskName", "trace_id", "traceId", "span_id", _FIELDS_ATTR,
+    *_FRAMEWORK_KEYS}
 _CONSOLE_HIDDEN = frozenset({"time", "level", "msg", "traceId", "step", "flows", "runner",
                              "action", "logger", "error"})
 _CONSOLE_VALUE_CHARS = 60
@@ -108,6 +109,9 @@ def record_to_dict(record: logging.LogRecord, *, iso_time: bool = True) -> dict[
     trace_id = attrs.get("trace_id") or attrs.get("traceId")
     if trace_id:
         out["traceId"] = trace_id
+    span_id = attrs.get("span_id")
+    if span_id:
+        out["spanId"] = span_id
     for key in _FRAMEWORK_KEYS:
         value = attrs.get(key)
         if value is not None:
@@ -263,7 +267,7 @@ def configure_logging(json: bool | None = None, level: str | None = None,
 def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | None = None,
                step: str | None = None, flows: list[str] | None = None,
                fields: Mapping[str, Any] | None = None, runner: str | None = None,
-               action: str = "step_log") -> None:
+               action: str = "step_log", span_id: str | None = None) -> None:
     """Log one record on behalf of a step (a runner's ``log`` notification, or the core speaking
     about an invocation), tagged with its step, flows and trace. An unknown level logs as info:
     a runner's sloppy level must not lose the line."""
@@ -273,6 +277,8 @@ def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | 
     extra: dict[str, Any] = {"action": action, _FIELDS_ATTR: fields}
     if trace_id is not None:
         extra["trace_id"] = trace_id
+    if span_id is not None:
+        extra["span_id"] = span_id
     if step is not None:
         extra["step"] = step
     if flows is not None:

@@ -256,6 +256,9 @@ def configure_logging(json: bool | None = None, level: str | None = None,
     else:
         handler = ConsoleLogHandler(out)
     handler.set_name(_OUTPUT_HANDLER_NAME)
+    # The threshold is also the handler's, so a logger opened wider for another handler (the
+    # app records info logs for the Workbench whatever the console shows) stays quiet here.
+    handler.setLevel(threshold)
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _OUTPUT_HANDLER_NAME]:
         root.removeHandler(old)

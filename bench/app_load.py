@@ -73,11 +73,14 @@ async def bare_get(requests: int, concurrency: int) -> Row:
         await runner.cleanup()
 
 
-async def chain_events(events: int, queue: str = "memory") -> Row:
-    """Events/s through A -> B (two Python event steps), from the first emit to a drained bus."""
-    async with MotiaTestApp(PROJECT, queue=queue, motia_dir=_scratch()) as app:
+async def chain_events(events: int, queue: str = "memory", observability: str = "off") -> Row:
+    """Events/s through A -> B (two Python event steps), from the first emit to a drained bus.
+    ``observability``: where traces and logs are recorded ("off": only the memory window)."""
+    recording = "" if observability == "off" else f", recording to {observability}"
+    async with MotiaTestApp(PROJECT, queue=queue, motia_dir=_scratch(),
+                            observability=observability) as app:
         return await drain(app, "bench.chain.a", events,
-                           f"events via Python A -> B, {queue} queue")
+                           f"events via Python A -> B, {queue} queue{recording}")
 
 
 async def drain(app: MotiaTestApp, topic: str, events: int, mode: str) -> Row:

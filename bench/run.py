@@ -79,11 +79,21 @@ async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str,
         rows += [step, bare]
     rows.append(await app_load.chain_events(args.events, "memory"))
     rows.append(await app_load.chain_events(args.events, "sqlite"))
+    # Recording off next to on (SQLite traces and logs, as `motia dev` and `start` run),
+    # alternated and the median of 3 each, on the durable pipeline.
+    off, on = [], []
+    for _ in range(3):
+        off.append(await app_load.chain_events(args.events, "sqlite", "off"))
+        on.append(await app_load.chain_events(args.events, "sqlite", "sqlite"))
+    recording_off, recording_on = median_row(off), median_row(on)
+    rows += [recording_off, recording_on]
     ratios = [
         (f"requests/s with {c} in flight, bare aiohttp / Python api step",
          bare.calls_per_s / step.calls_per_s)
         for c, step, bare in ((1, rows[0], rows[1]), (32, rows[2], rows[3]))
     ]
+    ratios.append(("events/s with recording on / off (sqlite queue)",
+                   recording_on.calls_per_s / recording_off.calls_per_s))
     return rows, ratios
 
 

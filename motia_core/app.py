@@ -143,11 +143,12 @@ class App:
         failure: StartupFailed | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            logging.getLogger().addHandler(self.log_sink)
-            # Steps' info logs are recorded for the Workbench even when the console shows less.
-            motia_logger = logging.getLogger("motia")
-            if motia_logger.getEffectiveLevel() > logging.INFO:
-                motia_logger.setLevel(logging.INFO)
+            if self.settings.observability != "off":
+                logging.getLogger().addHandler(self.log_sink)
+                # Steps' info logs are recorded for the Workbench whatever the console shows.
+                motia_logger = logging.getLogger("motia")
+                if motia_logger.getEffectiveLevel() > logging.INFO:
+                    motia_logger.setLevel(logging.INFO)
             try:
                 await tg.start(self.traces.run)
                 project = await self._start_runners(tg)

@@ -69,7 +69,8 @@ class Settings:
     admin_token: str | None = None
     # Serve the Workbench and its read API ([workbench] enabled); None: on in dev, off in start.
     workbench: bool | None = None
-    # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir, "memory".
+    # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir,
+    # "memory", or "off" (only the newest traces, in memory, as the harness had before).
     observability: str = "sqlite"
     # Retention of traces and logs ([observability]): the newest max_traces traces and max_logs
     # log records, none older than retention_hours (0: no age limit).

@@ -31,6 +31,7 @@ from motia_core.observability.store.base import (
     TraceQuery,
     TraceSummary,
     log_entry,
+    summarize,
 )
 from motia_core.observability.traces import (
     MemoryTraceStore,
@@ -187,7 +188,11 @@ class Recorder:
     async def get_trace(self, trace_id: str) -> tuple[TraceSummary, list[Span]] | None:
         """The trace and its spans (with events) as of now, or None."""
         await self.flush()
-        return await self.backend.get_trace(trace_id)
+        found = await self.backend.get_trace(trace_id)
+        if found is None:  # not stored (recording off): the memory window may still have it
+            live = self.live.snapshot(trace_id)
+            return None if live is None else (summarize(*live), live[1])
+        return found
 
     async def list_traces(self, limit: int = 50) -> list[TraceSummary]:
         """The newest ``limit`` traces, newest first."""

@@ -18,7 +18,7 @@ from motia_core.observability.store.base import (
     TraceSummary,
     summarize,
 )
-from motia_core.observability.store.memory import MemoryBackend
+from motia_core.observability.store.memory import DiscardBackend, MemoryBackend
 from motia_core.observability.store.sqlite import FILE_NAME, ObservabilityStoreError, SqliteBackend
 
 __all__ = (
@@ -26,6 +26,7 @@ __all__ = (
     "DEFAULT_MAX_LOGS",
     "DEFAULT_MAX_TRACES",
     "DEFAULT_RETENTION_HOURS",
+    "DiscardBackend",
     "InvalidCursor",
     "LogEntry",
     "LogQuery",
@@ -41,7 +42,7 @@ __all__ = (
     "summarize",
 )
 
-BACKEND_KINDS = ("sqlite", "memory")
+BACKEND_KINDS = ("sqlite", "memory", "off")
 
 
 def open_backend(kind: str, motia_dir: Path) -> ObservabilityBackend:
@@ -51,5 +52,7 @@ def open_backend(kind: str, motia_dir: Path) -> ObservabilityBackend:
         return SqliteBackend(Path(motia_dir) / FILE_NAME)
     if name == "memory":
         return MemoryBackend()
+    if name == "off":
+        return DiscardBackend()
     raise ValueError(f"unknown observability store {kind!r} (setting `observability` in "
                      f"motia.toml or MOTIA_OBSERVABILITY); use one of {', '.join(BACKEND_KINDS)}")

@@ -20,7 +20,7 @@ from motia_core.observability.store.base import (
 )
 from motia_core.observability.traces import Span, Trace
 
-__all__ = ("MemoryBackend",)
+__all__ = ("DiscardBackend", "MemoryBackend")
 
 _span_decoder = msgspec.json.Decoder(Span)
 _trace_decoder = msgspec.json.Decoder(Trace)
@@ -134,6 +134,32 @@ class MemoryBackend(ObservabilityBackend):
     def reset(self) -> None:
         self._traces.clear()
         self._logs.clear()
+
+    async def aclose(self) -> None:
+        return None
+
+
+class DiscardBackend(ObservabilityBackend):
+    """Keeps nothing (``observability = "off"``): traces live only in the recorder's memory
+    window, as before traces were stored, and logs only go to the console."""
+
+    async def write(self, traces: Sequence[Trace], spans: Sequence[Span],
+                    logs: Sequence[LogEntry]) -> None:
+        return None
+
+    async def get_trace(self, trace_id: str) -> tuple[TraceSummary, list[Span]] | None:
+        return None
+
+    async def traces(self, query: TraceQuery, limit: int,
+                     cursor: str | None = None) -> Page[TraceSummary]:
+        return Page([], None)
+
+    async def logs(self, query: LogQuery, limit: int,
+                   cursor: str | None = None) -> Page[LogEntry]:
+        return Page([], None)
+
+    async def prune(self, retention: Retention, now_ms: int) -> int:
+        return 0
 
     async def aclose(self) -> None:
         return None

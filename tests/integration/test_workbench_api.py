@@ -193,3 +193,26 @@ async def test_motia_start_with_a_token_and_the_workbench_on() -> None:
         listed = await app.get(f"{API}/info", headers={"Origin": "https://ops.example"})
         assert listed.headers["Access-Control-Allow-Origin"] == "https://ops.example"
         assert (await app.get(f"{API}/info")).json["mode"] == "start"
+
+
+async def test_a_live_socket_that_falls_behind_gets_an_overflow_frame() -> None:
+    async with MotiaTestApp(FIXTURES / "cron") as app, \
+            aiohttp.ClientSession(f"http://127.0.0.1:{app.port}") as session, \
+            session.ws_connect(f"{API}/live") as ws:
+        hub = app.app.live
+        # Published without yielding, so the socket's pump cannot drain any in between.
+        for n in range(hub.queue_frames + 10):
+            hub.state_changed("set", "flood", str(n))
+
+        def flood(frames: list[dict[str, Any]]) -> list[str]:
+            return [f["key"] for f in frames if f.get("group") == "flood"]
+
+        frames = await frames_until(ws, lambda fs: len(flood(fs)) >= hub.queue_frames and any(
+            f["kind"] == "overflow" for f in fs))
+        hub.state_changed("delete", "after", "k")  # the queue has room again by now
+        frames += await frames_until(ws, lambda fs: bool(fs) and fs[-1].get("group") == "after")
+        # The bound held: the queue's frames (and the one the pump had in hand) came, in order;
+        # the rest were dropped, never sent late.
+        keys = flood(frames)
+        assert keys == [str(n) for n in range(len(keys))]
+        assert hub.queue_frames <= len(keys) <= hub.queue_frames + 1

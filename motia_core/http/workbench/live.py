@@ -111,10 +111,12 @@ class LiveHub:
             raise web.HTTPForbidden(reason=f"origin {origin!r} may not open the live socket; "
                                            "list it in [http] cors_origins")
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
-        await ws.prepare(request)
+        # Listed before the handshake completes, so no change after the client's connect
+        # returns is missed.
         socket = _Socket(self.queue_frames)
         self._sockets.add(socket)
         try:
+            await ws.prepare(request)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._pump, ws, socket)
                 await self._read(ws, socket)

@@ -25,17 +25,10 @@ from motia_core.events import Event, EventBus, QueueAdapter, open_queue
 from motia_core.handlers import AppHandlers
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.http.policy import LOCALHOST, OperatorPolicy
-from motia_core.http.workbench import LiveHub, workbench_routes
+from motia_core.http.workbench import Workbench, workbench_routes
 from motia_core.invocation import Callbacks, Invoker
 from motia_core.loading import load_files, select_languages, stream_names
-from motia_core.observability import (
-    LogSink,
-    Recorder,
-    Retention,
-    configure_logging,
-    now_ms,
-    open_backend,
-)
+from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
 from motia_core.project import Discovery, Project, discover
 from motia_core.reload import Reloader
 from motia_core.report import print_startup
@@ -78,18 +71,17 @@ class App:
                                         if state is None else open_state("memory", Path()))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
-        self.traces = traces or _recorder(settings)
         self.mode = "start" if strict else "dev"
         self.started_ms = now_ms()
-        self.log_sink = LogSink()
-        self.log_sink.listeners.append(self.traces.on_log)
-        self.live = LiveHub(cors=lambda: self._http_settings().cors,
-                            snapshot=self.traces.live.snapshot)
-        self.traces.subscribe(self.live.on_trace)
-        self.traces.log_listeners.append(self.live.on_log)
+        self.workbench = Workbench(traces or _recorder(settings),
+                                   cors=lambda: self._http_settings().cors,
+                                   record_logs=settings.observability != "off")
+        self.traces = self.workbench.recorder
+        self.live = self.workbench.live
         self._tg: anyio.abc.TaskGroup | None = None
         self.queue = queue or open_queue(settings.queue, settings.data_dir)
-        self.bus = EventBus(self.queue)
+        self.bus = EventBus(self.queue,
+                            on_dead_letter=lambda _sub, _letter: self.live.dlq_changed("added"))
         self.pools: dict[str, RunnerPool] = {}
         self.invoker = Invoker(self.pools, self.traces)
         self.handlers = AppHandlers(self)
@@ -143,14 +135,8 @@ class App:
         failure: StartupFailed | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            if self.settings.observability != "off":
-                logging.getLogger().addHandler(self.log_sink)
-                # Steps' info logs are recorded for the Workbench whatever the console shows.
-                motia_logger = logging.getLogger("motia")
-                if motia_logger.getEffectiveLevel() > logging.INFO:
-                    motia_logger.setLevel(logging.INFO)
             try:
-                await tg.start(self.traces.run)
+                await tg.start(self.workbench.run)  # cancelled last: it writes the last spans
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:
                     raise StartupFailed(project.report_errors())
@@ -272,8 +258,6 @@ class App:
         await self.queue.aclose()
         await self.state.aclose()
         await self.stream_store.storage.aclose()
-        logging.getLogger().removeHandler(self.log_sink)
-        await self.traces.aclose()
 
     # --- what the Workbench API reads (http.workbench.WorkbenchSource) ----------------------
 

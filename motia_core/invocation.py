@@ -77,6 +77,7 @@ class ActiveInvocation:
     step: Step
     trace_id: str
     span_id: str
+    runner: str | None = None  # the process running it ("python#0"), for its log records
 
 
 class Invoker:
@@ -104,7 +105,7 @@ class Invoker:
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
                                       language=step.language,
                                       runner=runner.name if runner is not None else None)
-        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id)
+        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id, span.runner)
         self.active[invocation.id] = invocation
         params = InvokeParams(
             invocation_id=invocation.id,
@@ -289,5 +290,5 @@ class Callbacks:
             return
         log_record(logging.getLogger("motia.step"), p.level, p.msg, trace_id=inv.trace_id,
                    step=inv.step.name, flows=list(inv.step.flows), fields=p.fields,
-                   span_id=inv.span_id)
+                   span_id=inv.span_id, runner=inv.runner)
         self._record(inv, LogTraceEvent(level=p.level, message=p.msg, timestamp=now_ms()))

@@ -78,8 +78,9 @@ async def test_one_ticket_is_one_trace_across_node_and_python_with_its_events() 
         logs = (await app.get(f"{API}/logs", params={"traceId": trace_id})).json["items"]
         assert logs and all(record["traceId"] == trace_id for record in logs)
         triaged = next(r for r in logs if r["message"] == "ticket triaged")
-        assert triaged["step"] == "TriageTicket" and triaged["spanId"] == spans[
-            "TriageTicket"]["id"]
+        assert triaged["step"] == "TriageTicket" and triaged["runner"] == "python#0"
+        assert triaged["spanId"] == spans["TriageTicket"]["id"]
+        assert triaged["fields"]["id"] == trace_id and "priority" in triaged["fields"]
         assert (await app.get(f"{API}/logs", params={"level": "loud"})).status == 400
 
 
@@ -134,9 +135,13 @@ async def test_state_written_through_the_api_is_what_the_next_request_reads() ->
 
 
 async def test_dead_letters_are_listed_shown_replayed_and_purged() -> None:
-    async with MotiaTestApp(FIXTURES / "app") as app:
+    async with MotiaTestApp(FIXTURES / "app") as app, \
+            aiohttp.ClientSession(f"http://127.0.0.1:{app.port}") as session, \
+            session.ws_connect(f"{API}/live") as ws:
+        await ws.send_str(json.dumps({"subscribe": ["dlq"]}))
         await app.emit("flaky", {"x": 1})
         await app.settle()
+        await frames_until(ws, lambda fs: {"kind": "dlq", "action": "added"} in fs)
         page = (await app.get(f"{API}/dlq")).json
         [letter] = page["items"]
         assert letter["queue"] == "flaky.Flaky" and letter["topic"] == "flaky"
@@ -149,6 +154,9 @@ async def test_dead_letters_are_listed_shown_replayed_and_purged() -> None:
         assert replayed.json == {"replayed": 1}
         await app.settle()
         assert await app.state.get("flaky", "attempts") == 6  # three more, then dead again
+        assert (await app.post(f"{API}/dlq/purge", json={"ids": ["x"]})).status == 400
+        assert (await app.post(f"{API}/dlq/purge", json={"queue": "other.Step"})).json == {
+            "purged": 0}
         assert (await app.post(f"{API}/dlq/purge")).json == {"purged": 1}
         assert (await app.get(f"{API}/dlq")).json == {"items": [], "nextCursor": None}
 
@@ -167,6 +175,10 @@ async def test_a_cron_step_runs_now_under_the_trace_it_answers() -> None:
                     app.events.clear()
         found = (await app.get(f"{API}/traces/{trace_id}")).json
         assert [s["kind"] for s in found["spans"]] == ["cron"]
+        report = await app.reload(FIXTURES / "cron" / "steps" / "tick_step.py")
+        assert report is not None
+        after = await app.get(f"{API}/traces/{trace_id}")
+        assert after.json == found  # a hot reload keeps what was recorded
         assert (await app.post(f"{API}/cron/Nope/run")).status == 404
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from motia_core.http.workbench.api import API_PREFIX, workbench_routes
 from motia_core.http.workbench.graph import endpoints, flow_graph, step_id
 from motia_core.http.workbench.live import LiveHub
+from motia_core.http.workbench.service import Workbench
 from motia_core.http.workbench.source import WorkbenchSource
 
 __all__ = (
     "API_PREFIX",
     "LiveHub",
+    "Workbench",
     "WorkbenchSource",
     "endpoints",
     "flow_graph",

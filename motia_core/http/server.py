@@ -15,7 +15,8 @@ operator endpoints (``POST /emit``, writes under ``/__motia/``) pass the
 
 A WebSocket upgrade on any path (the stream clients connect to the page origin) goes to the
 ``websocket`` handler given to :func:`create_app`, before routing, CORS and error mapping: the
-socket is that handler's from the handshake on.
+socket is that handler's from the handshake on. The one exception is the Workbench API
+(``/__motia/api/``), whose live socket is one of its routes.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ __all__ = (
     "EMIT_PATH",
     "HANDLER_KEY",
     "HEALTH_PATH",
-    "INTERNAL_PREFIX",
+    "WORKBENCH_API_PREFIX",
     "ROUTER_KEY",
     "SETTINGS_KEY",
     "ApiHandler",
@@ -64,7 +65,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 CORS_MAX_AGE_S = 600
 EMIT_PATH = "/emit"
 HEALTH_PATH = "/__motia/health"
-INTERNAL_PREFIX = "/__motia/"
+# The Workbench API's own socket is a route; a socket on any other path is a stream socket.
+WORKBENCH_API_PREFIX = "/__motia/api/"
 _ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS"
 
 WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -215,9 +217,8 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def _websocket_upgrades(websocket: WebSocketHandler) -> Any:
     @web.middleware
     async def _upgrade(request: web.Request, handler: Any) -> web.StreamResponse:
-        # The app's own sockets (/__motia/...) are routes; every other path is a stream socket.
         if (request.headers.get("Upgrade", "").strip().lower() == "websocket"
-                and not request.path.startswith(INTERNAL_PREFIX)):
+                and not request.path.startswith(WORKBENCH_API_PREFIX)):
             return await websocket(request)
         response: web.StreamResponse = await handler(request)
         return response

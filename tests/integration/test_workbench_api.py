@@ -190,7 +190,8 @@ async def test_motia_start_grants_no_origin_and_guards_operator_endpoints() -> N
         assert (await app.post("/__motia/dlq/purge")).status == 401
         assert (await app.post("/emit", json={"topic": "ticked"})).status == 401
         assert (await app.request("PUT", f"{API}/state/g/k", json=1)).status == 401
-        assert (await app.get(f"{API}/traces")).status == 404  # the Workbench is off
+        off = await app.get(f"{API}/traces")  # the Workbench is off
+        assert off.status == 404 and "--workbench" in off.json["message"]
 
 
 async def test_motia_start_with_a_token_and_the_workbench_on() -> None:

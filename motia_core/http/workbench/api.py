@@ -257,6 +257,12 @@ class _Api:
 
 
 
+async def _workbench_off(request: web.Request) -> web.Response:
+    raise HttpError(404, "the Workbench is off", message=(
+        f"{request.path} is served when the Workbench is on: `motia dev`, or `motia start "
+        "--workbench` ([workbench] enabled = true in motia.toml, MOTIA_WORKBENCH=1)"))
+
+
 def workbench_routes(source: WorkbenchSource, hub: LiveHub, *,
                      writes_only: bool = False) -> list[web.RouteDef]:
     """The API's routes. ``writes_only``: only its writes (the Workbench is off, but an operator
@@ -271,7 +277,7 @@ def workbench_routes(source: WorkbenchSource, hub: LiveHub, *,
         web.post(p + "/cron/{name}/run", api.run_cron),
     ]
     if writes_only:
-        return writes
+        return [*writes, web.get(p + "/{tail:.*}", _workbench_off)]
     return [
         web.get(p + "/info", api.info), web.get(p + "/flows", api.flows),
         web.get(p + "/endpoints", api.endpoint_list), web.get(p + "/traces", api.traces),

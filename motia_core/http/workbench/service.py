@@ -35,11 +35,11 @@ class Workbench:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
                   ) -> None:
-        root = logging.getLogger()
+        root, motia = logging.getLogger(), logging.getLogger("motia")
+        level = motia.level
         if self.record_logs:
             root.addHandler(self.log_sink)
             # Steps' info logs are recorded whatever the console shows (its handler filters).
-            motia = logging.getLogger("motia")
             if motia.getEffectiveLevel() > logging.INFO:
                 motia.setLevel(logging.INFO)
         try:
@@ -48,4 +48,5 @@ class Workbench:
                 task_status.started()
         finally:
             root.removeHandler(self.log_sink)
+            motia.setLevel(level)
             await self.recorder.aclose()  # shielded inside

@@ -82,42 +82,53 @@ class _Closed(ObservabilityStoreError):
     """The store was used after ``aclose()``."""
 
 
-def _merge(conn: sqlite3.Connection, trace: Trace) -> Trace:
+def _stored_traces(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Trace]:
+    """The stored rows of ``ids`` (as written, before derivation), in one query per 500 ids."""
+    found: dict[str, Trace] = {}
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        marks = ", ".join("?" * len(chunk))
+        for trace_id, blob in conn.execute(
+                f"SELECT id, trace FROM traces WHERE id IN ({marks})", chunk):
+            found[trace_id] = _trace_decoder.decode(blob)
+    return found
+
+
+def _merge(trace: Trace, stored: Trace | None) -> Trace:
     """``trace`` with what the stored row keeps from earlier writes (see base.py)."""
-    row = conn.execute("SELECT trace FROM traces WHERE id = ?", (trace.id,)).fetchone()
-    if row is None:
+    if stored is None:
         return trace
-    stored = _trace_decoder.decode(row[0])
-    merged = msgspec.structs.replace(trace, name=stored.name,
-                                     start_ms=min(trace.start_ms, stored.start_ms),
-                                     root_span_id=stored.root_span_id or trace.root_span_id,
-                                     dropped_spans=max(trace.dropped_spans,
-                                                       stored.dropped_spans))
-    return merged
+    return msgspec.structs.replace(trace, name=stored.name,
+                                   start_ms=min(trace.start_ms, stored.start_ms),
+                                   root_span_id=stored.root_span_id or trace.root_span_id,
+                                   dropped_spans=max(trace.dropped_spans, stored.dropped_spans))
 
 
 def _write(conn: sqlite3.Connection, traces: Sequence[Trace], spans: Sequence[Span],
            logs: Sequence[LogEntry]) -> None:
     with write_transaction(conn):
-        bases: dict[str, Trace] = {t.id: _merge(conn, t) for t in traces}
-        rows = []
+        touched = list(dict.fromkeys([*(t.id for t in traces), *(s.trace_id for s in spans)]))
+        stored = _stored_traces(conn, touched)
+        bases = {t.id: _merge(t, stored.get(t.id)) for t in traces}
+        bases.update((i, stored[i]) for i in touched if i not in bases and i in stored)
+        batch: dict[str, list[Span]] = {}
         for span in spans:
-            if span.trace_id not in bases:
-                found = conn.execute("SELECT trace FROM traces WHERE id = ?",
-                                     (span.trace_id,)).fetchone()
-                if found is None:  # its trace was pruned meanwhile
-                    continue
-                bases[span.trace_id] = _trace_decoder.decode(found[0])
-            rows.append((span.id, span.trace_id, span.start_ms, _encode(span)))
-        conn.executemany(_UPSERT_SPAN, rows)
-        for trace in bases.values():
-            stored = [_span_decoder.decode(r[0]) for r in conn.execute(
-                "SELECT span FROM spans WHERE trace_id = ?", (trace.id,))]
-            s = summarize(trace, stored)
-            conn.execute(_UPSERT_TRACE, (
-                s.id, s.name, s.start_ms, s.end_ms, s.status, s.root_span_id, s.span_count,
-                s.dropped_spans, _encode(s.steps), _encode(s.languages), s.error_message,
-                _encode(trace)))
+            if span.trace_id in bases:  # else its trace was pruned meanwhile
+                batch.setdefault(span.trace_id, []).append(span)
+        conn.executemany(_UPSERT_SPAN, [
+            (span.id, span.trace_id, span.start_ms, _encode(span))
+            for group in batch.values() for span in group])
+        rows = []
+        for trace_id, base in bases.items():
+            # A new trace's spans are all in this batch; a known one's are all in the file now.
+            every = batch.get(trace_id, []) if trace_id not in stored else [
+                _span_decoder.decode(r[0]) for r in conn.execute(
+                    "SELECT span FROM spans WHERE trace_id = ?", (trace_id,))]
+            s = summarize(base, every)
+            rows.append((s.id, s.name, s.start_ms, s.end_ms, s.status, s.root_span_id,
+                         s.span_count, s.dropped_spans, _encode(s.steps), _encode(s.languages),
+                         s.error_message, _encode(base)))
+        conn.executemany(_UPSERT_TRACE, rows)
         conn.executemany(_INSERT_LOG, [
             (e.id, e.time, LEVEL_RANK.get(e.level, 20), e.trace_id, e.step, e.message,
              _encode(e)) for e in logs])

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.cli import REPO, free_port, request, start, stop
+from tests.e2e.cli import REPO, free_port, motia, request, start, stop
 
 EXAMPLE = REPO / "examples" / "orders-python"
 API = "/__motia/api"
@@ -88,5 +88,22 @@ def test_motia_start_defaults_grant_no_origin_and_refuse_operator_endpoints(
         assert status == 401 and "MOTIA_ADMIN_TOKEN" in body["message"]
         assert call("POST", f"{base}/emit")[0] == 401
         assert call("GET", f"{base}{API}/traces")[0] == 404  # the Workbench is off in start
+    finally:
+        stop(server)
+
+
+def test_motia_start_with_an_admin_token_lets_motia_emit_in(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOTIA_ADMIN_TOKEN", raising=False)
+    (project / "motia.toml").write_text('[admin]\ntoken = "t0k3n"\n')
+    port = free_port()
+    server = start("start", project, port)
+    try:
+        refused = motia("emit", "--topic", "order.created", "-p", str(port))
+        assert refused.returncode != 0 and "401" in refused.stderr
+        sent = motia("emit", "--topic", "order.created", "--message", '{"orderId": "o1"}',
+                     "-p", str(port), "--token", "t0k3n")
+        assert sent.returncode == 0, sent.stderr
+        assert json.loads(sent.stdout)["success"] is True
     finally:
         stop(server)

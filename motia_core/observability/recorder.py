@@ -5,7 +5,9 @@ Recording stays what it was on the invoke path: attribute updates on live object
 trace and span as dirty (a dict store); log records are turned into :class:`LogEntry` objects and
 queued. :meth:`Recorder.run`, a task the app owns, writes what is dirty to the backend in one
 batch every ``flush_interval_s`` (sooner once ``flush_max`` records wait) and applies the
-retention every ``prune_interval_s``. Reads flush first, so a running trace reads as it is now.
+retention every ``prune_interval_s``. A trace still running waits up to ``hold_running_s`` for
+the next batch, so a short trace is written once, when it ends. Reads flush everything first,
+so a running trace reads as it is now.
 
 A batch that the backend refuses (a full disk) is logged and dropped: observability must never
 stop the steps it observes. Past ``max_pending_logs`` queued records, new ones are counted and
@@ -15,6 +17,7 @@ dropped rather than held, for the same reason.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,6 +55,7 @@ DEFAULT_FLUSH_MAX = 1000  # dirty spans plus queued logs that trigger a write be
 DEFAULT_PRUNE_INTERVAL_S = 10.0
 DEFAULT_LIVE_TRACES = 1000
 DEFAULT_MAX_PENDING_LOGS = 50_000
+DEFAULT_HOLD_RUNNING_S = 1.0
 
 LogEntryListener = Callable[[LogEntry], None]
 
@@ -65,6 +69,7 @@ class Recorder:
                  flush_max: int = DEFAULT_FLUSH_MAX,
                  prune_interval_s: float = DEFAULT_PRUNE_INTERVAL_S,
                  max_pending_logs: int = DEFAULT_MAX_PENDING_LOGS,
+                 hold_running_s: float = DEFAULT_HOLD_RUNNING_S,
                  clock: Callable[[], int] = now_ms) -> None:
         self.backend = backend
         self.retention = retention or Retention()
@@ -80,6 +85,10 @@ class Recorder:
         self._spans: dict[str, Span] = {}
         self._logs: list[LogEntry] = []
         self._last_log_id = 0
+        self.hold_running_s = hold_running_s
+        self._dirty_since: dict[str, float] = {}  # trace id -> when it was first left unwritten
+        self._wake_at = flush_max
+        self._now = time.monotonic
         self._full = anyio.Event()
         self._lock = anyio.Lock()
         self._closed = False
@@ -107,7 +116,9 @@ class Recorder:
         return self.live.subscribe(listener)
 
     def _on_change(self, change: TraceChange) -> None:
-        self._traces[change.trace.id] = change.trace
+        trace_id = change.trace.id
+        self._traces[trace_id] = change.trace
+        self._dirty_since.setdefault(trace_id, self._now())
         if change.span is not None:
             self._spans[change.span.id] = change.span
         self._wake_if_full()
@@ -132,7 +143,7 @@ class Recorder:
         self._wake_if_full()
 
     def _wake_if_full(self) -> None:
-        if len(self._spans) + len(self._logs) >= self.flush_max:
+        if len(self._spans) + len(self._logs) >= self._wake_at:
             self._full.set()
 
     # --- writing ---------------------------------------------------------------------------------
@@ -145,25 +156,43 @@ class Recorder:
         while True:
             with anyio.move_on_after(self.flush_interval_s):
                 await self._full.wait()
-            await self.flush()
+            await self.flush(hold_running=True)
             if anyio.current_time() >= next_prune:
                 next_prune = anyio.current_time() + self.prune_interval_s
                 await self.prune()
 
-    async def flush(self) -> None:
-        """Write everything recorded so far (one batch); a failed batch is logged and dropped."""
+    async def flush(self, *, hold_running: bool = False) -> None:
+        """Write everything recorded so far (one batch); a failed batch is logged and dropped.
+
+        ``hold_running``: a trace still running, first changed less than ``hold_running_s``
+        ago, waits for the next batch with its spans, so the burst of changes of a short trace
+        is written once rather than once per batch it straddles (reads flush without holding).
+        """
         async with self._lock:
             if self._full.is_set():
                 self._full = anyio.Event()
             traces, spans, logs = self._traces, self._spans, self._logs
             if not (traces or spans or logs) or self._closed:
                 return
-            self._traces, self._spans, self._logs = {}, {}, []
+            held = self._held(traces) if hold_running else set()
+            self._traces = {i: t for i, t in traces.items() if i in held}
+            self._spans = {i: s for i, s in spans.items() if s.trace_id in held}
+            self._dirty_since = {i: t for i, t in self._dirty_since.items() if i in held}
+            self._logs = []
+            self._wake_at = len(self._spans) + self.flush_max  # held spans must not re-wake us
+            traces = {i: t for i, t in traces.items() if i not in held}
+            spans = {i: s for i, s in spans.items() if s.trace_id not in held}
             try:
                 await self.backend.write(list(traces.values()), list(spans.values()), logs)
             except Exception as exc:
                 log.warning("could not record %d traces and %d logs: %s", len(traces), len(logs),
                             exc, extra={"action": "observability_write_failed"})
+
+    def _held(self, traces: Mapping[str, Trace]) -> set[str]:
+        cutoff = self._now() - self.hold_running_s
+        since = self._dirty_since
+        return {i for i, t in traces.items()
+                if t.status == "running" and since.get(i, cutoff) > cutoff}
 
     async def prune(self) -> None:
         async with self._lock:

@@ -230,3 +230,24 @@ async def test_the_recorder_applies_retention() -> None:
                 await anyio.sleep(0.01)
         tg.cancel_scope.cancel()
     await recorder.aclose()
+
+
+async def test_the_writer_holds_a_running_trace_until_it_ends() -> None:
+    backend = MemoryBackend()
+    recorder = Recorder(backend, flush_interval_s=0.01, hold_running_s=3600)
+    async with anyio.create_task_group() as tg:
+        await tg.start(recorder.run)
+        span = recorder.start_span("T1", None, "Create", "api")
+        recorder.on_log({"time": now_ms(), "level": "info", "msg": "marker"})
+        with anyio.fail_after(5):  # the marker's batch is the one that held the trace
+            while not (await backend.logs(LogQuery(), 1)).items:
+                await anyio.sleep(0.01)
+        assert await backend.get_trace("T1") is None
+        recorder.end_span(span.id)
+        with anyio.fail_after(5):  # ended: the next batch writes it, span and all
+            while await backend.get_trace("T1") is None:
+                await anyio.sleep(0.01)
+        found = await backend.get_trace("T1")
+        assert found is not None and found[0].status == "completed" and len(found[1]) == 1
+        tg.cancel_scope.cancel()
+    await recorder.aclose()

@@ -24,7 +24,7 @@ import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
@@ -41,6 +41,7 @@ __all__ = (
     "ObservabilityBackend",
     "Page",
     "Retention",
+    "SpanFacts",
     "TraceQuery",
     "TraceSummary",
     "decode_cursor",
@@ -91,9 +92,30 @@ def log_entry(entry_id: int, record: Mapping[str, Any]) -> LogEntry:
         fields={k: v for k, v in record.items() if k not in _LOG_COLUMNS})
 
 
-def summarize(trace: Trace, spans: Iterable[Span]) -> TraceSummary:
+class SpanFacts(NamedTuple):
+    """What a trace's summary needs of a span (a backend may keep these as columns)."""
+
+    id: str
+    name: str
+    kind: str
+    language: str | None
+    status: str
+    start_ms: int
+    end_ms: int | None
+    error_message: str | None
+
+    @classmethod
+    def of(cls, span: Span) -> SpanFacts:
+        error = (span.error.message if span.error else "failed") if span.status == "failed" \
+            else None
+        return cls(span.id, span.name, span.kind, span.language, span.status, span.start_ms,
+                   span.end_ms, error)
+
+
+def summarize(trace: Trace, spans: Iterable[Span | SpanFacts]) -> TraceSummary:
     """The summary of ``trace`` derived from ``spans`` (every span it has, in any order)."""
-    ordered = sorted(spans, key=lambda s: (s.start_ms, s.id))
+    facts = [s if isinstance(s, SpanFacts) else SpanFacts.of(s) for s in spans]
+    ordered = sorted(facts, key=lambda s: (s.start_ms, s.id))
     summary = TraceSummary(id=trace.id, name=trace.name, start_ms=trace.start_ms,
                            end_ms=trace.end_ms, status=trace.status,
                            root_span_id=trace.root_span_id, span_count=len(ordered),
@@ -109,7 +131,7 @@ def summarize(trace: Trace, spans: Iterable[Span]) -> TraceSummary:
     summary.status = "failed" if failed else "running" if running else "completed"
     summary.end_ms = None if running else max(s.end_ms or s.start_ms for s in ordered)
     if failed:
-        summary.error_message = failed[0].error.message if failed[0].error else "failed"
+        summary.error_message = failed[0].error_message
     return summary
 
 

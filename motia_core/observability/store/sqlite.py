@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from motia_core.observability.store.base import (
     ObservabilityBackend,
     Page,
     Retention,
+    SpanFacts,
     TraceQuery,
     TraceSummary,
     decode_cursor,
@@ -47,9 +48,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " steps TEXT NOT NULL, languages TEXT NOT NULL, error_message TEXT,"
         " trace BLOB NOT NULL)",
         "CREATE INDEX traces_newest ON traces (start_ms DESC, id DESC)",
+        # Beside the whole span, the facts a trace's summary is derived from (base.SpanFacts),
+        # so re-deriving it never decodes spans.
         "CREATE TABLE spans ("
-        " id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, start_ms INTEGER NOT NULL,"
-        " span BLOB NOT NULL)",
+        " id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,"
+        " language TEXT, status TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER,"
+        " error_message TEXT, span BLOB NOT NULL)",
         "CREATE INDEX spans_of_trace ON spans (trace_id, start_ms)",
         "CREATE TABLE logs ("
         " id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, level INTEGER NOT NULL,"
@@ -61,9 +65,19 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 _TRACE_COLUMNS = ("id, name, start_ms, end_ms, status, root_span_id, span_count, dropped_spans,"
                   " steps, languages, error_message")
-_UPSERT_TRACE = (f"INSERT OR REPLACE INTO traces ({_TRACE_COLUMNS}, trace)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPSERT_SPAN = "INSERT OR REPLACE INTO spans (id, trace_id, start_ms, span) VALUES (?, ?, ?, ?)"
+# Upserts update in place (REPLACE would delete and re-insert, re-indexing every row).
+_UPSERT_TRACE = (
+    f"INSERT INTO traces ({_TRACE_COLUMNS}, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, start_ms = excluded.start_ms,"
+    " end_ms = excluded.end_ms, status = excluded.status, root_span_id = excluded.root_span_id,"
+    " span_count = excluded.span_count, dropped_spans = excluded.dropped_spans,"
+    " steps = excluded.steps, languages = excluded.languages,"
+    " error_message = excluded.error_message, trace = excluded.trace")
+_FACTS = "id, name, kind, language, status, start_ms, end_ms, error_message"
+_UPSERT_SPAN = (
+    f"INSERT INTO spans (trace_id, {_FACTS}, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET status = excluded.status, end_ms = excluded.end_ms,"
+    " error_message = excluded.error_message, span = excluded.span")
 _INSERT_LOG = ("INSERT OR REPLACE INTO logs (id, time_ms, level, trace_id, step, message, entry)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)")
 
@@ -82,15 +96,29 @@ class _Closed(ObservabilityStoreError):
     """The store was used after ``aclose()``."""
 
 
-def _stored_traces(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Trace]:
-    """The stored rows of ``ids`` (as written, before derivation), in one query per 500 ids."""
-    found: dict[str, Trace] = {}
+def _chunks(ids: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """``(placeholders, ids)`` in pieces SQLite's variable limit accepts."""
     for at in range(0, len(ids), 500):
         chunk = ids[at:at + 500]
-        marks = ", ".join("?" * len(chunk))
+        yield ", ".join("?" * len(chunk)), chunk
+
+
+def _stored_traces(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Trace]:
+    """The stored rows of ``ids`` (as written, before derivation)."""
+    found: dict[str, Trace] = {}
+    for marks, chunk in _chunks(ids):
         for trace_id, blob in conn.execute(
                 f"SELECT id, trace FROM traces WHERE id IN ({marks})", chunk):
             found[trace_id] = _trace_decoder.decode(blob)
+    return found
+
+
+def _stored_facts(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[SpanFacts]]:
+    found: dict[str, list[SpanFacts]] = {}
+    for marks, chunk in _chunks(ids):
+        for row in conn.execute(
+                f"SELECT trace_id, {_FACTS} FROM spans WHERE trace_id IN ({marks})", chunk):
+            found.setdefault(row[0], []).append(SpanFacts(*row[1:]))
     return found
 
 
@@ -116,15 +144,14 @@ def _write(conn: sqlite3.Connection, traces: Sequence[Trace], spans: Sequence[Sp
             if span.trace_id in bases:  # else its trace was pruned meanwhile
                 batch.setdefault(span.trace_id, []).append(span)
         conn.executemany(_UPSERT_SPAN, [
-            (span.id, span.trace_id, span.start_ms, _encode(span))
+            (span.trace_id, *SpanFacts.of(span), _encode(span))
             for group in batch.values() for span in group])
+        # A new trace's spans are all in this batch; a known one's are all in the file now.
+        known = _stored_facts(conn, [i for i in bases if i in stored])
         rows = []
         for trace_id, base in bases.items():
-            # A new trace's spans are all in this batch; a known one's are all in the file now.
-            every = batch.get(trace_id, []) if trace_id not in stored else [
-                _span_decoder.decode(r[0]) for r in conn.execute(
-                    "SELECT span FROM spans WHERE trace_id = ?", (trace_id,))]
-            s = summarize(base, every)
+            s = summarize(base, known.get(trace_id, []) if trace_id in stored
+                          else batch.get(trace_id, []))
             rows.append((s.id, s.name, s.start_ms, s.end_ms, s.status, s.root_span_id,
                          s.span_count, s.dropped_spans, _encode(s.steps), _encode(s.languages),
                          s.error_message, _encode(base)))

@@ -173,7 +173,10 @@ async def test_a_cron_step_runs_now_under_the_trace_it_answers() -> None:
                 await app.wait_for_topic("ticked")
                 if not any(e.trace_id == trace_id for e in app.events):
                     app.events.clear()
-        found = (await app.get(f"{API}/traces/{trace_id}")).json
+        with anyio.fail_after(20):  # the event goes out before the tick's span ends
+            while (found := (await app.get(f"{API}/traces/{trace_id}")).json)[
+                    "trace"]["status"] == "running":
+                await anyio.sleep(0.01)
         assert [s["kind"] for s in found["spans"]] == ["cron"]
         report = await app.reload(FIXTURES / "cron" / "steps" / "tick_step.py")
         assert report is not None

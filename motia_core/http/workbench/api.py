@@ -24,6 +24,7 @@ from motia_core.http.workbench.live import LiveHub
 from motia_core.http.workbench.source import WorkbenchSource
 from motia_core.observability import LogQuery, TraceQuery, new_trace_id
 from motia_core.observability.store.base import LEVEL_RANK, InvalidCursor
+from motia_core.state import InvalidStateValue
 from motia_core.steps import CronConfig, Step
 
 __all__ = ("API_PREFIX", "DEFAULT_LIMIT", "MAX_LIMIT", "workbench_routes")
@@ -93,18 +94,19 @@ class _Api:
     def ok(payload: Any) -> web.Response:
         return json_response(200, payload)
 
-    def find_step(self, name: str, kind: type) -> Step:
+    def cron_step(self, name: str) -> Step:
         for step in self.source.steps():
-            if step.name == name and isinstance(step.config, kind):
+            if step.name == name and isinstance(step.config, CronConfig):
                 return step
         raise HttpError(404, f"no cron step named {name!r}; GET {API_PREFIX}/cron lists them")
 
     # --- reads -----------------------------------------------------------------------------------
 
     async def info(self, request: web.Request) -> web.Response:
-        return self.ok({"project": self.source.project_root.name, "version": __version__,
-                   "mode": self.source.mode, "startedMs": self.source.started_ms,
-                   "languages": list(self.source.pools)})
+        source = self.source
+        return self.ok({"project": source.project_root.name, "version": __version__,
+                        "mode": source.mode, "startedMs": source.started_ms,
+                        "languages": list(source.pools)})
 
     async def flows(self, request: web.Request) -> web.Response:
         source = self.source
@@ -145,7 +147,7 @@ class _Api:
     async def state_groups(self, request: web.Request) -> web.Response:
         state = self.source.state
         return self.ok({"items": [{"group": group, "count": len(await state.keys(group))}
-                             for group in await state.groups()]})
+                                  for group in await state.groups()]})
 
     async def state_group(self, request: web.Request) -> web.Response:
         items = await self.source.state.items(request.match_info["group"])
@@ -160,7 +162,7 @@ class _Api:
 
     async def stream_group(self, request: web.Request) -> web.Response:
         items = await self.source.stream_store.items(request.match_info["name"],
-                                                request.match_info["group"])
+                                                     request.match_info["group"])
         return self.ok({"items": [{"id": item_id, "data": data} for item_id, data in items]})
 
     async def all_dead_letters(self) -> list[DeadLetter]:
@@ -181,7 +183,7 @@ class _Api:
         page = letters[start:start + limit]
         more = start + limit < len(letters)
         return self.ok({"items": [_dead_letter(d) for d in page],
-                   "nextCursor": page[-1].id if more and page else None})
+                        "nextCursor": page[-1].id if more and page else None})
 
     async def find_letter(self, letter_id: str) -> DeadLetter:
         for letter in await self.all_dead_letters():
@@ -218,7 +220,10 @@ class _Api:
 
     async def state_set(self, request: web.Request) -> web.Response:
         group, key = request.match_info["group"], request.match_info["key"]
-        value = await self.source.state.set(group, key, await _json_body(request))
+        try:
+            value = await self.source.state.set(group, key, await _json_body(request))
+        except (InvalidStateValue, ValueError) as exc:  # a name or value that cannot be stored
+            raise HttpError(400, str(exc)) from None
         self.hub.state_changed("set", group, key)
         return self.ok({"group": group, "key": key, "value": value})
 
@@ -250,7 +255,7 @@ class _Api:
         return self.ok({"purged": purged})
 
     async def run_cron(self, request: web.Request) -> web.Response:
-        step = self.find_step(request.match_info["name"], CronConfig)
+        step = self.cron_step(request.match_info["name"])
         trace_id = new_trace_id()
         self.source.run_cron(step, trace_id)
         return self.ok({"traceId": trace_id})

@@ -10,6 +10,12 @@ Operator endpoints are the ones that change things on the operator's behalf rath
 ``POST /emit`` and every write (not GET/HEAD/OPTIONS) under ``/__motia/``. When they are not open
 (``motia start``), a request needs ``Authorization: Bearer <admin token>``; with no token
 configured they are refused outright, and the answer says how to enable them.
+
+Whatever the mode, an operator request that a browser sent from a page on another origin (its
+``Origin`` header names neither this server nor a granted origin) is refused: CORS only stops a
+page from *reading* an answer, and a plain form POST is sent without asking, so without this
+check any site a developer visits could purge their dead letters through ``motia dev``.
+Clients that are not browsers send no ``Origin`` and are not affected.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ __all__ = (
     "CorsPolicy",
     "OperatorPolicy",
     "is_loopback",
+    "is_same_origin",
     "is_operator_request",
 )
 
@@ -66,6 +73,14 @@ def _is_loopback_origin(origin: str) -> bool:
         return parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS
     except ValueError:  # a malformed port or bracket: not an origin we know
         return False
+
+
+def is_same_origin(origin: str, host: str | None) -> bool:
+    """Whether ``origin`` is this server's own, as reached through ``Host: host``."""
+    if not host:
+        return False
+    normalized = _normalize(origin)
+    return normalized in (f"http://{host}".lower(), f"https://{host}".lower())
 
 
 def is_operator_request(method: str, path: str) -> bool:

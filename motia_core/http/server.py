@@ -28,7 +28,12 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from motia_core.http.policy import CorsPolicy, OperatorPolicy, is_operator_request
+from motia_core.http.policy import (
+    CorsPolicy,
+    OperatorPolicy,
+    is_operator_request,
+    is_same_origin,
+)
 from motia_core.http.request import to_api_request
 from motia_core.http.response import (
     INTERNAL_ERROR,
@@ -188,8 +193,15 @@ async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
 async def _operators(request: web.Request, handler: Any) -> web.StreamResponse:
     """Refuse an operator endpoint the policy does not let in (401, saying how to get in)."""
     if is_operator_request(request.method, request.path):
-        refusal = request.app[SETTINGS_KEY].operators.refusal(
-            request.headers.get("Authorization"), request.remote)
+        settings = request.app[SETTINGS_KEY]
+        origin = request.headers.get("Origin")
+        if origin and not is_same_origin(origin, request.host) and settings.cors.grant(
+                origin) is None:
+            return json_response(403, {"error": "Forbidden", "message": (
+                f"operator endpoints refuse requests from pages on {origin!r}; list that "
+                "origin in [http] cors_origins to allow it")})
+        refusal = settings.operators.refusal(request.headers.get("Authorization"),
+                                             request.remote)
         if refusal is not None:
             response = json_response(401, {"error": "Unauthorized", "message": refusal})
             response.headers["WWW-Authenticate"] = 'Bearer realm="motia operator endpoints"'

@@ -232,3 +232,21 @@ async def test_a_live_socket_that_falls_behind_gets_an_overflow_frame() -> None:
         keys = flood(frames)
         assert keys == [str(n) for n in range(len(keys))]
         assert hub.queue_frames <= len(keys) <= hub.queue_frames + 1
+
+
+async def test_motia_dev_refuses_operator_requests_from_pages_on_other_sites() -> None:
+    async with MotiaTestApp(FIXTURES / "cron") as app:
+        evil = await app.post("/__motia/dlq/purge", headers={"Origin": "https://evil.example"})
+        assert evil.status == 403 and "cors_origins" in evil.json["message"]
+        assert (await app.post("/emit", json={"topic": "ticked"}, headers={
+            "Origin": "https://evil.example", "Content-Type": "text/plain"})).status == 403
+        local = await app.post("/__motia/dlq/purge", headers={"Origin": "http://localhost:5173"})
+        assert local.status == 200  # motia dev grants localhost pages
+        same = await app.post("/__motia/dlq/purge",
+                              headers={"Origin": f"http://127.0.0.1:{app.port}"})
+        assert same.status == 200
+        assert (await app.post("/__motia/dlq/purge")).status == 200  # curl sends no Origin
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await session.ws_connect(f"http://127.0.0.1:{app.port}{API}/live",
+                                         headers={"Origin": "https://evil.example"})

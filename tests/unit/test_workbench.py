@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from motia_core.config import Settings, SettingsError
-from motia_core.http.policy import CorsPolicy, OperatorPolicy, is_loopback, is_operator_request
+from motia_core.http.policy import (
+    CorsPolicy,
+    OperatorPolicy,
+    is_loopback,
+    is_operator_request,
+    is_same_origin,
+)
 from motia_core.http.workbench import endpoints, flow_graph
 from motia_core.steps import Step, parse_step
 
@@ -86,6 +92,9 @@ def test_operator_requests_and_their_policy() -> None:
     assert not is_operator_request("POST", "/orders")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
     assert not is_loopback("192.168.1.5") and not is_loopback(None)
+    assert is_same_origin("http://127.0.0.1:3000/", "127.0.0.1:3000")
+    assert not is_same_origin("http://127.0.0.1:3001", "127.0.0.1:3000")
+    assert not is_same_origin("https://evil.example", None)
     dev = OperatorPolicy(open=True, token="t")
     assert dev.refusal(None, "127.0.0.1") is None
     assert dev.refusal(None, "192.168.1.5") is not None  # dev is open to this machine only

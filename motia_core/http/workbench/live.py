@@ -19,7 +19,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from motia_core.http.policy import CorsPolicy
+from motia_core.http.policy import CorsPolicy, is_same_origin
 from motia_core.observability import LogEntry, TraceChange
 from motia_core.observability.store import summarize
 from motia_core.observability.traces import StateTraceEvent
@@ -107,7 +107,8 @@ class LiveHub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        if origin and not _same_origin(origin, request) and self._cors().grant(origin) is None:
+        if origin and not is_same_origin(origin, request.host) and self._cors().grant(
+                origin) is None:
             raise web.HTTPForbidden(reason=f"origin {origin!r} may not open the live socket; "
                                            "list it in [http] cors_origins")
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
@@ -159,7 +160,3 @@ class LiveHub:
         for socket in tuple(self._sockets):
             socket.send.close()
 
-
-def _same_origin(origin: str, request: web.Request) -> bool:
-    host = request.headers.get("Host", "")
-    return origin.rstrip("/").lower() in (f"http://{host}".lower(), f"https://{host}".lower())

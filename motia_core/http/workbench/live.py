@@ -66,6 +66,8 @@ class LiveHub:
     def publish(self, kind: str, frame: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Queue ``frame`` (or what calling it returns, computed only if wanted) on every socket
         that wants ``kind``."""
+        if not self._sockets:  # the common case, on every trace change: no page is open
+            return
         wanting = [s for s in self._sockets if kind in s.kinds]
         if not wanting:
             return
@@ -80,6 +82,8 @@ class LiveHub:
 
     def on_trace(self, change: TraceChange) -> None:
         """A trace-store listener: span frames, and state frames for a step's state writes."""
+        if not self._sockets:
+            return
         event = change.event
         if isinstance(event, StateTraceEvent) and event.operation in _STATE_ACTIONS:
             self.state_changed(event.operation, event.group, event.key)

@@ -80,11 +80,10 @@ async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str,
         rows += [step, bare]
     rows.append(await app_load.chain_events(args.events, "memory"))
     rows.append(await app_load.chain_events(args.events, "sqlite"))
-    # Recording off next to on (SQLite traces and logs, as `motia dev` and `start` run),
-    # alternated and the median of 3 each, on the durable pipeline.
-    off = [await app_load.recording(args.events, "off") for _ in range(3)]
-    on = [await app_load.recording(args.events, "sqlite") for _ in range(3)]
-    for _ in range(2):  # alternated, so a burst of load elsewhere hits both
+    # Recording off next to on (SQLite traces and logs, as `motia dev` and `start` run) on the
+    # durable pipeline, the median of 5 alternated runs each.
+    off, on = [], []
+    for _ in range(5):  # alternated, so a burst of load elsewhere hits both alike
         off.append(await app_load.recording(args.events, "off"))
         on.append(await app_load.recording(args.events, "sqlite"))
     recording_off, recording_on = median_row([r for r, _ in off]), median_row([r for r, _ in on])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 from pathlib import Path
 
@@ -79,11 +80,25 @@ async def _runtime(args: argparse.Namespace) -> tuple[list[Row], list[tuple[str,
         rows += [step, bare]
     rows.append(await app_load.chain_events(args.events, "memory"))
     rows.append(await app_load.chain_events(args.events, "sqlite"))
+    # Recording off next to on (SQLite traces and logs, as `motia dev` and `start` run) on the
+    # durable pipeline, the median of 5 alternated runs each.
+    off, on = [], []
+    for _ in range(5):  # alternated, so a burst of load elsewhere hits both alike
+        off.append(await app_load.recording(args.events, "off"))
+        on.append(await app_load.recording(args.events, "sqlite"))
+    recording_off, recording_on = median_row([r for r, _ in off]), median_row([r for r, _ in on])
+    cpu_off, cpu_on = (statistics.median(c for _, c in off),
+                       statistics.median(c for _, c in on))
+    rows += [recording_off, recording_on]
     ratios = [
         (f"requests/s with {c} in flight, bare aiohttp / Python api step",
          bare.calls_per_s / step.calls_per_s)
         for c, step, bare in ((1, rows[0], rows[1]), (32, rows[2], rows[3]))
     ]
+    ratios.append(("events/s with recording on / off (sqlite queue)",
+                   recording_on.calls_per_s / recording_off.calls_per_s))
+    ratios.append((f"core CPU per event, recording on / off ({cpu_on:,.0f} / {cpu_off:,.0f} us)",
+                   cpu_on / cpu_off))
     return rows, ratios
 
 

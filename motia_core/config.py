@@ -66,6 +66,25 @@ class Settings:
     shutdown_grace_s: float = 10.0
     json_logs: bool | None = None
     log_level: str = "info"
+    # Origins granted cross-origin access ([http] cors_origins): exact origins such as
+    # "https://app.example.com", "localhost" (any port of localhost, 127.0.0.1 or [::1]), or "*"
+    # (any origin, never with credentials). None: `motia dev` grants localhost, `motia start`
+    # grants nothing.
+    cors_origins: tuple[str, ...] | None = None
+    # The bearer token of the operator endpoints (POST /emit, /__motia/* writes) under
+    # `motia start` ([admin] token); without one they answer 401 there. `motia dev` leaves them
+    # open on its loopback address.
+    admin_token: str | None = None
+    # Serve the Workbench and its read API ([workbench] enabled); None: on in dev, off in start.
+    workbench: bool | None = None
+    # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir,
+    # "memory", or "off" (only the newest traces, in memory, as the harness had before).
+    observability: str = "sqlite"
+    # Retention of traces and logs ([observability]): the newest max_traces traces and max_logs
+    # log records, none older than retention_hours (0: no age limit).
+    max_traces: int = 10_000
+    max_logs: int = 100_000
+    retention_hours: float = 168.0
 
     @property
     def data_dir(self) -> Path:
@@ -102,7 +121,12 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "project_root"}
-_SECTIONS = ("http", "runners", "events", "logs", "storage", "streams")
+_SECTIONS = ("http", "runners", "events", "logs", "storage", "streams", "observability",
+             "admin", "workbench")
+# Names inside a section that mean a differently named setting: [admin] token is admin_token.
+_SECTION_NAMES: dict[tuple[str, str], str] = {
+    ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
+    ("observability", "store"): "observability"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,7 +136,8 @@ def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
         if key == "runner":  # [runner.<language>] tables register runner plugins (spec.py)
             continue
         if key in _SECTIONS and isinstance(value, dict):
-            flat.update(value)
+            flat.update({_SECTION_NAMES.get((key, str(name)), str(name)): item
+                         for name, item in value.items()})
         elif key == "redis" and isinstance(value, dict):  # [redis] url = ... is `redis_url`
             flat.update({f"redis_{name}": item for name, item in value.items()})
         else:
@@ -123,12 +148,12 @@ def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = str(_FIELDS[name].type)
     try:
-        if name == "runners":
+        if name in ("runners", "cors_origins"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(s.strip() for s in items if s.strip())
         if name == "workers":
             return _workers(value)
-        if name == "json_logs" or kind == "bool":
+        if name in ("json_logs", "workbench") or kind == "bool":
             return _bool(value)
         if kind == "int":
             return int(value)

@@ -91,7 +91,7 @@ class MotiaTestApp:
                  registry: RunnerRegistry | None = None, **settings: Any) -> None:
         base = Settings.load(Path(project_root))
         self.settings = base.with_overrides({"port": 0, "host": "127.0.0.1", "state": "memory",
-                                             "queue": "memory",
+                                             "queue": "memory", "observability": "memory",
                                              **settings})
         self.strict = strict
         self.watch = watch

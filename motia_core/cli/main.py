@@ -66,6 +66,10 @@ def _serve_options(func: Any) -> Any:
                      help="JSON lines on stderr [default: when stderr is not a terminal]."),
         click.option("-d", "--debug", is_flag=True, envvar="MOTIA_DEBUG", show_envvar=True,
                      help="Log at debug level."),
+        click.option("--workbench/--no-workbench", default=None, envvar="MOTIA_WORKBENCH",
+                     show_envvar=True,
+                     help="Serve the Workbench and its API under /__motia/api [default: on in "
+                          "dev, off in start]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -121,15 +125,20 @@ def start(project: Path, debug: bool, **options: Any) -> None:
               show_default=True, help="Port of the running server.")
 @click.option("-H", "--host", default="127.0.0.1", envvar="MOTIA_HOST", show_envvar=True,
               show_default=True, help="Host of the running server.")
-def emit(topic: str, message: str, port: int, host: str) -> None:
+@click.option("--token", envvar="MOTIA_ADMIN_TOKEN", show_envvar=True,
+              help="The admin token a `motia start` server asks operator endpoints for.")
+def emit(topic: str, message: str, port: int, host: str, token: str | None) -> None:
     """Emit an event to a running server (POST /emit)."""
     try:
         data = json.loads(message)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--message") from exc
     body = json.dumps({"topic": topic, "data": data}).encode()
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     request = urllib.request.Request(f"http://{host}:{port}/emit", data=body, method="POST",
-                                     headers={"content-type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             click.echo(response.read().decode())

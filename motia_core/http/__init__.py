@@ -1,7 +1,8 @@
 """The HTTP layer: api-step routes on aiohttp, the request object, validation and CORS.
 
 It imports nothing from the rest of motia_core: the app wiring hands it routes and an
-:class:`ApiHandler`, and gets back an aiohttp application.
+:class:`ApiHandler`, and gets back an aiohttp application. The one exception is the
+``workbench`` subpackage (the Workbench JSON API), which reads the services it shows.
 """
 
 from __future__ import annotations

@@ -6,24 +6,34 @@ and runners), then maps what comes back. Every framework answer is JSON, includi
 unknown route; a crash is a 500 ``{"error": "Internal server error"}`` whose stack goes to the
 log, never to the client.
 
-CORS differs from the original on purpose (contract 11.17): instead of ``*`` together with
-credentials, which browsers reject, the request's ``Origin`` is reflected (when allowed) with
-``Vary: Origin``, so credentialed browser calls work.
+CORS differs from the original on purpose (contract 11.17): the original answers ``*`` together
+with credentials, which browsers reject. Here only the origins configured in ``cors_origins``
+get a grant (:mod:`motia_core.http.policy`): a listed origin is reflected with credentials and
+``Vary: Origin``; ``*`` grants any origin without credentials; nothing listed, no grant. The
+operator endpoints (``POST /emit``, writes under ``/__motia/``) pass the
+:class:`~motia_core.http.policy.OperatorPolicy` first (401 when it refuses).
 
 A WebSocket upgrade on any path (the stream clients connect to the page origin) goes to the
 ``websocket`` handler given to :func:`create_app`, before routing, CORS and error mapping: the
-socket is that handler's from the handshake on.
+socket is that handler's from the handshake on. The one exception is the Workbench API
+(``/__motia/api/``), whose live socket is one of its routes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from motia_core.http.policy import (
+    CorsPolicy,
+    OperatorPolicy,
+    is_operator_request,
+    is_same_origin,
+)
 from motia_core.http.request import to_api_request
 from motia_core.http.response import (
     INTERNAL_ERROR,
@@ -40,6 +50,7 @@ __all__ = (
     "EMIT_PATH",
     "HANDLER_KEY",
     "HEALTH_PATH",
+    "WORKBENCH_API_PREFIX",
     "ROUTER_KEY",
     "SETTINGS_KEY",
     "ApiHandler",
@@ -59,6 +70,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 CORS_MAX_AGE_S = 600
 EMIT_PATH = "/emit"
 HEALTH_PATH = "/__motia/health"
+# The Workbench API's own socket is a route; a socket on any other path is a stream socket.
+WORKBENCH_API_PREFIX = "/__motia/api/"
 _ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS"
 
 WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,22 +121,22 @@ class ApiHandler(Protocol):
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """``cors_origins``: None reflects any Origin; a list allows only those (``"*"``: any)."""
+    """``cors_origins``: who gets a CORS grant (see :class:`CorsPolicy`; none by default);
+    ``operators``: who may call the operator endpoints (open by default, as in ``motia dev``)."""
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     validate_bodies: bool = True
-    cors_origins: Sequence[str] | None = None
+    cors_origins: Sequence[str] = ()
     trace_header: str = "x-trace-id"
+    operators: OperatorPolicy = field(default_factory=OperatorPolicy)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
 
-    def allows_origin(self, origin: str) -> bool:
-        if self.cors_origins is None:
-            return True
-        allowed = {o.rstrip("/").lower() for o in self.cors_origins}
-        return "*" in allowed or origin.rstrip("/").lower() in allowed
+    @property
+    def cors(self) -> CorsPolicy:
+        return CorsPolicy(tuple(self.cors_origins))
 
 
 ROUTER_KEY = web.AppKey("motia_router", Router)
@@ -163,12 +176,38 @@ async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
     settings = request.app[SETTINGS_KEY]
     _vary(response, "Origin")
     origin = request.headers.get("Origin")
-    if origin and settings.allows_origin(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
+    grant = settings.cors.grant(origin) if origin else None
+    if grant is None:
+        return response
+    if grant == "credentials":
+        response.headers["Access-Control-Allow-Origin"] = origin or ""
         response.headers["Access-Control-Allow-Credentials"] = "true"
-        if request.method != "OPTIONS":
-            response.headers["Access-Control-Expose-Headers"] = settings.trace_header
+    else:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method != "OPTIONS":
+        response.headers["Access-Control-Expose-Headers"] = settings.trace_header
     return response
+
+
+@web.middleware
+async def _operators(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse an operator endpoint the policy does not let in (401, saying how to get in)."""
+    if is_operator_request(request.method, request.path):
+        settings = request.app[SETTINGS_KEY]
+        origin = request.headers.get("Origin")
+        if origin and not is_same_origin(origin, request.host) and settings.cors.grant(
+                origin) is None:
+            return json_response(403, {"error": "Forbidden", "message": (
+                f"operator endpoints refuse requests from pages on {origin!r}; list that "
+                "origin in [http] cors_origins to allow it")})
+        refusal = settings.operators.refusal(request.headers.get("Authorization"),
+                                             request.remote)
+        if refusal is not None:
+            response = json_response(401, {"error": "Unauthorized", "message": refusal})
+            response.headers["WWW-Authenticate"] = 'Bearer realm="motia operator endpoints"'
+            return response
+    result: web.StreamResponse = await handler(request)
+    return result
 
 
 @web.middleware
@@ -190,7 +229,8 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def _websocket_upgrades(websocket: WebSocketHandler) -> Any:
     @web.middleware
     async def _upgrade(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.headers.get("Upgrade", "").strip().lower() == "websocket":
+        if (request.headers.get("Upgrade", "").strip().lower() == "websocket"
+                and not request.path.startswith(WORKBENCH_API_PREFIX)):
             return await websocket(request)
         response: web.StreamResponse = await handler(request)
         return response
@@ -287,7 +327,7 @@ def create_app(
     ``websocket`` serves every WebSocket upgrade, whatever its path. ``internal`` routes (the
     app's own endpoints under ``/__motia``) are answered before api steps too.
     """
-    middlewares = [_cors, _errors]
+    middlewares = [_cors, _operators, _errors]
     if websocket is not None:
         middlewares.insert(0, _websocket_upgrades(websocket))
     app = web.Application(middlewares=middlewares)

@@ -20,6 +20,16 @@ from motia_core.observability.logs import (
     configure_logging,
     log_record,
 )
+from motia_core.observability.recorder import Recorder
+from motia_core.observability.store import (
+    LogEntry,
+    LogQuery,
+    ObservabilityBackend,
+    Retention,
+    TraceQuery,
+    TraceSummary,
+    open_backend,
+)
 from motia_core.observability.traces import (
     EmitTraceEvent,
     LogTraceEvent,
@@ -37,9 +47,14 @@ from motia_core.observability.traces import (
 
 __all__ = (
     "EmitTraceEvent",
+    "LogEntry",
+    "LogQuery",
     "LogSink",
     "LogTraceEvent",
     "MemoryTraceStore",
+    "ObservabilityBackend",
+    "Recorder",
+    "Retention",
     "Span",
     "SpanError",
     "StateTraceEvent",
@@ -50,13 +65,16 @@ __all__ = (
     "TraceEvent",
     "TraceListener",
     "TraceParent",
+    "TraceQuery",
     "TraceStore",
+    "TraceSummary",
     "configure_logging",
     "format_traceparent",
     "log_record",
     "new_span_id",
     "new_trace_id",
     "now_ms",
+    "open_backend",
     "parse_traceparent",
     "w3c_trace_id",
 )

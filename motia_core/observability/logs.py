@@ -61,7 +61,8 @@ _OUTPUT_HANDLER_NAME = "motia.output"
 _FIELDS_ATTR = "motia_fields"
 _FRAMEWORK_KEYS = ("step", "flows", "runner", "action")
 _NOT_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime", "taskName", "trace_id", "traceId", _FIELDS_ATTR, *_FRAMEWORK_KEYS}
+    "message", "asctime", "taskName", "trace_id", "traceId", "span_id", _FIELDS_ATTR,
+    *_FRAMEWORK_KEYS}
 # What a step's fields cannot replace: the keys that find and order a record.
 _RECORD_KEYS = frozenset({"time", "level", "msg", "traceId"})
 _CONSOLE_HIDDEN = frozenset({"time", "level", "msg", "traceId", "step", "flows", "runner",
@@ -115,6 +116,9 @@ def record_to_dict(record: logging.LogRecord, *, iso_time: bool = True) -> dict[
     trace_id = attrs.get("trace_id") or attrs.get("traceId")
     if trace_id:
         out["traceId"] = trace_id
+    span_id = attrs.get("span_id")
+    if span_id:
+        out["spanId"] = span_id
     for key in _FRAMEWORK_KEYS:
         value = attrs.get(key)
         if value is not None:
@@ -264,6 +268,9 @@ def configure_logging(json: bool | None = None, level: str | None = None,
     else:
         handler = ConsoleLogHandler(out)
     handler.set_name(_OUTPUT_HANDLER_NAME)
+    # The threshold is also the handler's, so a logger opened wider for another handler (the
+    # app records info logs for the Workbench whatever the console shows) stays quiet here.
+    handler.setLevel(threshold)
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _OUTPUT_HANDLER_NAME]:
         root.removeHandler(old)
@@ -283,7 +290,7 @@ def output_is_json() -> bool:
 def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | None = None,
                step: str | None = None, flows: list[str] | None = None,
                fields: Mapping[str, Any] | None = None, runner: str | None = None,
-               action: str = "step_log") -> None:
+               action: str = "step_log", span_id: str | None = None) -> None:
     """Log one record on behalf of a step (a runner's ``log`` notification, or the core speaking
     about an invocation), tagged with its step, flows and trace. An unknown level logs as info:
     a runner's sloppy level must not lose the line."""
@@ -293,6 +300,8 @@ def log_record(logger: logging.Logger, level: str, msg: str, *, trace_id: str | 
     extra: dict[str, Any] = {"action": action, _FIELDS_ATTR: fields}
     if trace_id is not None:
         extra["trace_id"] = trace_id
+    if span_id is not None:
+        extra["span_id"] = span_id
     if step is not None:
         extra["step"] = step
     if flows is not None:

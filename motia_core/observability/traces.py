@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -122,6 +122,10 @@ class Span(_Record, kw_only=True):
     name: str
     kind: str
     entry: str | None = None
+    # The step's language and the runner process that ran it ("node#0"); None for a span no
+    # runner serves (an emit) or one that failed before a runner was picked.
+    language: str | None = None
+    runner: str | None = None
     status: Status = "running"
     start_ms: int
     end_ms: int | None = None
@@ -167,7 +171,8 @@ class TraceStore(Protocol):
     def start_trace(self, trace_id: str, name: str) -> Trace: ...
 
     def start_span(self, trace_id: str, parent_id: str | None, name: str, kind: str,
-                   entry: str | None = None, *, span_id: str | None = None) -> Span: ...
+                   entry: str | None = None, *, span_id: str | None = None,
+                   language: str | None = None, runner: str | None = None) -> Span: ...
 
     def add_event(self, span_id: str, event: TraceEvent) -> None: ...
 
@@ -176,7 +181,7 @@ class TraceStore(Protocol):
 
     async def get_trace(self, trace_id: str) -> tuple[Trace, list[Span]] | None: ...
 
-    async def list_traces(self, limit: int = 50) -> list[Trace]: ...
+    async def list_traces(self, limit: int = 50) -> Sequence[Trace]: ...
 
     def subscribe(self, listener: TraceListener) -> Callable[[], None]: ...
 
@@ -228,13 +233,15 @@ class MemoryTraceStore:
         return entry.trace
 
     def start_span(self, trace_id: str, parent_id: str | None, name: str, kind: str,
-                   entry: str | None = None, *, span_id: str | None = None) -> Span:
+                   entry: str | None = None, *, span_id: str | None = None,
+                   language: str | None = None, runner: str | None = None) -> Span:
         """A running span. An unknown (or evicted) trace is created on the way, named after the
         span: an event can outlive its trace in this store, or come from another instance."""
         record = self._traces.get(trace_id) or self._new_trace(trace_id, name)
         trace = record.trace
         span = Span(id=span_id or new_span_id(), trace_id=trace_id, parent_id=parent_id,
-                    name=name, kind=kind, entry=entry, start_ms=self._clock())
+                    name=name, kind=kind, entry=entry, language=language, runner=runner,
+                    start_ms=self._clock())
         if len(record.spans) >= self.max_spans_per_trace:
             trace.dropped_spans += 1
             return span  # not recorded: later calls with its id are ignored
@@ -304,6 +311,11 @@ class MemoryTraceStore:
         if record is None:
             return None
         return record.trace, list(record.spans)
+
+    def snapshot(self, trace_id: str) -> tuple[Trace, list[Span]] | None:
+        """:meth:`get_trace` without the ``await``, for listeners (which must not await)."""
+        record = self._traces.get(trace_id)
+        return None if record is None else (record.trace, list(record.spans))
 
     async def list_traces(self, limit: int = 50) -> list[Trace]:
         """The newest ``limit`` traces, newest first."""

@@ -85,7 +85,8 @@ class RunnerPool:
         """What the first process reports for every file it has loaded (all load the same)."""
         return list(self.processes[0].loaded.values())
 
-    def _pick(self) -> RunnerProcess:
+    def pick(self) -> RunnerProcess:
+        """The process the next invocation goes to: the least busy ready one."""
         best: RunnerProcess | None = None
         for process in self.processes:
             if process.state is RunnerState.READY and (
@@ -103,10 +104,10 @@ class RunnerPool:
         return min(live, key=lambda p: p.in_flight)
 
     async def invoke(self, params: InvokeParams, timeout_s: float | None = None) -> Any:
-        return await self._pick().invoke(params, timeout_s)
+        return await self.pick().invoke(params, timeout_s)
 
     async def can_access(self, params: StreamCanAccessParams) -> bool:
-        return await self._pick().can_access(params)
+        return await self.pick().can_access(params)
 
     @property
     def in_flight(self) -> int:

@@ -103,6 +103,7 @@ class RunnerProcess:
         listeners: Iterable[StateListener] = (),
     ) -> None:
         self.spec = spec
+        self.index = index
         self.name = f"{spec.language}#{index}"
         self.project_root = project_root
         self.settings = settings or SupervisorSettings()

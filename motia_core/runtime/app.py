@@ -20,13 +20,14 @@ import anyio
 import anyio.abc
 from aiohttp import web
 
-from motia_core.config import Settings
+from motia_core.config import Settings, SettingsError
 from motia_core.cron.scheduler import CronJob, CronScheduler
 from motia_core.events import Event, EventBus, QueueAdapter, QueueError, open_queue
 from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
 from motia_core.http.admin import dead_letter_routes
+from motia_core.http.policy import LOCALHOST, OperatorPolicy
 from motia_core.http.request import invoke_frame_bytes
-from motia_core.observability import MemoryTraceStore, TraceStore, configure_logging
+from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
 from motia_core.project import Discovery, Project, discover
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.steps import Step
@@ -43,6 +44,7 @@ from motia_core.runtime.triggers import AppHandlers
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
+from motia_core.workbench import Workbench, workbench_routes
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -63,7 +65,7 @@ class App:
         registry: RunnerRegistry | None = None,
         state: StateAdapter | None = None,
         queue: QueueAdapter | None = None,
-        traces: TraceStore | None = None,
+        traces: Recorder | None = None,
     ) -> None:
         self.settings = settings
         self.strict = strict
@@ -78,10 +80,18 @@ class App:
                                         if state is None else open_state("memory", Path()))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
-        self.traces = traces or MemoryTraceStore()
+        self.mode = "start" if strict else "dev"
+        self.started_ms = now_ms()
+        self.workbench = Workbench(traces or _recorder(settings),
+                                   cors=lambda: self._http_settings().cors,
+                                   record_logs=settings.observability != "off")
+        self.traces = self.workbench.recorder
+        self.live = self.workbench.live
+        self._tg: anyio.abc.TaskGroup | None = None
         self.queue = queue or open_queue(settings.queue, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
-        self.bus = EventBus(self.queue)
+        self.bus = EventBus(self.queue,
+                            on_dead_letter=lambda _sub, _letter: self.live.dlq_changed("added"))
         self.serving = Serving()
         self.pools: dict[str, RunnerPool] = self.serving.pools
         self.invoker = Invoker(self.pools, self.traces, settings.leftover_work_s)
@@ -124,7 +134,9 @@ class App:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
                               size=self.settings.workers.get(language, 1),
-                              settings=self._supervisor_settings())
+                              settings=self._supervisor_settings(),
+                              listeners=[lambda p, _old, new: self.live.runner_changed(
+                                  p.spec.language, p.index, new.name)])
             self.pools[language] = pool
             await tg.start(pool.run)
         for language, pool in self.pools.items():
@@ -150,8 +162,10 @@ class App:
         """Start everything, report, serve until :meth:`stop`, then stop everything."""
         failure: StartupFailed | None = None
         async with anyio.create_task_group() as tg:
+            self._tg = tg
             try:
                 await self._open_stores()
+                await tg.start(self.workbench.run)  # cancelled last: it writes the last spans
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:
                     raise StartupFailed(project.report_errors())
@@ -242,12 +256,29 @@ class App:
             routes.append(route)
         return routes
 
-    async def _start_http(self) -> web.AppRunner:
-        http_app = self.http_app = create_app([], self.handlers, HttpSettings(
+    def _http_settings(self) -> HttpSettings:
+        """CORS and operator access by mode (``motia dev`` is the developer's own machine)."""
+        dev = self.mode == "dev"
+        origins = self.settings.cors_origins
+        return HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
             validate_bodies=self.settings.validate_bodies,
-        ), websocket=self.stream_sockets, internal=dead_letter_routes(self.queue))
+            cors_origins=origins if origins is not None else ((LOCALHOST,) if dev else ()),
+            operators=OperatorPolicy(open=dev, token=self.settings.admin_token),
+        )
+
+    @property
+    def workbench_enabled(self) -> bool:
+        enabled = self.settings.workbench
+        return self.mode == "dev" if enabled is None else enabled
+
+    async def _start_http(self) -> web.AppRunner:
+        internal = [*dead_letter_routes(self.queue), *workbench_routes(
+            self, self.live, writes_only=not self.workbench_enabled)]
+        http_app = self.http_app = create_app([], self.handlers, self._http_settings(),
+                                              websocket=self.stream_sockets, internal=internal)
         http_app.on_shutdown.append(self.stream_sockets.on_shutdown)
+        http_app.on_shutdown.append(self.live.close_all)
         runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
@@ -275,6 +306,27 @@ class App:
         await self.state.aclose()
         await self.stream_store.storage.aclose()
 
+    # --- what the Workbench API reads (http.workbench.WorkbenchSource) ----------------------
+
+    @property
+    def project_root(self) -> Path:
+        return self.settings.project_root
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.traces
+
+    def steps(self) -> list[Step]:
+        return list(self.project.steps) if self.project is not None else []
+
+    def step_errors(self) -> dict[str, list[str]]:
+        errors = self.project.errors if self.project is not None else {}
+        return {file: [e.message for e in problems] for file, problems in errors.items()}
+
+    def run_cron(self, step: Step, trace_id: str) -> None:
+        assert self._tg is not None, "the app is not running"
+        self._tg.start_soon(self.handlers.cron_tick, step, trace_id)
+
     # --- what the harness and the CLI read ---------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -291,13 +343,23 @@ class App:
         }
 
 
+def _recorder(settings: Settings) -> Recorder:
+    try:
+        retention = Retention(max_traces=settings.max_traces, max_logs=settings.max_logs,
+                              retention_hours=settings.retention_hours)
+        backend = open_backend(settings.observability, settings.data_dir)
+    except ValueError as exc:
+        raise SettingsError(f"{settings.project_root / 'motia.toml'}: {exc}") from exc
+    return Recorder(backend, retention=retention)
+
+
 async def serve(settings: Settings, strict: bool) -> int:
     """Run until SIGINT/SIGTERM; the CLI's exit code."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
     try:
         app = App(settings, strict=strict, watch=not strict)
     # The project's own settings (a runner, the stream hook, a store): say which.
-    except (RunnerConfigError, HookNotFound, StateError, QueueError) as exc:
+    except (RunnerConfigError, HookNotFound, SettingsError, StateError, QueueError) as exc:
         log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
         return 1
     stopped = anyio.Event()

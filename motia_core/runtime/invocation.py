@@ -51,6 +51,7 @@ from motia_core.protocol.errors import (
     RunnerNotReady,
 )
 from motia_core.runners import RunnerPool
+from motia_core.runners.process import RunnerProcess
 from motia_core.runtime.body_checks import BodyChecks
 from motia_core.runtime.leftover import DEFAULT_LEFTOVER_WORK_S, EndedInvocations
 from motia_core.state import StateAdapter, StateError
@@ -79,6 +80,7 @@ class ActiveInvocation:
     step: Step
     trace_id: str
     span_id: str
+    runner: str | None = None  # the process running it ("python#0"), for its log records
 
 
 class Invoker:
@@ -105,8 +107,12 @@ class Invoker:
         validate_body: bool = False,
     ) -> Any:
         """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
-        span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry)
-        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id)
+        pool = self.pools.get(step.language)
+        runner, unavailable = _pick(pool, step)
+        span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
+                                      language=step.language,
+                                      runner=runner.name if runner is not None else None)
+        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id, span.runner)
         self.active[invocation.id] = invocation
         params = InvokeParams(
             invocation_id=invocation.id,
@@ -122,13 +128,9 @@ class Invoker:
         # returned or raised: the calls of a stopped handler's leftover work are refused.
         stopped = True
         try:
-            pool = self.pools.get(step.language)
-            if pool is None:
-                raise RunnerNotReady(
-                    f"no {step.language} runner is running for {step.file}; start it with "
-                    f"--runners {step.language}"
-                )
-            output = await pool.invoke(params, timeout_s)
+            if runner is None:
+                raise unavailable or RunnerNotReady(f"no runner for {step.file}")
+            output = await runner.invoke(params, timeout_s)
             stopped = False
         except RpcError as exc:
             stopped = not isinstance(exc, HandlerError)
@@ -142,6 +144,17 @@ class Invoker:
             self.ended.add(invocation, stopped=stopped)
         self.traces.end_span(span.id)
         return output
+
+
+def _pick(pool: RunnerPool | None, step: Step) -> tuple[RunnerProcess | None, RpcError | None]:
+    """The process that will run ``step`` (so its span names it), or why there is none."""
+    if pool is None:
+        return None, RunnerNotReady(f"no {step.language} runner is running for {step.file}; "
+                                    f"start it with --runners {step.language}")
+    try:
+        return pool.pick(), None
+    except RpcError as exc:
+        return None, exc
 
 
 def _span_error(exc: RpcError) -> SpanError:
@@ -295,5 +308,6 @@ class Callbacks:
                        step=None, flows=None, fields=p.fields)
             return
         log_record(logging.getLogger("motia.step"), p.level, p.msg, trace_id=inv.trace_id,
-                   step=inv.step.name, flows=list(inv.step.flows), fields=p.fields)
+                   step=inv.step.name, flows=list(inv.step.flows), fields=p.fields,
+                   span_id=inv.span_id, runner=inv.runner)
         self._record(inv, LogTraceEvent(level=p.level, message=p.msg, timestamp=now_ms()))

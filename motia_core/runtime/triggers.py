@@ -170,8 +170,10 @@ class AppHandlers:
 
     # --- cron ------------------------------------------------------------------------------
 
-    async def cron_tick(self, step: Step) -> None:
-        trace_id = new_trace_id()
+    async def cron_tick(self, step: Step, trace_id: str | None = None) -> None:
+        """One tick of a cron step under a new trace (or ``trace_id``: the Workbench's "run
+        now" answers with the id before the tick ends)."""
+        trace_id = trace_id or new_trace_id()
         expression = step.config.cron  # type: ignore[union-attr]
         try:
             await self.invoker.invoke(step, "cron", None, trace_id=trace_id,

@@ -148,6 +148,21 @@ class StreamStore:
                 if isinstance(item, dict) and isinstance(item.get("id"), str) else item
                 for item in items]
 
+    async def groups(self) -> list[tuple[str, str, int]]:
+        """``(stream, group, item count)`` for every group holding items, for the Workbench."""
+        found = []
+        for name in await self.storage.groups():
+            prefix, _, rest = name.partition(_SEP)
+            stream, sep, group = rest.partition(_SEP)
+            if prefix == "stream" and sep:
+                found.append((stream, group, len(await self.storage.keys(name))))
+        return found
+
+    async def items(self, stream: str, group: str) -> list[tuple[str, Any]]:
+        """``(id, item)`` for every item of the group in id order, without markers."""
+        return [(item.key, without_marker(item.value))
+                for item in await self.storage.items(_group(stream, group))]
+
     async def send(self, stream: str, group: str, item_id: str | None, event_type: str,
                    data: Any) -> None:
         """An ephemeral event to the channel's subscribers; nothing is stored."""

@@ -27,6 +27,7 @@ from motia_core.http import (
     RoutesInvalid,
     create_app,
 )
+from motia_core.http.policy import OperatorPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -351,6 +352,17 @@ async def test_head_uses_the_get_route_without_a_body(server: Server) -> None:
 ORIGIN = "http://localhost:5173"
 
 
+async def test_no_origin_gets_a_cors_grant_by_default(server: Server) -> None:
+    for origin in (ORIGIN, "https://evil.example"):
+        headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+        async with server.session.options("/echo", headers=headers) as resp:
+            assert "Access-Control-Allow-Origin" not in resp.headers
+            assert "Access-Control-Allow-Credentials" not in resp.headers
+        async with server.session.get("/users/1", headers={"Origin": origin}) as resp:
+            assert resp.status == 200 and "Access-Control-Allow-Origin" not in resp.headers
+
+
+@settings(cors_origins=["localhost"])
 async def test_cors_reflects_the_origin_with_credentials(server: Server) -> None:
     async with server.session.get("/users/1", headers={"Origin": ORIGIN}) as resp:
         assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -364,6 +376,7 @@ async def test_cors_reflects_the_origin_with_credentials(server: Server) -> None
         assert "Access-Control-Allow-Origin" not in resp.headers
 
 
+@settings(cors_origins=["localhost"])
 async def test_preflight_is_answered_before_routing(server: Server) -> None:
     headers = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT",
                "Access-Control-Request-Headers": "content-type, authorization"}
@@ -387,6 +400,39 @@ async def test_a_cors_allow_list_only_reflects_listed_origins(server: Server) ->
         assert resp.status == 200
         assert "Access-Control-Allow-Origin" not in resp.headers
         assert "Access-Control-Allow-Credentials" not in resp.headers
+    async with server.session.get("/users/1", headers={"Origin": "http://localhost:1"}) as resp:
+        assert "Access-Control-Allow-Origin" not in resp.headers  # "localhost" is not listed
+
+
+@settings(cors_origins=["*"])
+async def test_a_cors_wildcard_grants_any_origin_without_credentials(server: Server) -> None:
+    async with server.session.get("/users/1", headers={"Origin": "https://evil.example"}) as resp:
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in resp.headers
+
+
+@settings(operators=OperatorPolicy(open=False, token="s3cret"))
+async def test_operator_endpoints_need_the_admin_token_when_closed(server: Server) -> None:
+    body = {"topic": "t", "data": 1}
+    async with server.session.post("/emit", json=body) as resp:
+        assert resp.status == 401
+        assert "Authorization: Bearer" in (await resp.json())["message"]
+    async with server.session.post("/emit", json=body,
+                                   headers={"Authorization": "Bearer wrong"}) as resp:
+        assert resp.status == 401
+    async with server.session.post("/emit", json=body,
+                                   headers={"Authorization": "Bearer s3cret"}) as resp:
+        assert resp.status == 200
+    async with server.session.post("/echo", json=body) as resp:
+        assert resp.status != 401  # api steps are not operator endpoints
+
+
+@settings(operators=OperatorPolicy(open=False))
+async def test_operator_endpoints_are_off_without_a_token(server: Server) -> None:
+    async with server.session.post("/emit", json={"topic": "t"},
+                                   headers={"Authorization": "Bearer "}) as resp:
+        assert resp.status == 401
+        assert "MOTIA_ADMIN_TOKEN" in (await resp.json())["message"]
 
 
 # --- system endpoints and hot reload -------------------------------------------------------------

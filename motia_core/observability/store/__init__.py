@@ -1,0 +1,58 @@
+"""Where traces and logs are kept: one interface (``base.py``), memory and SQLite backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from motia_core.observability.store.base import (
+    DEFAULT_MAX_LOGS,
+    DEFAULT_MAX_TRACES,
+    DEFAULT_RETENTION_HOURS,
+    InvalidCursor,
+    LogEntry,
+    LogQuery,
+    ObservabilityBackend,
+    Page,
+    Retention,
+    TraceQuery,
+    TraceSummary,
+    summarize,
+)
+from motia_core.observability.store.memory import DiscardBackend, MemoryBackend
+from motia_core.observability.store.sqlite import FILE_NAME, ObservabilityStoreError, SqliteBackend
+
+__all__ = (
+    "BACKEND_KINDS",
+    "DEFAULT_MAX_LOGS",
+    "DEFAULT_MAX_TRACES",
+    "DEFAULT_RETENTION_HOURS",
+    "DiscardBackend",
+    "InvalidCursor",
+    "LogEntry",
+    "LogQuery",
+    "MemoryBackend",
+    "ObservabilityBackend",
+    "ObservabilityStoreError",
+    "Page",
+    "Retention",
+    "SqliteBackend",
+    "TraceQuery",
+    "TraceSummary",
+    "open_backend",
+    "summarize",
+)
+
+BACKEND_KINDS = ("sqlite", "memory", "off")
+
+
+def open_backend(kind: str, motia_dir: Path) -> ObservabilityBackend:
+    """The backend of ``kind`` for the project's ``.motia/`` (nothing touched until first use)."""
+    name = kind.strip().lower()
+    if name == "sqlite":
+        return SqliteBackend(Path(motia_dir) / FILE_NAME)
+    if name == "memory":
+        return MemoryBackend()
+    if name == "off":
+        return DiscardBackend()
+    raise ValueError(f"unknown observability store {kind!r} (setting `observability` in "
+                     f"motia.toml or MOTIA_OBSERVABILITY); use one of {', '.join(BACKEND_KINDS)}")

@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The Workbench (web UI): npm ci when its lock file changes, a build when its sources do. The
+# build goes into the Python package (motia_core/workbench/static/, gitignored, in the wheel).
+WORKBENCH_MODULES := workbench/node_modules/.package-lock.json
+WORKBENCH_BUILT := motia_core/workbench/static/index.html
+WORKBENCH_SOURCES := $(shell find workbench/src -type f 2>/dev/null) workbench/index.html \
+	workbench/vite.config.ts workbench/tsconfig.json
 
 .PHONY: install run test bench bench-compare bench-ab lint schema clean
 
-install: $(STAMP)
+install: $(STAMP) $(WORKBENCH_BUILT)
 
 $(STAMP): pyproject.toml runners/node/package-lock.json examples/polyglot/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +21,13 @@ $(STAMP): pyproject.toml runners/node/package-lock.json examples/polyglot/packag
 	npm ci --prefix runners/node --no-audit --no-fund --loglevel=error
 	npm ci --prefix examples/polyglot --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+$(WORKBENCH_MODULES): workbench/package-lock.json
+	npm ci --prefix workbench --no-audit --no-fund --loglevel=error
+	touch $(WORKBENCH_MODULES)
+
+$(WORKBENCH_BUILT): $(WORKBENCH_MODULES) $(WORKBENCH_SOURCES)
+	npm run build --prefix workbench
 
 # The main job: the polyglot example (TypeScript + Python) under `motia dev` on :3000.
 run: install

@@ -1,10 +1,10 @@
-// A flow's steps and their topics as a graph laid out by dagre (left to right); the page draws
+// A flow's steps and their topics as a graph laid out by dagre (top to bottom, as Motia draws); the page draws
 // the result as SVG. Edges come from the API's `edges`; a topic nobody emits or nobody
 // subscribes to is a node of its own, drawn as a warning.
 import { Graph, layout } from '@dagrejs/dagre'
 import type { Edge, Step, Topic } from './api'
 
-export const NODE_W = 216
+export const NODE_W = 200
 export const NODE_H = 62
 const TOPIC_W = 150
 const TOPIC_H = 30
@@ -43,7 +43,21 @@ export interface Layout {
 }
 
 const topicNode = (topic: string) => `topic:${topic}`
-const labelWidth = (text: string) => Math.min(220, 12 + text.length * 6.6)
+
+/** The point halfway along a polyline, where an edge's topic is written. */
+function midpoint(points: Point[]): Point | null {
+  if (points.length === 0) return null
+  const lengths = points.slice(1).map((p, i) => Math.hypot(p.x - points[i].x, p.y - points[i].y))
+  let rest = lengths.reduce((a, b) => a + b, 0) / 2
+  for (let i = 0; i < lengths.length; i++) {
+    if (rest <= lengths[i] && lengths[i] > 0) {
+      const t = rest / lengths[i]
+      return { x: points[i].x + (points[i + 1].x - points[i].x) * t, y: points[i].y + (points[i + 1].y - points[i].y) * t }
+    }
+    rest -= lengths[i]
+  }
+  return points[0]
+}
 
 /** Orphan topics touching the given steps, each with the edge that joins it to its step. */
 function orphans(topics: Topic[], inFlow: Set<string>): { topic: Topic; edges: Edge[] }[] {
@@ -62,7 +76,8 @@ function orphans(topics: Topic[], inFlow: Set<string>): { topic: Topic; edges: E
 
 export function layoutFlow(steps: Step[], edges: Edge[], topics: Topic[]): Layout {
   const g = new Graph({ multigraph: true })
-  g.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 90, edgesep: 16, marginx: 16, marginy: 16 })
+  // No label nodes: they double the ranks. The gap between ranks holds the topic instead.
+  g.setGraph({ rankdir: 'TB', nodesep: 36, ranksep: 64, edgesep: 14, marginx: 16, marginy: 16 })
   g.setDefaultEdgeLabel(() => ({}))
   const inFlow = new Set(steps.map((s) => s.id))
   for (const step of steps) g.setNode(step.id, { width: NODE_W, height: NODE_H })
@@ -71,12 +86,7 @@ export function layoutFlow(steps: Step[], edges: Edge[], topics: Topic[]): Layou
   const loose = orphans(topics, inFlow)
   for (const { topic } of loose) g.setNode(topicNode(topic.topic), { width: TOPIC_W, height: TOPIC_H })
   const all = [...drawn, ...loose.flatMap((o) => o.edges)]
-  all.forEach((edge, i) => {
-    const orphan = edge.from.startsWith('topic:') || edge.to.startsWith('topic:')
-    // An orphan's edge needs no label: the topic node says the name.
-    const label = orphan ? { width: 0, height: 0 } : { width: labelWidth(edge.topic), height: 18 }
-    g.setEdge(edge.from, edge.to, { ...label, labelpos: 'c' }, `e${i}`)
-  })
+  all.forEach((edge, i) => g.setEdge(edge.from, edge.to, {}, `e${i}`))
   layout(g)
 
   const bySteps = new Map(steps.map((s) => [s.id, s]))
@@ -89,13 +99,13 @@ export function layoutFlow(steps: Step[], edges: Edge[], topics: Topic[]): Layou
     }
   })
   const laidEdges: LaidEdge[] = g.edges().map((e) => {
-    const label = g.edge(e)
+    const points = (g.edge(e).points ?? []) as Point[]
     const edge = all[Number(e.name!.slice(1))]
+    // An orphan's edge needs no label: the topic node says the name.
     const orphan = edge.from.startsWith('topic:') || edge.to.startsWith('topic:')
     return {
       key: e.name!, from: edge.from, to: edge.to, topic: edge.topic, virtual: edge.virtual, orphan,
-      points: (label.points ?? []) as Point[],
-      label: orphan || label.x === undefined ? null : { x: label.x, y: label.y! },
+      points, label: orphan ? null : midpoint(points),
     }
   })
   const graph = g.graph()

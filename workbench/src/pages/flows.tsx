@@ -152,7 +152,8 @@ function StepPanel({ step, flow }: { step: Step; flow: string }) {
         <dd data-testid="step-type">{step.type}</dd>
         <dt>Language</dt>
         <dd data-testid="step-language">
-          <LangBadge language={step.language} label={`${sourceLanguage(step.file, step.language)} · ${step.language}`} />
+          <LangBadge language={step.language} label={sourceLanguage(step.file, step.language)} />{' '}
+          <span class="muted small">runner {step.language}</span>
         </dd>
         <dt>File</dt>
         <dd>

@@ -132,7 +132,10 @@ function SpanRow({ row, t0, total, open, toggle }: {
               title={e.type}
             />
           ))}
-          <span class="span-duration" style={{ left: `min(calc(${left + width}% + 6px), calc(100% - 70px))` }}>
+          <span
+            class="span-duration"
+            style={left + width > 80 ? { right: `calc(${100 - left}% + 6px)` } : { left: `calc(${left + width}% + 6px)` }}
+          >
             {span.endMs === null ? 'running' : duration(end - span.startMs)}
           </span>
         </div>

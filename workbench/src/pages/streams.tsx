@@ -2,7 +2,7 @@
 // stream socket every Motia stream client speaks (join a group, then sync/create/update/delete).
 import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, enc, type StreamInfo } from '../api'
+import { api, ApiError, enc, type StreamInfo } from '../api'
 import { Empty, ErrorBox, Json, PageHeader } from '../components'
 import { clock, preview } from '../format'
 import { useLoad } from '../hooks'
@@ -39,7 +39,8 @@ function useGroup(stream: string, group: string) {
     setCustom([])
     api<{ items: { id: string; data: unknown }[] }>(`streams/${enc(stream)}/${enc(group)}`).then(
       (page) => !closed && setItems((now) => now ?? page.items.map((i) => ({ ...i, changedMs: null }))),
-      (e: unknown) => !closed && setError(e),
+      // No such group yet (a job not started): it fills in over the socket once it exists.
+      (e: unknown) => !closed && (e instanceof ApiError && e.status === 404 ? setItems((now) => now ?? []) : setError(e)),
     )
     const url = new URL('/', location.href)
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'

@@ -5,7 +5,7 @@ The web UI is built from ``workbench/`` (Vite) into ``motia_core/workbench/stati
 relative and it routes by the URL's hash (``/__motia/#/traces/<id>``), so serving it takes two
 routes: ``/__motia/`` (index.html) and ``/__motia/assets/...``. ``/__motia`` redirects to
 ``/__motia/`` so the relative URLs resolve under it. Its data comes from ``/__motia/api/``,
-served elsewhere.
+served by :mod:`motia_core.http.workbench` (a separate room: this one only serves files).
 
 When the assets were not built (a source checkout before ``make install``), the page says so and
 how to fix it, instead of a bare 404.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ("STATIC_DIR", "WORKBENCH_PATH", "workbench_routes")
+__all__ = ("STATIC_DIR", "WORKBENCH_PATH", "workbench_ui_routes")
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "workbench" / "static"
 WORKBENCH_PATH = "/__motia/"
@@ -40,7 +40,7 @@ this page. A wheel of motia-core ships them already built.</p>
 """
 
 
-def workbench_routes(static_dir: Path = STATIC_DIR) -> list[web.RouteDef]:
+def workbench_ui_routes(static_dir: Path = STATIC_DIR) -> list[web.RouteDef]:
     """GET (and HEAD) ``/__motia``, ``/__motia/`` and ``/__motia/assets/{name}``.
 
     ``static_dir`` is read on each request, so a Workbench rebuilt while the server runs is

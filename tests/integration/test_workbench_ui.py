@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from motia_core.http import ApiOutcome, IncomingTrace, Route, create_app
-from motia_core.http.workbench import STATIC_DIR, workbench_routes
+from motia_core.http.workbench_ui import STATIC_DIR, workbench_ui_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ class NoSteps:
 
 @asynccontextmanager
 async def serve(static_dir: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    app = create_app([], NoSteps(), internal=workbench_routes(static_dir))
+    app = create_app([], NoSteps(), internal=workbench_ui_routes(static_dir))
     runner = web.AppRunner(app)
     await runner.setup()
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ("STATIC_DIR", "WORKBENCH_PATH", "workbench_ui_routes")
+__all__ = ("STATIC_DIR", "WORKBENCH_PATH", "redirect_to_workbench", "workbench_ui_routes")
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "workbench" / "static"
 WORKBENCH_PATH = "/__motia/"
@@ -40,6 +40,14 @@ this page. A wheel of motia-core ships them already built.</p>
 """
 
 
+def redirect_to_workbench(query_string: str = "") -> web.Response:
+    """A 308 to ``/__motia/`` (keeping the query), for ``/__motia`` and for ``/`` when no api
+    step serves ``GET /``. Returned, not raised: the app's error middleware turns raised HTTP
+    errors into JSON, without their Location."""
+    location = WORKBENCH_PATH + (f"?{query_string}" if query_string else "")
+    return web.Response(status=308, headers={"Location": location})
+
+
 def workbench_ui_routes(static_dir: Path = STATIC_DIR) -> list[web.RouteDef]:
     """GET (and HEAD) ``/__motia``, ``/__motia/`` and ``/__motia/assets/{name}``.
 
@@ -49,9 +57,7 @@ def workbench_ui_routes(static_dir: Path = STATIC_DIR) -> list[web.RouteDef]:
     assets = static_dir / "assets"
 
     async def redirect(request: web.Request) -> web.StreamResponse:
-        # Returned, not raised: the app's error middleware turns raised HTTP errors into JSON.
-        location = WORKBENCH_PATH + (f"?{request.query_string}" if request.query_string else "")
-        return web.Response(status=308, headers={"Location": location})
+        return redirect_to_workbench(request.query_string)
 
     async def index(request: web.Request) -> web.StreamResponse:
         page = static_dir / "index.html"

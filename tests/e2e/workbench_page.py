@@ -43,7 +43,11 @@ class WorkbenchPage:
         return await self.browser.evaluate(expression)
 
     async def wait(self, expression: str, what: str, timeout_s: float = 30.0) -> Any:
-        return await self.browser.wait_for(expression, what, timeout_s)
+        """expression's first truthy value; an element counts as true (DevTools returns a node
+        by value as ``{}``, which Python reads as false)."""
+        return await self.browser.wait_for(
+            f"(() => {{ const found = ({expression}); return found instanceof Node || found }})()",
+            what, timeout_s)
 
     async def click(self, selector: str) -> None:
         """A click on the first match (SVG elements included, which have no .click())."""

@@ -101,7 +101,7 @@ export interface EmitEvent {
   timestamp: number
   topic: string
   success: boolean
-  data: unknown
+  data?: unknown
 }
 export interface StreamEvent {
   type: 'stream'
@@ -167,9 +167,11 @@ export interface StreamInfo {
 export interface DeadLetter {
   id: string
   queue: string
+  step?: string
   topic: string
   data: unknown
-  error: string | null
+  // The last failure: a sentence, or the error with its stack.
+  error: string | SpanError | null
   attempts: number
   failedMs: number
   traceId: string | null

@@ -29,7 +29,7 @@ export function ago(ms: number, now = Date.now()): string {
 }
 
 export function shortId(id: string): string {
-  return id.length > 12 ? id.slice(0, 8) : id
+  return id.length > 16 ? id.slice(0, 8) : id
 }
 
 export function json(value: unknown, indent = 2): string {

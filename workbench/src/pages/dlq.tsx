@@ -11,7 +11,13 @@ import { href, navigate } from '../router'
 
 const LIMIT = 200
 
-const firstLine = (text: string | null) => (text ?? '').split('\n').find((l) => l.trim()) ?? ''
+const errorText = (error: DeadLetter['error']): string =>
+  error === null ? '' : typeof error === 'string' ? error : `${error.name ? `${error.name}: ` : ''}${error.message}`
+
+const firstLine = (text: string) => text.split('\n').find((l) => l.trim()) ?? ''
+
+const stackOf = (error: DeadLetter['error']): string =>
+  error !== null && typeof error === 'object' && error.stack ? error.stack : errorText(error)
 
 export function DeadLetters({ selected }: { selected: string | null }) {
   const letters = useLoad(() => api<Page<DeadLetter>>(`dlq${query({ limit: LIMIT })}`), [])
@@ -77,13 +83,14 @@ export function DeadLetters({ selected }: { selected: string | null }) {
                 <tr data-testid="dlq-row" data-id={d.id} data-topic={d.topic} data-queue={d.queue} class={selected === d.id ? 'active' : ''}>
                   <td class="nowrap">{clock(d.failedMs)}</td>
                   <td>
-                    <code>{d.queue}</code>
+                    <code>{d.step ?? d.queue}</code>
+                    {d.step && <div class="muted small mono">{d.queue}</div>}
                   </td>
                   <td>
                     <code>{d.topic}</code>
                   </td>
                   <td class="num">{d.attempts}</td>
-                  <td class="error-text small">{firstLine(d.error).slice(0, 140)}</td>
+                  <td class="error-text small wrap">{firstLine(errorText(d.error))}</td>
                   <td>
                     {d.traceId && (
                       <a href={href(['traces', d.traceId])}>
@@ -106,7 +113,8 @@ export function DeadLetters({ selected }: { selected: string | null }) {
                       <h3>Event data</h3>
                       <Json value={d.data} />
                       <h3>Last error</h3>
-                      <pre class="stack">{d.error}</pre>
+                      <div class="strong error-text">{errorText(d.error)}</div>
+                      <pre class="stack">{stackOf(d.error)}</pre>
                     </td>
                   </tr>
                 )}

@@ -31,13 +31,33 @@ function matches(record: LogRecord, f: Filter): boolean {
   return true
 }
 
+/** The first line; the rest (a stack, usually) one click away. */
+function Message({ text }: { text: string }) {
+  const [first, ...rest] = text.split('\n')
+  return (
+    <>
+      <span data-testid="log-message">{first}</span>
+      {rest.length > 0 && (
+        <details class="more">
+          <summary>{rest.length} more line{rest.length === 1 ? '' : 's'}</summary>
+          <pre class="stack">{rest.join('\n')}</pre>
+        </details>
+      )}
+    </>
+  )
+}
+
+// Fields the core adds to every step's line: shown after the step's own, dimmed.
+const SYSTEM_FIELDS = new Set(['action', 'logger', 'flows'])
+
 function Fields({ fields }: { fields: Record<string, unknown> | null }) {
-  const entries = Object.entries(fields ?? {})
-  if (entries.length === 0) return null
+  const all = Object.entries(fields ?? {})
+  if (all.length === 0) return null
+  const entries = [...all.filter(([k]) => !SYSTEM_FIELDS.has(k)), ...all.filter(([k]) => SYSTEM_FIELDS.has(k))]
   return (
     <div class="fields" data-testid="log-fields">
       {entries.map(([k, v]) => (
-        <span class="field-kv" key={k}>
+        <span class={`field-kv${SYSTEM_FIELDS.has(k) ? ' system' : ''}`} key={k}>
           <span class="field-key">{k}</span>=<JsonInline value={v} />
         </span>
       ))}
@@ -183,7 +203,7 @@ export function Logs({ query: params }: { query: URLSearchParams }) {
                   {r.step ?? <span class="muted">{r.runner ?? 'core'}</span>}
                 </td>
                 <td class="message">
-                  <span data-testid="log-message">{r.message}</span>
+                  <Message text={r.message} />
                   <Fields fields={r.fields} />
                 </td>
                 <td class="nowrap">

@@ -66,7 +66,7 @@ function EventLine({ event, start }: { event: SpanEvent; start: number }) {
         <>
           <code class="op">emit</code> <code class="strong">{event.topic}</code>{' '}
           {event.success ? <span class="ok">✓</span> : <span class="error-text">✗ not delivered</span>}{' '}
-          <JsonInline value={event.data} />
+          {event.data !== undefined && <JsonInline value={event.data} />}
         </>
       )
       break

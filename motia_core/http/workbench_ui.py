@@ -41,11 +41,12 @@ this page. A wheel of motia-core ships them already built.</p>
 
 
 def redirect_to_workbench(query_string: str = "") -> web.Response:
-    """A 308 to ``/__motia/`` (keeping the query), for ``/__motia`` and for ``/`` when no api
-    step serves ``GET /``. Returned, not raised: the app's error middleware turns raised HTTP
-    errors into JSON, without their Location."""
+    """A 307 to ``/__motia/`` (keeping the query), for ``/__motia`` and for ``/`` when no api
+    step serves ``GET /``. Temporary, not 308: a browser caches a permanent redirect, and would
+    keep leaving ``/`` after a step starts serving it. Returned, not raised: the app's error
+    middleware turns raised HTTP errors into JSON, without their Location."""
     location = WORKBENCH_PATH + (f"?{query_string}" if query_string else "")
-    return web.Response(status=308, headers={"Location": location})
+    return web.Response(status=307, headers={"Location": location})
 
 
 def workbench_ui_routes(static_dir: Path = STATIC_DIR) -> list[web.RouteDef]:

@@ -81,7 +81,7 @@ async def test_index_and_assets_are_served_under_the_prefix(built: Path) -> None
 async def test_the_bare_prefix_redirects_so_relative_asset_urls_resolve(built: Path) -> None:
     async with serve(built) as client:
         async with client.get("/__motia", allow_redirects=False) as bare:
-            assert bare.status == 308
+            assert bare.status == 307
             assert bare.headers["Location"] == "/__motia/"
         async with client.get("/__motia?x=1", allow_redirects=False) as with_query:
             assert with_query.headers["Location"] == "/__motia/?x=1"

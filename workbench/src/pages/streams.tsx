@@ -1,11 +1,12 @@
 // Streams: the project's streams and groups, and a group's items, live. Items arrive over the
 // stream socket every Motia stream client speaks (join a group, then sync/create/update/delete).
 import { Fragment } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, ApiError, enc, type StreamInfo } from '../api'
 import { Empty, ErrorBox, Json, PageHeader } from '../components'
 import { clock, preview } from '../format'
 import { useLoad } from '../hooks'
+import { useDebounced } from '../live'
 import { href, navigate } from '../router'
 
 interface Item {
@@ -27,7 +28,9 @@ const idOf = (data: unknown, fallback?: string): string =>
   String((data as { id?: unknown } | null)?.id ?? fallback ?? '')
 
 /** The group's items, kept current by the stream socket while the page shows them. */
-function useGroup(stream: string, group: string) {
+function useGroup(stream: string, group: string, onMembership: () => void) {
+  const membership = useRef(onMembership)
+  membership.current = onMembership
   const [items, setItems] = useState<Item[] | null>(null)
   const [custom, setCustom] = useState<Custom[]>([])
   const [error, setError] = useState<unknown>(null)
@@ -60,6 +63,7 @@ function useGroup(stream: string, group: string) {
         setItems(event.data.map((data: unknown) => ({ id: idOf(data), data, changedMs: null })))
       } else if (event.type === 'create' || event.type === 'update') {
         const id = idOf(event.data, frame.id)
+        if (event.type === 'create') membership.current()
         setItems((now) => {
           const rest = (now ?? []).filter((i) => i.id !== id)
           const item = { id, data: event.data, changedMs: at }
@@ -70,6 +74,7 @@ function useGroup(stream: string, group: string) {
         })
       } else if (event.type === 'delete') {
         const id = idOf(event.data, frame.id)
+        membership.current()
         setItems((now) => (now ?? []).filter((i) => i.id !== id))
       } else if (event.type === 'event' && event.event) {
         setCustom((now) => [{ at, type: String(event.event.type), data: event.event.data }, ...now].slice(0, 100))
@@ -84,8 +89,8 @@ function useGroup(stream: string, group: string) {
   return { items, custom, error, connected }
 }
 
-function Group({ stream, group }: { stream: string; group: string }) {
-  const { items, custom, error, connected } = useGroup(stream, group)
+function Group({ stream, group, onMembership }: { stream: string; group: string; onMembership: () => void }) {
+  const { items, custom, error, connected } = useGroup(stream, group, onMembership)
   const [open, setOpen] = useState<string | null>(null)
   return (
     <section data-testid="stream-group" data-stream={stream} data-group={group} data-connected={String(connected)}>
@@ -153,6 +158,8 @@ function Group({ stream, group }: { stream: string; group: string }) {
 
 export function Streams({ stream, group }: { stream: string | null; group: string | null }) {
   const streams = useLoad(() => api<{ items: StreamInfo[] }>('streams'), [])
+  // An item created or deleted changes the groups' counts on the left (or adds the group).
+  const recount = useDebounced(streams.reload, 300)
   return (
     <div class="page">
       <PageHeader title="Streams">
@@ -184,7 +191,7 @@ export function Streams({ stream, group }: { stream: string | null; group: strin
               </li>
             ))}
           </ul>
-          {stream && group ? <Group stream={stream} group={group} /> : <Empty>Pick a stream group on the left.</Empty>}
+          {stream && group ? <Group stream={stream} group={group} onMembership={recount} /> : <Empty>Pick a stream group on the left.</Empty>}
         </div>
       )}
     </div>

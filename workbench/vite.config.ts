@@ -12,8 +12,4 @@ export default defineConfig({
     // One small page: a single script and stylesheet keep the served file list short.
     chunkSizeWarningLimit: 300,
   },
-  server: {
-    // `npm run dev` next to `motia dev -p 3000`: the API and live socket are the real server's.
-    proxy: { '/__motia/api': { target: 'http://127.0.0.1:3000', ws: true } },
-  },
 })

@@ -187,6 +187,14 @@ export interface Runner {
   steps: number
 }
 
+export interface CronJob {
+  stepId: string
+  name: string
+  cron: string
+  nextRunMs: number | null
+  lastRunMs: number | null
+}
+
 export interface Page<T> {
   items: T[]
   nextCursor: string | null

@@ -1,8 +1,8 @@
 // Flows: the steps of a flow as a graph laid out automatically; click a step for its config.
-import { useMemo } from 'preact/hooks'
-import { api, type Flows, type Step, type Topic } from '../api'
+import { useMemo, useState } from 'preact/hooks'
+import { api, type CronJob, type Flows, type Step, type Topic } from '../api'
 import { Empty, ErrorBox, Json, LangBadge, Method, PageHeader } from '../components'
-import { sourceLanguage } from '../format'
+import { clock, sourceLanguage } from '../format'
 import { edgePath, layoutFlow, type LaidNode } from '../graph'
 import { useLoad } from '../hooks'
 import { href, navigate } from '../router'
@@ -136,6 +136,45 @@ function Topics({ label, topics }: { label: string; topics: string[] }) {
   )
 }
 
+/** A cron step's schedule, and a button that runs it now (as a tick) with a link to its trace. */
+function CronRun({ step }: { step: Step }) {
+  const jobs = useLoad(() => api<{ items: CronJob[] }>('cron'), [step.id])
+  const job = jobs.data?.items.find((j) => j.stepId === step.id || j.name === step.name)
+  const [traceId, setTraceId] = useState<string | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const run = async () => {
+    setError(null)
+    try {
+      const answer = await api<{ traceId: string }>(`cron/${encodeURIComponent(step.name)}/run`, { method: 'POST' })
+      setTraceId(answer.traceId)
+      jobs.reload()
+    } catch (e) {
+      setError(e)
+    }
+  }
+  return (
+    <>
+      <dt>Cron</dt>
+      <dd>
+        <code>{step.cron}</code>
+        {job?.nextRunMs && <div class="muted small">next {clock(job.nextRunMs)}</div>}
+        {job?.lastRunMs && <div class="muted small">last {clock(job.lastRunMs)}</div>}
+        <div class="actions">
+          <button data-testid="cron-run" onClick={run}>
+            Run now
+          </button>
+          {traceId && (
+            <a data-testid="cron-trace" href={href(['traces', traceId])}>
+              its trace →
+            </a>
+          )}
+        </div>
+        <ErrorBox error={error} />
+      </dd>
+    </>
+  )
+}
+
 function StepPanel({ step, flow }: { step: Step; flow: string }) {
   return (
     <aside class="panel" data-testid="step-panel" data-step={step.name}>
@@ -168,14 +207,7 @@ function StepPanel({ step, flow }: { step: Step; flow: string }) {
             </dd>
           </>
         )}
-        {step.cron && (
-          <>
-            <dt>Cron</dt>
-            <dd>
-              <code>{step.cron}</code>
-            </dd>
-          </>
-        )}
+        {step.type === 'cron' && <CronRun step={step} />}
         <Topics label="Subscribes" topics={step.subscribes} />
         <Topics label="Emits" topics={step.emits} />
         <Topics label="Virtual subscribes" topics={step.virtualSubscribes} />

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, type Endpoint } from '../api'
 import { Empty, ErrorBox, Json, Method, PageHeader } from '../components'
-import { duration, json } from '../format'
+import { duration, json, shortId } from '../format'
 import { useLoad } from '../hooks'
 import { href, navigate } from '../router'
 import { example } from '../schema'
@@ -165,7 +165,7 @@ function RequestForm({ endpoint }: { endpoint: Endpoint }) {
             {sent.statusText} <span class="muted">in {duration(sent.ms)}</span>
             {sent.traceId && (
               <a class="trace-link" data-testid="response-trace" data-trace-id={sent.traceId} href={href(['traces', sent.traceId])}>
-                View trace {sent.traceId.slice(0, 8)} →
+                View trace {shortId(sent.traceId)} →
               </a>
             )}
           </div>

@@ -43,7 +43,7 @@ export function DeadLetters({ selected }: { selected: string | null }) {
     })
   const purge = () =>
     act(async () => {
-      const answer = await api<{ purged: number }>('dlq/purge', { method: 'POST', body: '{}' })
+      const answer = await api<{ purged: number }>('dlq/purge', { method: 'POST' })
       return `Purged ${answer.purged} dead letter${answer.purged === 1 ? '' : 's'}.`
     })
 

@@ -24,11 +24,8 @@ function matches(record: LogRecord, f: Filter): boolean {
   if (f.traceId && record.traceId !== f.traceId) return false
   if (f.step && record.step !== f.step) return false
   if (f.level && (RANK[record.level.toLowerCase()] ?? 2) < (RANK[f.level] ?? 0)) return false
-  if (f.q) {
-    const text = `${record.message} ${JSON.stringify(record.fields ?? {})}`.toLowerCase()
-    if (!text.includes(f.q.toLowerCase())) return false
-  }
-  return true
+  // As the API searches: in the message.
+  return !f.q || record.message.toLowerCase().includes(f.q.toLowerCase())
 }
 
 /** The first line; the rest (a stack, usually) one click away. */
@@ -169,7 +166,7 @@ export function Logs({ query: params }: { query: URLSearchParams }) {
         >
           <input
             type="search"
-            placeholder="Search messages and fields…"
+            placeholder="Search messages…"
             data-testid="log-search"
             value={text}
             onInput={(e) => setText((e.target as HTMLInputElement).value)}

@@ -3,37 +3,49 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements/dev.lock
+NODE_PACKAGES := runners/node/node_modules/.package-lock.json \
+	examples/polyglot/node_modules/.package-lock.json
+# What only the tests need: the stream client and the TypeScript compiler fixtures.
+TEST_NODE_PACKAGES := tests/fixtures/stream_client/node_modules/.package-lock.json \
+	tests/fixtures/tsc/node_modules/.package-lock.json
 # The Workbench (web UI): npm ci when its lock file changes, a build when its sources do. The
 # build goes into the Python package (motia_core/workbench/static/, gitignored, in the wheel).
-WORKBENCH_MODULES := workbench/node_modules/.package-lock.json
 WORKBENCH_BUILT := motia_core/workbench/static/index.html
 WORKBENCH_SOURCES := $(shell find workbench/src -type f 2>/dev/null) workbench/index.html \
 	workbench/vite.config.ts workbench/tsconfig.json
 
-.PHONY: install run test bench bench-compare bench-ab lint schema clean
+.PHONY: install test-deps run test bench bench-compare bench-ab lint lock upgrade schema clean
 
-install: $(STAMP) $(WORKBENCH_BUILT)
+install: $(STAMP) $(NODE_PACKAGES) $(WORKBENCH_BUILT)
 
-$(STAMP): pyproject.toml runners/node/package-lock.json examples/polyglot/package-lock.json
+# Python packages come from the lock (exact versions, hashes); pyproject.toml keeps the ranges
+# for those who install motia-core as a library. `pip check` fails when the lock misses one.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	npm ci --prefix runners/node --no-audit --no-fund --loglevel=error
-	npm ci --prefix examples/polyglot --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-$(WORKBENCH_MODULES): workbench/package-lock.json
-	npm ci --prefix workbench --no-audit --no-fund --loglevel=error
-	touch $(WORKBENCH_MODULES)
+# npm packages from each folder's lock file; npm ci writes node_modules/.package-lock.json.
+%/node_modules/.package-lock.json: %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund --loglevel=error
 
-$(WORKBENCH_BUILT): $(WORKBENCH_MODULES) $(WORKBENCH_SOURCES)
+$(WORKBENCH_BUILT): workbench/node_modules/.package-lock.json $(WORKBENCH_SOURCES)
 	npm run build --prefix workbench
 
 # The main job: the polyglot example (TypeScript + Python) under `motia dev` on :3000.
 run: install
 	$(BIN)/motia dev --project examples/polyglot
 
-test: install
+# Everything the tests need besides `install`: test-only npm packages, and Ruby and Chromium
+# from Debian's packages when missing (as root with apt-get; elsewhere their tests skip).
+test-deps: install $(TEST_NODE_PACKAGES)
+	scripts/system-deps.sh
+
+test: test-deps
 	$(BIN)/python -m pytest
 
 bench: install
@@ -43,19 +55,33 @@ bench: install
 # motia-core next to the original Motia (installed into bench/.scratch on first use) and the
 # bare limit; writes bench/results/compare-*.json and a PNG.
 bench-compare: install
-	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/bench.lock
 	$(BIN)/python bench/compare.py
 
 # motia-core at a git ref (BASE, default HEAD) against the working tree, interleaved in one run:
 # the before/after of a change to a hot path.
 BASE ?= HEAD
 bench-ab: install
-	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/bench.lock
 	$(BIN)/python bench/ab.py --base $(BASE)
 
 lint: install
 	$(BIN)/ruff check motia_core runners/python tests bench examples
 	$(BIN)/mypy
+
+# The locks, resolved with uv for every platform and Python >= 3.10. `make lock` adds what
+# pyproject.toml gained and keeps the other pins; `make upgrade` moves every pin to the newest
+# version the ranges allow.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --generate-hashes \
+	--python-version 3.10 -q
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q 'uv>=0.5'
+	$(UV_COMPILE) $(UV_FLAGS) --extra dev -o $(LOCK)
+	$(UV_COMPILE) $(UV_FLAGS) --extra bench -c $(LOCK) -o requirements/bench.lock
+
+upgrade: UV_FLAGS = --upgrade
+upgrade: lock
 
 # protocol/schema.json is generated from motia_core/protocol.py; a test fails when it is stale.
 schema: install

@@ -102,6 +102,14 @@ class _Pending:
         self.error: RpcError | None = None
 
 
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _fresh(error: RpcError) -> RpcError:
     # One exception instance raised in many tasks would share (and garble) its traceback.
     return RpcError.from_error(error.to_error())
@@ -275,8 +283,10 @@ class Endpoint:
             self._spawn(self._reply_error, None, InvalidRequest("neither a request nor a response"))
 
     def _violation(self, line: bytes, exc: Exception) -> ProtocolViolation:
+        # Classified by the line itself, not by the exception class: decoders differ in what
+        # they raise for bad UTF-8 (msgspec >= 0.20 raises DecodeError, older ones did not).
         what = ("a message nested too deeply to decode" if isinstance(exc, RecursionError)
-                else "a line that is not UTF-8 JSON" if isinstance(exc, UnicodeDecodeError)
+                else "a line that is not UTF-8 JSON" if not _is_utf8(line)
                 else "a line that is not JSON-RPC")
         shown = line[:200].decode("utf-8", "replace")
         return ProtocolViolation(f"{self.name} wrote {what}: {shown!r}")

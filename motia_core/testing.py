@@ -17,11 +17,13 @@ adapters, so tests are fast and leave nothing behind. Use it under pytest with t
 from __future__ import annotations
 
 import json as jsonlib
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import anyio
@@ -35,7 +37,36 @@ from motia_core.reload import ReloadReport
 from motia_core.runners import RunnerRegistry
 from motia_core.state import StateAdapter
 
-__all__ = ("MotiaTestApp", "Response")
+__all__ = ("MISSING", "MotiaTestApp", "Response", "missing", "require_runtime")
+
+# The start of every skip reason ``missing`` gives: a test run's summary gathers them on one line.
+MISSING = "not on this machine:"
+
+# How to get a runtime a test needs, by the command that runs it.
+_HOW_TO_GET = {
+    "node": "Node.js 20.6 or newer, e.g. apt-get install nodejs",
+    "ruby": "apt-get install ruby",
+    "chromium": "apt-get install chromium",
+}
+
+
+def missing(what: str, how: str | None = None) -> NoReturn:
+    """Something a test needs is not on this machine: a skip locally, a failure in CI
+    (``CI=true``), where every runtime's tests must run. ``how`` says how to get it."""
+    import pytest  # only the tests that call this need pytest
+
+    reason = f"{MISSING} {what}" + (f" ({how})" if how else "")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}, and CI must run every runtime's tests")
+    pytest.skip(reason)
+
+
+def require_runtime(command: str) -> str:
+    """The path of a runtime a test needs (see :func:`missing` for when it is absent)."""
+    path = shutil.which(command)
+    if path is None:
+        missing(command, _HOW_TO_GET.get(command))
+    return path
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def require(language: str) -> None:
     if language == "node":
         require_runtime("node")
         if not (runners_dir() / "node" / "node_modules" / "esbuild").is_dir():
-            missing("the Node runner's packages are missing: npm ci --prefix runners/node")
+            missing("the Node runner's packages", "make install, or npm ci --prefix runners/node")
     elif language != "python":
         require_runtime(language)
 

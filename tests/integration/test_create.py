@@ -40,14 +40,13 @@ def node_ready() -> None:
     """``node`` and the Node runner's packages (skip locally when absent, fail in CI)."""
     require_runtime("node")
     if not (NODE_MODULES / "esbuild").is_dir() or not (NODE_MODULES / "zod").is_dir():
-        missing("the Node runner's packages are not installed: "
-                 f"npm ci --prefix {NODE_MODULES.parent}")
+        missing("the Node runner's packages", f"npm ci --prefix {NODE_MODULES.parent}")
 
 
 def tsc() -> str:
     node_ready()
     if not TSC.is_file():
-        missing("the TypeScript compiler is not installed: npm ci --prefix tests/fixtures/tsc")
+        missing("the TypeScript compiler", "make test, or npm ci --prefix tests/fixtures/tsc")
     return str(TSC)
 
 

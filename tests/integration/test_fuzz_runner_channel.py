@@ -463,7 +463,7 @@ CRASHES = {
         Case("truncated", request(1, "state.get", VALID["state.get"])[:40]), "not JSON-RPC"),
     "text that is not JSON": (Case("garbage", b"Traceback (most recent call last):"),
                               "not JSON-RPC"),
-    "bytes that are not UTF-8": (Case("binary", b"\xff\xfe\x00\x01"), "not JSON-RPC"),
+    "bytes that are not UTF-8": (Case("binary", b"\xff\xfe\x00\x01"), "not UTF-8"),
     "invalid UTF-8 in the method": (
         Case("utf-8 method", request(1, "state.get", VALID["state.get"]).replace(
             b"state.get", b"state.g\xffet")), "not UTF-8"),

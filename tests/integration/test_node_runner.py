@@ -44,7 +44,7 @@ def require_node_runner() -> str:
     """``node``, with the runner's npm dependencies installed (skip locally, fail in CI)."""
     node = require_runtime("node")
     if not (NODE_MODULES / "esbuild").is_dir() or not ZOD["v4"].is_dir():
-        missing(f"the Node runner's dependencies are not installed: run npm ci --prefix {RUNNER}")
+        missing("the Node runner's packages", f"make install, or npm ci --prefix {RUNNER}")
     return node
 
 

@@ -498,7 +498,7 @@ def _interpreters() -> list[Any]:
 async def test_runner_works_without_fast_json_and_on_other_interpreters(
         python: str, env: dict[str, str]) -> None:
     if not os.path.exists(python):
-        missing(python)
+        missing(python, "an interpreter this test runs the runner on")
     async with spawn(python=python, env=env) as core:
         loaded = await core.load(step("basic_api_step.py"), step("state_step.py"),
                                  step("logger_step.py"), step("error_step.py"),

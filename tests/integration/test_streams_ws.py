@@ -456,7 +456,7 @@ class Lines:
 def stream_client() -> Path:
     require_runtime("node")
     if not (CLIENT_DIR / "node_modules" / "@motiadev" / "stream-client-node").is_dir():
-        missing(f"the stream client is not installed: run `npm ci` in {CLIENT_DIR}")
+        missing("the stream client", f"make test, or npm ci --prefix {CLIENT_DIR}")
     return CLIENT_DIR / "follow.mjs"
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from motia_core.testing import MotiaTestApp
+from motia_core.testing import MotiaTestApp, missing, require_runtime
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -16,10 +15,10 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(autouse=True)
 def _installed() -> None:
-    assert shutil.which("node"), "this example needs Node.js 20.6 or newer on PATH"
-    assert shutil.which("ruby"), "this example's SLA step needs Ruby 3 (apt-get install ruby)"
-    assert (PROJECT / "node_modules" / "zod").is_dir(), \
-        "run `npm ci --prefix examples/polyglot` first (`make install` does)"
+    require_runtime("node")
+    require_runtime("ruby")  # the SLA step
+    if not (PROJECT / "node_modules" / "zod").is_dir():
+        missing("the example's npm packages", "make install, or npm ci --prefix examples/polyglot")
 
 
 async def test_a_ticket_is_triaged_in_python_and_assigned_in_typescript() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import aiohttp
 import anyio
 import pytest
 
-from motia_core.testing import MotiaTestApp
+from motia_core.testing import MotiaTestApp, require_runtime
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_client_follows_a_job_from_start_to_finish() -> None:
-    assert shutil.which("node"), "this example needs Node.js 20.6 or newer on PATH"
+    require_runtime("node")
     async with MotiaTestApp(PROJECT) as app, aiohttp.ClientSession() as session:
         page = await app.get("/")
         assert page.status == 200 and "new WebSocket" in page.text

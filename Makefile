@@ -9,10 +9,15 @@ NODE_PACKAGES := runners/node/node_modules/.package-lock.json \
 # What only the tests need: the stream client and the TypeScript compiler fixtures.
 TEST_NODE_PACKAGES := tests/fixtures/stream_client/node_modules/.package-lock.json \
 	tests/fixtures/tsc/node_modules/.package-lock.json
+# The Workbench (web UI): npm ci when its lock file changes, a build when its sources do. The
+# build goes into the Python package (motia_core/workbench/static/, gitignored, in the wheel).
+WORKBENCH_BUILT := motia_core/workbench/static/index.html
+WORKBENCH_SOURCES := $(shell find workbench/src -type f 2>/dev/null) workbench/index.html \
+	workbench/vite.config.ts workbench/tsconfig.json
 
 .PHONY: install test-deps run test bench bench-compare bench-ab lint imports lock upgrade schema clean
 
-install: $(STAMP) $(NODE_PACKAGES)
+install: $(STAMP) $(NODE_PACKAGES) $(WORKBENCH_BUILT)
 
 # Python packages come from the lock (exact versions, hashes); pyproject.toml keeps the ranges
 # for those who install motia-core as a library. `pip check` fails when the lock misses one.
@@ -27,6 +32,9 @@ $(STAMP): pyproject.toml $(LOCK)
 # npm packages from each folder's lock file; npm ci writes node_modules/.package-lock.json.
 %/node_modules/.package-lock.json: %/package-lock.json
 	npm ci --prefix $* --no-audit --no-fund --loglevel=error
+
+$(WORKBENCH_BUILT): workbench/node_modules/.package-lock.json $(WORKBENCH_SOURCES)
+	npm run build --prefix workbench
 
 # The main job: the polyglot example (TypeScript + Python) under `motia dev` on :3000.
 run: install

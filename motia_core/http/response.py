@@ -16,7 +16,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-__all__ = ("INTERNAL_ERROR", "HttpError", "InvalidResponse", "json_response", "to_response")
+__all__ = ("INTERNAL_ERROR", "HttpError", "InvalidResponse", "json_response", "temporary_redirect",
+           "to_response")
 
 INTERNAL_ERROR: dict[str, str] = {"error": "Internal server error"}
 
@@ -56,6 +57,14 @@ def json_response(
     response = web.Response(status=status, body=_encode(payload), headers=headers)
     response.headers["Content-Type"] = _JSON
     return response
+
+
+def temporary_redirect(location: str, query_string: str = "") -> web.Response:
+    """A 307 to ``location``, keeping the query. Temporary, not 308: a browser caches a permanent
+    redirect and would keep following it after the route starts being served. Returned, not
+    raised: the error middleware turns raised HTTP errors into JSON, without their Location."""
+    return web.Response(status=307, headers={
+        "Location": location + (f"?{query_string}" if query_string else "")})
 
 
 def _header_values(name: str, value: Any) -> list[str]:

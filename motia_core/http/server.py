@@ -40,6 +40,7 @@ from motia_core.http.response import (
     HttpError,
     InvalidResponse,
     json_response,
+    temporary_redirect,
     to_response,
 )
 from motia_core.http.routing import Route, Router
@@ -129,6 +130,8 @@ class HttpSettings:
     cors_origins: Sequence[str] = ()
     trace_header: str = "x-trace-id"
     operators: OperatorPolicy = field(default_factory=OperatorPolicy)
+    # Where ``GET /`` goes while no api step serves it (the Workbench in ``motia dev``).
+    home: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_body_bytes <= 0:
@@ -286,6 +289,8 @@ async def _dispatch(request: web.Request) -> web.Response:
     path = request.rel_url.raw_path
     match = router.match(request.method, path)
     if match is None:
+        if path == "/" and settings.home is not None and request.method in ("GET", "HEAD"):
+            return temporary_redirect(settings.home, request.query_string)
         raise _not_found(router, request.method, request.path)
     api_request = await to_api_request(request, match.path_params, settings.max_body_bytes)
     if match.validator is not None and settings.validate_bodies and request.method not in (

@@ -44,7 +44,8 @@ from motia_core.runtime.triggers import AppHandlers
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
-from motia_core.workbench import Workbench, workbench_routes
+from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
+from motia_core.workbench.ui import WORKBENCH_PATH
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -176,8 +177,9 @@ class App:
                 if self.watch:
                     await tg.start(self.reloader.watch)
                 assert self.project is not None
-                print_startup(self.project, f"http://{self.settings.host}:{self.port}",
-                              self.settings.project_root, self.serving.skipped)
+                url = f"http://{self.settings.host}:{self.port}"
+                print_startup(self.project, url, self.settings.project_root, self.serving.skipped,
+                              workbench=url + WORKBENCH_PATH if self.workbench_enabled else None)
                 task_status.started(self)
                 await self._stop.wait()
                 await runner.cleanup()
@@ -265,6 +267,7 @@ class App:
             validate_bodies=self.settings.validate_bodies,
             cors_origins=origins if origins is not None else ((LOCALHOST,) if dev else ()),
             operators=OperatorPolicy(open=dev, token=self.settings.admin_token),
+            home=WORKBENCH_PATH if self.workbench_enabled else None,
         )
 
     @property
@@ -274,7 +277,8 @@ class App:
 
     async def _start_http(self) -> web.AppRunner:
         internal = [*dead_letter_routes(self.queue), *workbench_routes(
-            self, self.live, writes_only=not self.workbench_enabled)]
+            self, self.live, writes_only=not self.workbench_enabled),
+            *(workbench_ui_routes() if self.workbench_enabled else ())]
         http_app = self.http_app = create_app([], self.handlers, self._http_settings(),
                                               websocket=self.stream_sockets, internal=internal)
         http_app.on_shutdown.append(self.stream_sockets.on_shutdown)

@@ -22,10 +22,12 @@ log = logging.getLogger("motia.app")
 
 
 def print_startup(project: Project, url: str, root: Path, skipped: Mapping[str, str],
-                  console: Console | None = None) -> None:
-    """``skipped``: language -> why its runner did not start."""
+                  console: Console | None = None, workbench: str | None = None) -> None:
+    """``skipped``: language -> why its runner did not start; ``workbench``: its URL, if served."""
     if console is None and output_is_json():
         _log_startup(project, url, root, skipped)
+        if workbench is not None:
+            log.info("Workbench on %s", workbench, extra={"action": "workbench", "url": workbench})
         return
     console = console or Console(stderr=True)
     table = Table(title=f"motia-core on {url}", title_justify="left")
@@ -39,6 +41,8 @@ def print_startup(project: Project, url: str, root: Path, skipped: Mapping[str, 
         console.print(f"[yellow]skipped[/yellow] {_rel(file, root)}: {reason}")
     if project.errors:
         console.print(f"[red]{project.report_errors()}[/red]")
+    if workbench is not None:
+        console.print(f"Workbench: [bold]{workbench}[/bold]")
 
 
 def _served(project: Project, root: Path) -> Iterator[tuple[str, str, str, str, str]]:

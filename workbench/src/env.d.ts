@@ -1,0 +1,2 @@
+// Vite's CSS imports, for the type checker.
+declare module '*.css'

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import anyio
 import click
 
 from motia_core import __version__
+from motia_core.cli.operator import cron, emit
 from motia_core.cli.project import create, generate_types_command
 from motia_core.cli.runners import runners
 from motia_core.config import Settings, SettingsError
@@ -116,39 +115,6 @@ def dev(project: Path, debug: bool, **options: Any) -> None:
 def start(project: Path, debug: bool, **options: Any) -> None:
     """Run the project in production: any invalid step refuses the start (exit 1)."""
     _serve(True, project, debug, **options)
-
-
-@main.command()
-@click.option("--topic", required=True, help="The topic to emit.")
-@click.option("--message", default="{}", show_default=True, help="The event data, as JSON.")
-@click.option("-p", "--port", type=int, default=3000, envvar="MOTIA_PORT", show_envvar=True,
-              show_default=True, help="Port of the running server.")
-@click.option("-H", "--host", default="127.0.0.1", envvar="MOTIA_HOST", show_envvar=True,
-              show_default=True, help="Host of the running server.")
-@click.option("--token", envvar="MOTIA_ADMIN_TOKEN", show_envvar=True,
-              help="The admin token a `motia start` server asks operator endpoints for.")
-def emit(topic: str, message: str, port: int, host: str, token: str | None) -> None:
-    """Emit an event to a running server (POST /emit)."""
-    try:
-        data = json.loads(message)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--message") from exc
-    body = json.dumps({"topic": topic, "data": data}).encode()
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"http://{host}:{port}/emit", data=body, method="POST",
-                                     headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            click.echo(response.read().decode())
-    except urllib.error.HTTPError as exc:
-        raise click.ClickException(f"the server answered {exc.code}: {exc.read().decode()}") \
-            from exc
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot reach a motia server at {host}:{port} ({exc}); is `motia dev` running?"
-        ) from exc
 
 
 @main.group()
@@ -315,6 +281,8 @@ def doctor(project: Path, as_json: bool) -> None:
 
 
 main.add_command(create)
+main.add_command(emit)
+main.add_command(cron)
 main.add_command(generate_types_command)
 main.add_command(runners)
 

@@ -107,3 +107,27 @@ def test_motia_start_with_an_admin_token_lets_motia_emit_in(
         assert json.loads(sent.stdout)["success"] is True
     finally:
         stop(server)
+
+
+def test_motia_cron_run_runs_a_cron_step_now_under_its_own_trace(project: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start("dev", project, port)
+    try:
+        unknown = motia("cron", "run", "NoSuchJob", "-p", str(port))
+        assert unknown.returncode != 0 and "no cron step named 'NoSuchJob'" in unknown.stderr
+        ran = motia("cron", "run", "DailyReport", "-p", str(port))
+        assert ran.returncode == 0, ran.stderr
+        trace_id = json.loads(ran.stdout)["traceId"]
+        deadline = time.monotonic() + 20
+        while True:  # bounded: the tick runs in the background once accepted
+            status, _, found = call("GET", f"{base}{API}/traces/{trace_id}")
+            if status == 200 and found["trace"]["status"] == "completed":
+                break
+            assert time.monotonic() < deadline, found
+            time.sleep(0.05)
+        assert [span["name"] for span in found["spans"]] == ["DailyReport"]
+        _, _, reports = call("GET", f"{base}{API}/state/reports")
+        assert reports["items"] == [{"key": "latest", "value": {"orders": 0, "byStatus": {}}}]
+    finally:
+        stop(server)

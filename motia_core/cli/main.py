@@ -122,16 +122,11 @@ def state() -> None:
     """Read and write the project's state store (SQLite under .motia/, or Redis)."""
 
 
-def _run_state(project: Path, action: Any) -> Any:
-    from motia_core.state import StateError, open_state
-
-    settings = _settings(project)
-    if settings.state == "memory":
-        raise click.ClickException("this project keeps state in memory: nothing to read here")
+def _on_store(open_store: Any, action: Any, errors: tuple[type[Exception], ...]) -> Any:
+    """Open a store, run ACTION on it, close it; the store's own errors become CLI errors."""
 
     async def go() -> Any:
-        store = open_state(settings.state, settings.data_dir, redis_url=settings.redis_url,
-                           redis_prefix=settings.redis_prefix)
+        store = open_store()
         try:
             return await action(store)
         finally:
@@ -139,8 +134,20 @@ def _run_state(project: Path, action: Any) -> Any:
 
     try:
         return anyio.run(go)
-    except StateError as exc:
+    except errors as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _run_state(project: Path, action: Any) -> Any:
+    from motia_core.state import StateError, open_state
+
+    settings = _settings(project)
+    if settings.state == "memory":
+        raise click.ClickException("this project keeps state in memory: nothing to read here")
+    return _on_store(
+        lambda: open_state(settings.state, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix),
+        action, (StateError,))
 
 
 @state.command("get")
@@ -190,19 +197,10 @@ def _run_dlq(project: Path, action: Any) -> Any:
     settings = _settings(project)
     if settings.queue == "memory":
         raise click.ClickException("this project keeps its queue in memory: nothing is kept here")
-
-    async def go() -> Any:
-        queue = open_queue(settings.queue, settings.data_dir, redis_url=settings.redis_url,
-                           redis_prefix=settings.redis_prefix)
-        try:
-            return await action(operations, queue)
-        finally:
-            await queue.aclose()
-
-    try:
-        return anyio.run(go)
-    except (QueueError, operations.DeadLetterNotFound) as exc:
-        raise click.ClickException(str(exc)) from exc
+    return _on_store(
+        lambda: open_queue(settings.queue, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix),
+        lambda queue: action(operations, queue), (QueueError, operations.DeadLetterNotFound))
 
 
 @dlq.command("list")

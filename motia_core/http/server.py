@@ -57,6 +57,7 @@ __all__ = (
     "ApiHandler",
     "ApiInvocationError",
     "ApiOutcome",
+    "EmitOutcome",
     "HttpSettings",
     "IncomingTrace",
     "WebSocketHandler",
@@ -87,6 +88,15 @@ class IncomingTrace:
 
 
 @dataclass(frozen=True)
+class EmitOutcome:
+    """What ``POST /emit`` did: the new trace's id and how many subscribing steps it reached
+    (0: no step subscribes to the topic, and the event went nowhere)."""
+
+    trace_id: str
+    subscribers: int
+
+
+@dataclass(frozen=True)
 class ApiOutcome:
     """What an api invocation produced: its trace id and the step's ``{status, body, headers?}``."""
 
@@ -113,8 +123,8 @@ class ApiHandler(Protocol):
         self, route: Route, request: dict[str, Any], trace: IncomingTrace
     ) -> ApiOutcome: ...
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
-        """Emit ``data`` on ``topic`` under a new trace; returns the trace id."""
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> EmitOutcome:
+        """Emit ``data`` on ``topic`` under a new trace: its id, and the subscribers reached."""
         ...
 
     def health(self) -> dict[str, Any]: ...
@@ -312,9 +322,12 @@ async def _emit(request: web.Request) -> web.Response:
             'POST /emit expects a JSON body {"topic": "<topic>", "data": <any JSON>} with a '
             "non-empty string topic, sent with Content-Type: application/json"))
     data = body.get("data")
-    trace_id = await request.app[HANDLER_KEY].emit(topic, data, _incoming_trace(request))
+    outcome = await request.app[HANDLER_KEY].emit(topic, data, _incoming_trace(request))
     emitted = {"topic": topic, "data": data}
-    return _traced(json_response(200, {"success": True, "emitted": emitted}), trace_id, settings)
+    # The original's answer, plus how many subscribers got it (0 is not an error: it is logged).
+    return _traced(json_response(200, {"success": True, "emitted": emitted,
+                                       "subscribers": outcome.subscribers}),
+                   outcome.trace_id, settings)
 
 
 async def _health(request: web.Request) -> web.Response:

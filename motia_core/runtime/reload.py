@@ -142,8 +142,9 @@ class Reloader:
                      extra={"action": "restarted"})
         for file in report.reloaded:
             for error in project.errors.get(file, []):
-                log.error("%s (its previous version no longer receives work)",
-                          error.describe(root), extra={"action": "reload_failed"})
+                log.error("%s (its previous version no longer receives work; its events wait "
+                          "in its queue until it loads again)", error.describe(root),
+                          extra={"action": "reload_failed"})
 
     # --- the watcher -----------------------------------------------------------------------
 

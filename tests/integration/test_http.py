@@ -20,6 +20,7 @@ from motia_core.http import (
     ROUTER_KEY,
     ApiInvocationError,
     ApiOutcome,
+    EmitOutcome,
     HttpError,
     HttpSettings,
     IncomingTrace,
@@ -49,11 +50,11 @@ class FakeHandler:
             raise step
         return ApiOutcome(trace_id=TRACE, response=step(request))
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> EmitOutcome:
         if topic == "forbidden":
             raise HttpError(403, "Topic not allowed", topic=topic)
         self.emits.append((topic, data, trace))
-        return "EMIT1-0000001"
+        return EmitOutcome("EMIT1-0000001", 1)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "runners": {"python": "RUNNING"}}
@@ -444,7 +445,7 @@ async def test_emit_calls_the_handler_and_echoes(server: Server) -> None:
     async with server.session.post("/emit", json=body, headers=headers) as resp:
         assert resp.status == 200
         assert resp.headers["x-trace-id"] == "EMIT1-0000001"
-        assert await resp.json() == {"success": True, "emitted": body}
+        assert await resp.json() == {"success": True, "emitted": body, "subscribers": 1}
     topic, data, trace = server.handler.emits[0]
     assert (topic, data) == ("user.created", {"id": 1})
     assert trace.traceparent == headers["traceparent"]

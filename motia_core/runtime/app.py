@@ -326,9 +326,12 @@ class App:
         return self._stop.is_set()
 
     async def _shutdown(self) -> None:
-        """HTTP has stopped; now deliveries (given a grace period; the unfinished go back to the
-        queue), then the runners (through the shutdown ladder), then the stores."""
-        await self.bus.stop(grace_s=self.settings.shutdown_grace_s)
+        """HTTP has stopped; now cron ticks and deliveries (given a grace period; unfinished
+        deliveries go back to the queue), then the runners (through the shutdown ladder), then
+        the stores."""
+        async with anyio.create_task_group() as tg:  # no tick starts once this returns
+            tg.start_soon(self.scheduler.stop, self.settings.shutdown_grace_s)
+            tg.start_soon(self.bus.stop, self.settings.shutdown_grace_s)
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():
                 tg.start_soon(pool.stop)

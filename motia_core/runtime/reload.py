@@ -33,6 +33,7 @@ __all__ = ("ReloadReport", "Reloader")
 log = logging.getLogger("motia.reload")
 
 DEBOUNCE_S = 0.15
+OBSERVER_JOIN_S = 10.0  # how long a stop waits for the watcher thread (it stops in ~1 s)
 _IGNORED_DIRS = frozenset({".motia", "node_modules", "python_modules", ".venv", "venv",
                            "__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # Source files whose change can alter what a runner loads; by suffix, for shared modules.
@@ -189,5 +190,10 @@ class Reloader:
                 except Exception:  # a reload must never take `motia dev` down
                     log.exception("hot reload failed", extra={"action": "reload_failed"})
         finally:
+            # Owned to the end, even when cancelled: the watcher thread has stopped on return.
             observer.stop()
-            await anyio.to_thread.run_sync(observer.join)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(observer.join, OBSERVER_JOIN_S)
+            if observer.is_alive():
+                log.warning("the file watcher thread did not stop within %gs", OBSERVER_JOIN_S,
+                            extra={"action": "watcher_stuck"})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import anyio
 import pytest
+from watchdog.observers.api import BaseObserver
 
 from motia_core.runtime.reload import ReloadReport
 from motia_core.testing import MotiaTestApp
@@ -155,3 +157,18 @@ async def test_editing_a_handler_under_load_fails_no_request(project: Path) -> N
         assert first_new_at > saved_at
         print(f"\n{len(versions)} requests, none failed; the edit was served "
               f"{(first_new_at - saved_at) * 1000:.0f} ms after the save")
+
+
+async def test_cancelling_the_watcher_waits_for_its_thread(project: Path) -> None:
+    """The watcher's thread has an owner: cancelling watch() returns only once it has ended."""
+    async with MotiaTestApp(project) as app:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                await tg.start(app.app.reloader.watch)
+                assert _observers()
+                tg.cancel_scope.cancel()
+        assert _observers() == []
+
+
+def _observers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, BaseObserver) and t.is_alive()]

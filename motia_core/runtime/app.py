@@ -290,6 +290,7 @@ class App:
         origins = self.settings.cors_origins
         return HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
+            max_concurrent_invocations=self.settings.max_concurrent_invocations,
             validate_bodies=self.settings.validate_bodies,
             cors_origins=origins if origins is not None else ((LOCALHOST,) if dev else ()),
             operators=OperatorPolicy(open=dev, token=self.settings.admin_token),

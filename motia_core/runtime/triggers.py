@@ -23,7 +23,7 @@ from motia_core.runtime.body_checks import checked_after_middleware
 from motia_core.runtime.invocation import Invoker, StepFailed
 from motia_core.runtime.serving import Serving
 from motia_core.streams import Subscription
-from motia_core.validation import SchemaCache, SchemaInvalid
+from motia_core.validation import BodyValidator, SchemaCache, SchemaInvalid
 
 __all__ = ("AppHandlers", "InvalidEventInput")
 
@@ -122,10 +122,17 @@ class AppHandlers:
     def deliver_to(self, step: Step) -> Callable[[Event, int], Awaitable[None]]:
         schema = getattr(step.config, "input", None)
         timeout_s = self.handler_timeout(step)
+        # Compiled once per subscription (each reload subscribes anew), not per delivery.
+        validator: BodyValidator | SchemaInvalid | None = None
+        if isinstance(schema, dict):
+            try:
+                validator = self.schemas.get(schema)
+            except SchemaInvalid as exc:
+                validator = exc
 
         async def deliver(event: Event, attempt: int) -> None:
-            if isinstance(schema, dict):
-                self._check_input(step, event, schema)
+            if validator is not None:
+                self._check_input(step, event, validator)
             try:
                 await self.invoker.invoke(
                     step, "event", event.data, trace_id=event.trace_id,
@@ -146,13 +153,13 @@ class AppHandlers:
         timeout = getattr(handler, "timeout", None)
         return float(timeout) if timeout else self.settings.handler_timeout_s
 
-    def _check_input(self, step: Step, event: Event, schema: dict[str, Any]) -> None:
-        try:
-            errors = self.schemas.get(schema).errors(event.data)
-        except SchemaInvalid as exc:
-            log.warning("step %r (%s) has an invalid input schema: %s", step.name, step.file, exc,
-                        extra={"action": "input_schema_invalid", "step": step.name})
+    def _check_input(self, step: Step, event: Event,
+                     validator: BodyValidator | SchemaInvalid) -> None:
+        if isinstance(validator, SchemaInvalid):
+            log.warning("step %r (%s) has an invalid input schema: %s", step.name, step.file,
+                        validator, extra={"action": "input_schema_invalid", "step": step.name})
             return
+        errors = validator.errors(event.data)
         if not errors:
             return
         listed = "; ".join(f"{e.path or '(root)'}: {e.message}" for e in errors)

@@ -62,6 +62,7 @@ class Reloader:
         # can wait for one.
         self.count = 0
         self._lock = anyio.Lock()
+        self._reloaded: anyio.Event | None = None  # set (and replaced) after each reload
 
     def _relevant(self, path: Path) -> bool:
         try:
@@ -123,8 +124,20 @@ class Reloader:
         serving.discovery = found
         self._apply_project(project)
         self.count += 1
+        if self._reloaded is not None:
+            self._reloaded.set()
+            self._reloaded = None
         self._log(report, project)
         return report
+
+    async def wait_for_count(self, count: int, timeout_s: float = 30.0) -> None:
+        """Wait until ``count`` reloads have been applied (``TimeoutError`` after
+        ``timeout_s``): how a tool knows a save is live without polling."""
+        with anyio.fail_after(timeout_s):
+            while self.count < count:
+                if self._reloaded is None:
+                    self._reloaded = anyio.Event()
+                await self._reloaded.wait()
 
     async def _sync_stream_names(self) -> None:
         names = self.serving.stream_names()

@@ -50,6 +50,8 @@ class Settings:
     workers: Mapping[str, int] = field(default_factory=dict)
     # Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = 10 * 1024 * 1024
+    # Api requests served at once ([http] max_concurrent_invocations); past it a 503 JSON error.
+    max_concurrent_invocations: int = 1024
     # Enforce api steps' bodySchema (400 with the failing fields).
     validate_bodies: bool = True
     # Refuse event data that fails the subscriber's `input` schema (the original only warns).
@@ -156,7 +158,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if name in ("json_logs", "workbench") or kind == "bool":
             return _bool(value)
         if kind == "int":
-            return int(value)
+            number = int(value)
+            if name == "max_concurrent_invocations" and number < 1:
+                raise ValueError("must be at least 1")
+            return number
         if kind == "float":
             return float(value)
         return str(value)

@@ -179,17 +179,9 @@ def _ruby_error_codes() -> dict[str, int]:
     return codes
 
 
-async def _pause(core: FakeCore, seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-async def _ruby_slow_started(core: FakeCore, seconds: float) -> None:
-    # Ruby's slow step says when it starts sleeping: wait for that instead of a pause.
-    await core.wait_for(lambda: any(log["msg"] == "sleeping" for log in core.logs))
-
-
-async def _no_pause(core: FakeCore, seconds: float) -> None:
-    pass
+async def _slow_started(core: FakeCore) -> None:
+    # Every language's slow step says when it starts sleeping: wait for that, not a pause.
+    await core.wait_logged("sleeping")
 
 
 @dataclass(frozen=True)
@@ -203,10 +195,8 @@ class Lang:
     runner_info: Mapping[str, Any]  # the `runner` of its initialize result
     file_patterns: tuple[str, ...]
     error_codes: Callable[[], dict[str, int]]
-    # Waits until an invocation of the slow step has started (python and node: a pause).
-    slow_started: Callable[[FakeCore, float], Any] = _pause
-    # Between sending `shutdown` and the next request (python and node: a pause; ruby: none).
-    after_shutdown: Callable[[FakeCore, float], Any] = _pause
+    # Waits until an invocation of the slow step has started.
+    slow_started: Callable[[FakeCore], Any] = _slow_started
 
     def step(self, part: str, root: Path | None = None) -> str:
         return str((root or self.root) / "steps" / self.files.get(part, part))
@@ -246,6 +236,5 @@ LANGS: dict[str, Lang] = {
         runner_info={"name": "motia-ruby-runner", "version": "0.1.0", "language": "ruby"},
         file_patterns=(".step.rb", "_step.rb", ".stream.rb", "_stream.rb"),
         error_codes=_ruby_error_codes,
-        slow_started=_ruby_slow_started, after_shutdown=_no_pause,
     ),
 }

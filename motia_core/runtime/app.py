@@ -30,6 +30,7 @@ from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
 from motia_core.project import Discovery, Project, discover
 from motia_core.project.loading import load_files, select_languages
+from motia_core.project.runtimes import missing_runtimes
 from motia_core.project.steps import Step
 from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
@@ -109,7 +110,7 @@ class App:
             streams=lambda: [s.name for s in self.project.streams] if self.project else [],
             authenticate=load_hook(settings.stream_auth, settings.project_root)
             if settings.stream_auth else None))
-        self._subscribed: set[tuple[str, str]] = set()
+        self._subscribed: dict[tuple[str, str], str] = {}  # (topic, step) -> the step's file
         self.port: int | None = None
         self._stop = anyio.Event()
 
@@ -131,6 +132,8 @@ class App:
         found = discover(root, {s.language: s.patterns for s in self.registry})
         self.serving.discovery = found
         languages, self.serving.skipped = select_languages(self.settings, self.registry, found)
+        if self.strict:
+            self._refuse_missing_runtimes(languages)
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
@@ -147,6 +150,21 @@ class App:
                                     f"{pool.processes[0].last_error}")
         loaded, self.serving.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
+
+    def _refuse_missing_runtimes(self, languages: list[str]) -> None:
+        """``motia start``: a step whose runtime is missing would be skipped and the events to its
+        topics dropped; refuse instead, unless ``--runners`` left its language out on purpose."""
+        wanted = self.settings.runners
+        missing = [m for m in missing_runtimes(self.settings.project_root, self.registry)
+                   if m.spec.language not in languages
+                   and (wanted is None or m.spec.language in wanted)]
+        if missing:
+            others = sorted(languages)
+            raise StartupFailed(
+                "; ".join(m.message for m in missing)
+                + ". motia start refuses to run without them (their steps would be skipped and "
+                f"events to their topics dropped); to leave them out on purpose, pass --runners "
+                f"{','.join(others) or 'LANGUAGES'}")
 
     def _supervisor_settings(self) -> SupervisorSettings:
         # A body the HTTP layer accepts must fit the frame that carries it to the step.
@@ -208,15 +226,23 @@ class App:
         self.serving.project = project
         assert self.http_app is not None
         self.http_app[ROUTER_KEY].replace(self._routes(project))
-        wanted: set[tuple[str, str]] = set()
+        wanted: dict[tuple[str, str], str] = {}
         for step in project.event_steps:
             for topic in step.subscribes:
                 # Subscribing again replaces: pending retries go to the new handler.
                 self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
                                    self.handlers.subscription_settings(step))
-                wanted.add((topic, step.name))
-        for topic, name in self._subscribed - wanted:
-            self.bus.unsubscribe(topic, name)
+                wanted[(topic, step.name)] = step.file
+        for (topic, name), file in self._subscribed.items():
+            if (topic, name) in wanted:
+                continue
+            if file in project.errors:
+                # It failed to (re)load: hold its queue, so what is emitted meanwhile waits for
+                # the fixed version instead of vanishing.
+                self.bus.hold(topic, name)
+                wanted[(topic, name)] = file
+            else:
+                self.bus.unsubscribe(topic, name)
         self._subscribed = wanted
         self.scheduler.schedule([
             CronJob(key=step.file, name=step.name, target=step,
@@ -264,6 +290,7 @@ class App:
         origins = self.settings.cors_origins
         return HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
+            max_concurrent_invocations=self.settings.max_concurrent_invocations,
             validate_bodies=self.settings.validate_bodies,
             cors_origins=origins if origins is not None else ((LOCALHOST,) if dev else ()),
             operators=OperatorPolicy(open=dev, token=self.settings.admin_token),
@@ -300,9 +327,12 @@ class App:
         return self._stop.is_set()
 
     async def _shutdown(self) -> None:
-        """HTTP has stopped; now deliveries (given a grace period; the unfinished go back to the
-        queue), then the runners (through the shutdown ladder), then the stores."""
-        await self.bus.stop(grace_s=self.settings.shutdown_grace_s)
+        """HTTP has stopped; now cron ticks and deliveries (given a grace period; unfinished
+        deliveries go back to the queue), then the runners (through the shutdown ladder), then
+        the stores."""
+        async with anyio.create_task_group() as tg:  # no tick starts once this returns
+            tg.start_soon(self.scheduler.stop, self.settings.shutdown_grace_s)
+            tg.start_soon(self.bus.stop, self.settings.shutdown_grace_s)
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():
                 tg.start_soon(pool.stop)

@@ -15,7 +15,7 @@ from typing import Any
 
 from motia_core.config import Settings
 from motia_core.events import Event, EventBus, SubscriptionSettings
-from motia_core.http import ApiInvocationError, ApiOutcome, IncomingTrace, Route
+from motia_core.http import ApiInvocationError, ApiOutcome, EmitOutcome, IncomingTrace, Route
 from motia_core.observability import TraceStore, new_trace_id, now_ms, parse_traceparent
 from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
@@ -23,11 +23,14 @@ from motia_core.runtime.body_checks import checked_after_middleware
 from motia_core.runtime.invocation import Invoker, StepFailed
 from motia_core.runtime.serving import Serving
 from motia_core.streams import Subscription
-from motia_core.validation import SchemaCache, SchemaInvalid
+from motia_core.validation import BodyValidator, SchemaCache, SchemaInvalid
 
 __all__ = ("AppHandlers", "InvalidEventInput")
 
 log = logging.getLogger("motia.handlers")
+
+# Topics without a subscriber already warned about (then forgotten all at once beyond this).
+UNROUTED_TOPICS_REMEMBERED = 1024
 
 
 class InvalidEventInput(Exception):
@@ -49,6 +52,7 @@ class AppHandlers:
         self._health = health
         self.publish_listeners = publish_listeners
         self.schemas = SchemaCache()
+        self._unrouted_warned: set[str] = set()
 
     def _trace(self, incoming: IncomingTrace | None) -> tuple[str, str | None]:
         """(trace id, parent span id): continued from a valid traceparent, else new."""
@@ -77,21 +81,31 @@ class AppHandlers:
                 from None
         return ApiOutcome(trace_id=trace_id, response=output)
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace | None = None) -> str:
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace | None = None,
+                   ) -> EmitOutcome:
         trace_id, parent = self._trace(trace)
         self.traces.start_trace(trace_id, f"POST /emit {topic}")
-        await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data, trace_id=trace_id,
-                                 parent_span_id=parent, flows=[], message_group_id=None,
-                                 emitted_at_ms=now_ms()))
-        return trace_id
+        count = await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data,
+                                         trace_id=trace_id, parent_span_id=parent, flows=[],
+                                         message_group_id=None, emitted_at_ms=now_ms()))
+        return EmitOutcome(trace_id=trace_id, subscribers=count)
 
     async def publish(self, event: Event) -> int:
         count = await self.bus.publish(event)
         for listener in self.publish_listeners:
             listener(event)
         if not count:
-            log.info("no step subscribes to %r", event.topic,
-                     extra={"action": "emit_unrouted", "traceId": event.trace_id})
+            # A warning once per topic (a typo in a topic loses every event sent to it); the
+            # repeats at debug. The set is bounded: topics come from clients.
+            if event.topic in self._unrouted_warned:
+                level = logging.DEBUG
+            else:
+                level = logging.WARNING
+                if len(self._unrouted_warned) >= UNROUTED_TOPICS_REMEMBERED:
+                    self._unrouted_warned.clear()
+                self._unrouted_warned.add(event.topic)
+            log.log(level, "no step subscribes to %r: the event goes nowhere", event.topic,
+                    extra={"action": "emit_unrouted", "traceId": event.trace_id})
         return count
 
     def health(self) -> dict[str, Any]:
@@ -108,10 +122,17 @@ class AppHandlers:
     def deliver_to(self, step: Step) -> Callable[[Event, int], Awaitable[None]]:
         schema = getattr(step.config, "input", None)
         timeout_s = self.handler_timeout(step)
+        # Compiled once per subscription (each reload subscribes anew), not per delivery.
+        validator: BodyValidator | SchemaInvalid | None = None
+        if isinstance(schema, dict):
+            try:
+                validator = self.schemas.get(schema)
+            except SchemaInvalid as exc:
+                validator = exc
 
         async def deliver(event: Event, attempt: int) -> None:
-            if isinstance(schema, dict):
-                self._check_input(step, event, schema)
+            if validator is not None:
+                self._check_input(step, event, validator)
             try:
                 await self.invoker.invoke(
                     step, "event", event.data, trace_id=event.trace_id,
@@ -132,13 +153,13 @@ class AppHandlers:
         timeout = getattr(handler, "timeout", None)
         return float(timeout) if timeout else self.settings.handler_timeout_s
 
-    def _check_input(self, step: Step, event: Event, schema: dict[str, Any]) -> None:
-        try:
-            errors = self.schemas.get(schema).errors(event.data)
-        except SchemaInvalid as exc:
-            log.warning("step %r (%s) has an invalid input schema: %s", step.name, step.file, exc,
-                        extra={"action": "input_schema_invalid", "step": step.name})
+    def _check_input(self, step: Step, event: Event,
+                     validator: BodyValidator | SchemaInvalid) -> None:
+        if isinstance(validator, SchemaInvalid):
+            log.warning("step %r (%s) has an invalid input schema: %s", step.name, step.file,
+                        validator, extra={"action": "input_schema_invalid", "step": step.name})
             return
+        errors = validator.errors(event.data)
         if not errors:
             return
         listed = "; ".join(f"{e.path or '(root)'}: {e.message}" for e in errors)

@@ -147,7 +147,8 @@ async def test_post_emit_and_health() -> None:
         response = await app.post("/emit", json={"topic": "counted", "data": {"n": 2}})
         assert response.status == 200
         assert response.json == {"success": True, "emitted": {"topic": "counted",
-                                                              "data": {"n": 2}}}
+                                                              "data": {"n": 2}},
+                                 "subscribers": 1}
         await app.settle()
         assert await app.state.get("counts", response.trace_id) == {"n": 2}
         health = (await app.get("/__motia/health")).json

@@ -86,6 +86,8 @@ class Server:
             elif method == "steps.load":
                 endpoint.respond(req_id, self._load(params))
             elif method == "shutdown":
+                # At once, not in the task: an invocation read right after it is refused.
+                self.shutting_down = True
                 self.loop.create_task(self._shutdown(req_id))
             elif method == "streams.canAccess":
                 task = self.loop.create_task(self._can_access(req_id, params))

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from motia_core.config import Settings
-from motia_core.observability.ids import new_span_id, w3c_trace_id
+from motia_core.observability.ids import w3c_trace_id
 from motia_core.observability.traces import (
     EmitTraceEvent,
     LogTraceEvent,
@@ -145,8 +146,9 @@ class OtelExporter:
         self._processor.on_end(readable)
         self.exported += 1
 
-    def _context(self, trace_id: int, span_id: str, remote: bool = False) -> Any:
-        return self._api.SpanContext(trace_id, int(span_id, 16), remote, self._flags)
+    def _context(self, trace_id: int, span_id: str | int, remote: bool = False) -> Any:
+        span = span_id if isinstance(span_id, int) else int(span_id, 16)
+        return self._api.SpanContext(trace_id, span, remote, self._flags)
 
     def _step_span(self, span: Span, trace_id: int, root: bool) -> Any:
         api = self._api
@@ -204,7 +206,8 @@ class OtelExporter:
     def _emit_span(self, span: Span, trace_id: int, event: EmitTraceEvent) -> Any:
         at = event.timestamp * _NS_PER_MS
         return self._readable(
-            f"emit {event.topic}", context=self._context(trace_id, new_span_id()),
+            # Only exported, never a parent of anything: the SDK's own (non-crypto) ids will do.
+            f"emit {event.topic}", context=self._context(trace_id, random.getrandbits(64) or 1),
             parent=self._context(trace_id, span.id), resource=self._resource,
             attributes={"motia.topic": event.topic, "messaging.destination.name": event.topic,
                         "messaging.operation.type": "send", "motia.step.name": span.name,

@@ -23,6 +23,7 @@ import aiohttp
 import anyio
 import pytest
 
+from motia_core.observability import w3c_trace_id
 from tests.conftest import missing, require_runtime
 from tests.e2e.cli import REPO, free_port, start, stop
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
@@ -135,7 +136,7 @@ async def test_one_request_is_one_exported_trace_across_typescript_and_python(
     assert api.start_ns <= triage.start_ns <= notify.start_ns
 
 
-async def test_a_failed_step_is_exported_with_its_error(
+async def test_a_request_without_traceparent_is_a_root_server_span(
         tmp_path: Path, receiver: OtlpReceiver) -> None:
     project = polyglot_copy(tmp_path)
     port = free_port()
@@ -151,6 +152,9 @@ async def test_a_failed_step_is_exported_with_its_error(
     get = next(s for s in receiver.spans if s.name == "GetTicket")
     assert get.status == "OK"  # a 404 the handler chose is not a failure of the step
     assert get.parent_id is None and get.kind == "SERVER"
+    # The Motia trace id steps see, and the W3C id it maps to (observability/ids.py).
+    assert get.trace_id == w3c_trace_id(get.attributes["motia.trace_id"])
+    assert get.attributes["http.route"] == "/tickets/:id"
 
 
 # What the exporter brings in; the core imports none of it while export is off. (redis-py 8,

@@ -6,9 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/dev.lock
 NODE_PACKAGES := runners/node/node_modules/.package-lock.json \
 	examples/polyglot/node_modules/.package-lock.json
-# What only the tests need: the stream client and the TypeScript compiler fixtures.
+# What only the tests need: the stream client, the TypeScript compiler and the OpenTelemetry API
+# (the Node bridge's test project) fixtures.
 TEST_NODE_PACKAGES := tests/fixtures/stream_client/node_modules/.package-lock.json \
-	tests/fixtures/tsc/node_modules/.package-lock.json
+	tests/fixtures/tsc/node_modules/.package-lock.json \
+	tests/fixtures/otel_api/node_modules/.package-lock.json
 # The Workbench (web UI): npm ci when its lock file changes, a build when its sources do. The
 # build goes into the Python package (motia_core/workbench/static/, gitignored, in the wheel).
 WORKBENCH_BUILT := motia_core/workbench/static/index.html

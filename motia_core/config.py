@@ -87,6 +87,15 @@ class Settings:
     max_traces: int = 10_000
     max_logs: int = 100_000
     retention_hours: float = 168.0
+    # OpenTelemetry export over OTLP/HTTP ([otel] enabled, endpoint, service_name; needs
+    # `pip install 'motia-core[otel]'`). None: on exactly when OTEL_EXPORTER_OTLP_ENDPOINT (or
+    # ..._TRACES_ENDPOINT) is set or an endpoint is given here; false: off whatever the env says.
+    # The standard OTEL_* variables win over these (observability/otel.py).
+    otel: bool | None = None
+    # The collector's base URL, e.g. http://localhost:4318 (traces go to <endpoint>/v1/traces).
+    otel_endpoint: str | None = None
+    # The service name when OTEL_SERVICE_NAME does not give one ("motia" by default).
+    otel_service_name: str | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -124,11 +133,12 @@ class Settings:
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "project_root"}
 _SECTIONS = ("http", "runners", "events", "logs", "storage", "streams", "observability",
-             "admin", "workbench")
+             "admin", "workbench", "otel")
 # Names inside a section that mean a differently named setting: [admin] token is admin_token.
 _SECTION_NAMES: dict[tuple[str, str], str] = {
     ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
-    ("observability", "store"): "observability"}
+    ("observability", "store"): "observability", ("otel", "enabled"): "otel",
+    ("otel", "endpoint"): "otel_endpoint", ("otel", "service_name"): "otel_service_name"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +165,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return tuple(s.strip() for s in items if s.strip())
         if name == "workers":
             return _workers(value)
-        if name in ("json_logs", "workbench") or kind == "bool":
+        if name in ("json_logs", "workbench", "otel") or kind == "bool":
             return _bool(value)
         if kind == "int":
             number = int(value)

@@ -75,6 +75,8 @@ class Event(_Record, kw_only=True, frozen=True):
     message_group_id: str | None = None
     id: str = msgspec.field(default_factory=_new_id)
     emitted_at_ms: int = msgspec.field(default_factory=now_ms)
+    # The W3C ``tracestate`` the trace came in with, passed on to every subscriber.
+    tracestate: str | None = None
 
 
 class QueueMessage(_Record, kw_only=True, frozen=True):

@@ -106,6 +106,8 @@ class ApiOutcome:
 
     trace_id: str
     response: Any
+    # The W3C traceparent of the api step's span, sent back in the `traceparent` header.
+    traceparent: str | None = None
 
 
 class ApiInvocationError(Exception):
@@ -115,9 +117,10 @@ class ApiInvocationError(Exception):
     found in the traces. Chain the real error (``raise ... from exc``): it is what gets logged.
     """
 
-    def __init__(self, message: str, trace_id: str) -> None:
+    def __init__(self, message: str, trace_id: str, traceparent: str | None = None) -> None:
         super().__init__(message)
         self.trace_id = trace_id
+        self.traceparent = traceparent
 
 
 class ApiHandler(Protocol):
@@ -219,7 +222,7 @@ async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
     else:
         response.headers["Access-Control-Allow-Origin"] = "*"
     if request.method != "OPTIONS":
-        response.headers["Access-Control-Expose-Headers"] = settings.trace_header
+        response.headers["Access-Control-Expose-Headers"] = f"{settings.trace_header}, traceparent"
     return response
 
 
@@ -279,9 +282,12 @@ def _incoming_trace(request: web.Request) -> IncomingTrace:
     return IncomingTrace(request.headers.get("traceparent"), request.headers.get("tracestate"))
 
 
-def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings) -> web.Response:
+def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings,
+            traceparent: str | None = None) -> web.Response:
     if trace_id:
         response.headers[settings.trace_header] = trace_id
+    if traceparent:
+        response.headers["traceparent"] = traceparent
     return response
 
 
@@ -301,17 +307,19 @@ async def _invoke(request: web.Request, route: Route, api_request: dict[str, Any
     except HttpError:
         raise
     except Exception as exc:
-        trace_id = exc.trace_id if isinstance(exc, ApiInvocationError) else None
+        failed = exc if isinstance(exc, ApiInvocationError) else None
+        trace_id = failed.trace_id if failed else None
         log.error("api step %s failed for %s %s", where, request.method, request.path,
                   exc_info=exc, extra={"action": "http.step_failed", "trace_id": trace_id})
-        return _traced(json_response(500, INTERNAL_ERROR), trace_id, settings)
+        return _traced(json_response(500, INTERNAL_ERROR), trace_id, settings,
+                       failed.traceparent if failed else None)
     try:
         response = to_response(outcome.response)
     except InvalidResponse as exc:
         log.error("api step %s returned an invalid response: %s", where, exc,
                   extra={"action": "http.invalid_response", "trace_id": outcome.trace_id})
         response = json_response(500, INTERNAL_ERROR)
-    return _traced(response, outcome.trace_id, settings)
+    return _traced(response, outcome.trace_id, settings, outcome.traceparent)
 
 
 async def _dispatch(request: web.Request) -> web.Response:

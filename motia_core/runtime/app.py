@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from motia_core.http.admin import dead_letter_routes
 from motia_core.http.policy import LOCALHOST, OperatorPolicy
 from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
+from motia_core.observability.otel import OtelExporter, otel_config
 from motia_core.project import Discovery, Project, discover
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.runtimes import missing_runtimes
@@ -89,6 +90,11 @@ class App:
                                    record_logs=settings.observability != "off")
         self.traces = self.workbench.recorder
         self.live = self.workbench.live
+        self._flows: tuple[Project | None, dict[str, tuple[str, ...]]] = (None, {})
+        # OpenTelemetry export, when configured; None (and the SDK never imported) otherwise.
+        self.otel = _otel_exporter(settings, self._flows_of)
+        if self.otel is not None:
+            self.traces.subscribe(self.otel.on_change)
         self._tg: anyio.abc.TaskGroup | None = None
         self.queue = queue or open_queue(settings.queue, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
@@ -339,6 +345,16 @@ class App:
         await self.queue.aclose()
         await self.state.aclose()
         await self.stream_store.storage.aclose()
+        if self.otel is not None:  # the last spans, sent from a thread (the SDK blocks)
+            await anyio.to_thread.run_sync(self.otel.shutdown)
+
+    def _flows_of(self, step_name: str) -> Sequence[str]:
+        project = self.serving.project
+        if project is None:
+            return ()
+        if self._flows[0] is not project:
+            self._flows = (project, {s.name: tuple(s.flows) for s in project.steps})
+        return self._flows[1].get(step_name, ())
 
     # --- what the Workbench API reads (http.workbench.WorkbenchSource) ----------------------
 
@@ -385,6 +401,21 @@ def _recorder(settings: Settings) -> Recorder:
     except ValueError as exc:
         raise SettingsError(f"{settings.project_root / 'motia.toml'}: {exc}") from exc
     return Recorder(backend, retention=retention)
+
+
+def _otel_exporter(settings: Settings,
+                   flows_of: Callable[[str], Sequence[str]]) -> OtelExporter | None:
+    config = otel_config(settings)
+    if config is None:
+        return None
+    try:
+        exporter = OtelExporter(config, flows_of=flows_of)
+    except ImportError as exc:
+        raise SettingsError(str(exc)) from exc
+    log.info("exporting traces over OTLP to %s",
+             config.traces_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+             or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), extra={"action": "otel_export"})
+    return exporter
 
 
 async def serve(settings: Settings, strict: bool) -> int:

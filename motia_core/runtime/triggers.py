@@ -16,7 +16,14 @@ from typing import Any
 from motia_core.config import Settings
 from motia_core.events import Event, EventBus, SubscriptionSettings
 from motia_core.http import ApiInvocationError, ApiOutcome, EmitOutcome, IncomingTrace, Route
-from motia_core.observability import TraceStore, new_trace_id, now_ms, parse_traceparent
+from motia_core.observability import (
+    TraceStore,
+    format_traceparent,
+    new_span_id,
+    new_trace_id,
+    now_ms,
+    parse_traceparent,
+)
 from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
 from motia_core.runtime.body_checks import checked_after_middleware
@@ -68,18 +75,22 @@ class AppHandlers:
                          trace: IncomingTrace) -> ApiOutcome:
         step: Step = route.step
         trace_id, parent = self._trace(trace)
+        # Chosen here so the response can carry the span's traceparent, failed or not.
+        span_id = new_span_id()
+        traceparent = format_traceparent(trace_id, span_id)
         try:
             output = await self.invoker.invoke(
                 step, "api", request, trace_id=trace_id, parent_span_id=parent,
                 entry=f"{route.method} {route.path}",
                 timeout_s=self.settings.handler_timeout_s,
                 validate_body=checked_after_middleware(step, self.settings.validate_bodies),
+                span_id=span_id, tracestate=_tracestate(trace),
             )
         except StepFailed as exc:
             stack = _stack(exc)
-            raise ApiInvocationError(f"{exc}" + (f"\n{stack}" if stack else ""), trace_id) \
-                from None
-        return ApiOutcome(trace_id=trace_id, response=output)
+            raise ApiInvocationError(f"{exc}" + (f"\n{stack}" if stack else ""), trace_id,
+                                     traceparent) from None
+        return ApiOutcome(trace_id=trace_id, response=output, traceparent=traceparent)
 
     async def emit(self, topic: str, data: Any, trace: IncomingTrace | None = None,
                    ) -> EmitOutcome:
@@ -87,7 +98,8 @@ class AppHandlers:
         self.traces.start_trace(trace_id, f"POST /emit {topic}")
         count = await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data,
                                          trace_id=trace_id, parent_span_id=parent, flows=[],
-                                         message_group_id=None, emitted_at_ms=now_ms()))
+                                         message_group_id=None, emitted_at_ms=now_ms(),
+                                         tracestate=_tracestate(trace)))
         return EmitOutcome(trace_id=trace_id, subscribers=count)
 
     async def publish(self, event: Event) -> int:
@@ -137,6 +149,7 @@ class AppHandlers:
                 await self.invoker.invoke(
                     step, "event", event.data, trace_id=event.trace_id,
                     parent_span_id=event.parent_span_id, entry=event.topic, timeout_s=timeout_s,
+                    tracestate=event.tracestate,
                 )
             except StepFailed as exc:
                 log.error("%s failed on %r (attempt %d): %s", step.name, event.topic, attempt,
@@ -204,6 +217,16 @@ class AppHandlers:
             log.error("cron job %s failed: %s", step.name, exc.error,
                       extra={"action": "cron_failed", "step": step.name, "traceId": trace_id,
                              "stack": _stack(exc)})
+
+
+def _tracestate(incoming: IncomingTrace | None) -> str | None:
+    """The incoming ``tracestate``, kept only with a valid ``traceparent`` (W3C: a tracestate
+    without its traceparent means nothing) and within the spec's 512 characters."""
+    if incoming is None or not incoming.tracestate or parse_traceparent(
+            incoming.traceparent) is None:
+        return None
+    state = incoming.tracestate.strip()
+    return state if 0 < len(state) <= 512 else None
 
 
 def _stack(exc: StepFailed) -> str | None:

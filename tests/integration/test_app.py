@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from motia_core.observability import w3c_trace_id
 from motia_core.runtime.app import StartupFailed
 from motia_core.testing import MotiaTestApp
 
@@ -57,6 +58,8 @@ async def test_a_handler_error_is_500_without_the_stack_and_logged_with_it(
         assert response.json == {"error": "Internal server error"}
         assert "secret" not in response.text
         assert response.trace_id
+        # The failed span's W3C context comes back too (the trace id mapped, issue 18).
+        assert response.headers["traceparent"].split("-")[1] == w3c_trace_id(response.trace_id)
         nothing = await app.get("/nothing")
         assert nothing.status == 500 and nothing.json == {"error": "Internal server error"}
     logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)

@@ -370,7 +370,7 @@ async def test_cors_reflects_the_origin_with_credentials(server: Server) -> None
         assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
         assert resp.headers["Access-Control-Allow-Credentials"] == "true"
         assert "Origin" in resp.headers["Vary"]
-        assert resp.headers["Access-Control-Expose-Headers"] == "x-trace-id"
+        assert resp.headers["Access-Control-Expose-Headers"] == "x-trace-id, traceparent"
     async with server.session.get("/nowhere", headers={"Origin": ORIGIN}) as resp:
         assert resp.status == 404  # errors carry CORS too, or the browser hides them
         assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN

@@ -238,7 +238,7 @@ module MotiaRunner
       inv = Invocation.new(inv_id, @endpoint, @streams)
       @mutex.synchronize { @inflight[id] = inv }
       job = { id: id, step: step, trigger: trigger, input: p['input'], trace_id: trace['traceId'],
-              flows: flows, timeout_ms: timeout_ms, validate_body: validate_body }
+              flows: flows, timeout_ms: timeout_ms, validate_body: validate_body, trace: trace }
       thread = Thread.new { perform(inv, job) }
       thread.report_on_exception = false
       inv.thread ||= thread
@@ -257,7 +257,7 @@ module MotiaRunner
     end
 
     def answer(inv, job)
-      ctx = Context.new(inv, job[:trace_id], job[:flows].freeze)
+      ctx = Context.new(inv, job[:trace_id], job[:flows].freeze, job[:trace])
       @deadlines.add(inv, job[:timeout_ms] / 1000.0) if job[:timeout_ms]
       output, error = run_handler(inv, job, ctx)
       inv.ended = true

@@ -42,7 +42,7 @@ def project_of(tmp_path: Path, *configs: dict[str, Any]) -> Project:
     return Project(root=tmp_path, steps=steps)
 
 
-# --- the rules -----------------------------------------------------------------------------------
+# --- the rules -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("express", "expected"), [
@@ -140,7 +140,7 @@ def test_operation_ids_stay_unique(tmp_path: Path) -> None:
     assert ids == ["Same", "Same_2", "Opt", "Opt_2"]
 
 
-# --- from real runners -----------------------------------------------------------------------------
+# --- from real runners ----------------------------------------------------------------------------
 
 
 def fixture_project(tmp_path: Path) -> Path:

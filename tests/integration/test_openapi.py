@@ -42,7 +42,7 @@ def project_of(tmp_path: Path, *configs: dict[str, Any]) -> Project:
     return Project(root=tmp_path, steps=steps)
 
 
-# --- the rules -------------------------------------------------------------------------------------
+# --- the rules ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("express", "expected"), [

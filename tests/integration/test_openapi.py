@@ -167,7 +167,8 @@ async def test_the_served_document_shows_every_language_and_is_open_under_start(
     # pydantic (converted by the Python runner), its $defs kept inside the component
     size = schemas["PutItemBody"]["properties"]["size"]["anyOf"][0]
     assert size == {"$ref": "#/components/schemas/PutItemBody/$defs/Dimensions"}
-    # Ruby, plain JSON Schema
+    # Ruby: an object with `json_schema`, converted by the Ruby runner
+    assert schemas["ListFilesResponse200"]["properties"]["files"]["items"] == {"type": "string"}
     files = paths["/files/{name}"]["get"]
     assert files["x-motia-step"]["language"] == "ruby"
     assert [p["name"] for p in files["parameters"]] == ["name", "limit"]

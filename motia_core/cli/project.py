@@ -18,9 +18,10 @@ import click
 from motia_core.cli.create import TEMPLATES, CreateError, create_project
 from motia_core.config import Settings, SettingsError
 from motia_core.project import Project, discover
+from motia_core.project.alltypes import generate_for
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.openapi import build_openapi
-from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
+from motia_core.project.typegen import write_types
 from motia_core.protocol import LoadedFile
 from motia_core.protocol.errors import InvocationNotFound
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
@@ -105,7 +106,8 @@ def create(name: str | None, template: str, directory: Path) -> None:
               default=".", envvar="MOTIA_PROJECT", show_envvar=True, show_default=True,
               help="The project's root folder.")
 def generate_types_command(project: Path) -> None:
-    """Write types.d.ts: each step's handler type and each stream's, from the configs.
+    """Write types.d.ts, motia_types.py and sig/motia_types.rbs: each step's types, from the
+    configs (the Python and Ruby files when the project has steps in that language).
 
     Exits 1 when a step or stream file could not be loaded (the file is written without it).
     """
@@ -114,14 +116,16 @@ def generate_types_command(project: Path) -> None:
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     loaded, skipped = anyio.run(load_project, settings)
-    generated = generate_types(loaded)
     for language, reason in skipped.items():
         click.echo(f"warning: the {language} steps have no types: {reason}", err=True)
-    for warning in generated.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    path = settings.project_root / TYPES_FILE
-    changed = write_types(generated, path)
-    click.echo(f"{'wrote' if changed else 'unchanged:'} {path}")
+    # types.d.ts always (as before); the Python and Ruby files when the project has such steps.
+    languages = {"node"} | {step.language for step in loaded.steps}
+    for file, generated in generate_for(loaded, languages).items():
+        for warning in generated.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        path = settings.project_root / file
+        changed = write_types(generated, path)
+        click.echo(f"{'wrote' if changed else 'unchanged:'} {path}")
     if loaded.errors:
         click.echo(loaded.report_errors(), err=True)
         raise SystemExit(1)

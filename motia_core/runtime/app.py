@@ -29,10 +29,11 @@ from motia_core.http.policy import LOCALHOST, OperatorPolicy
 from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
 from motia_core.project import Discovery, Project, discover
+from motia_core.project.alltypes import generate_for
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.openapi import build_openapi
 from motia_core.project.steps import Step
-from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
+from motia_core.project.typegen import write_types
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState, SupervisorSettings
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
@@ -224,13 +225,14 @@ class App:
             CronJob(key=step.file, name=step.name, target=step,
                     expression=step.config.cron)  # type: ignore[union-attr]
             for step in project.cron_steps])
-        if self.watch and "node" in self.pools:
-            # `motia dev` keeps types.d.ts in step with the configs, as the original does, so
-            # TypeScript steps type-check against what they emit and receive.
-            generated = generate_types(project)
-            write_types(generated, self.settings.project_root / TYPES_FILE)
-            for warning in generated.warnings:
-                log.warning("%s", warning, extra={"action": "types"})
+        if self.watch:
+            # `motia dev` keeps types.d.ts (and motia_types.py, sig/motia_types.rbs) in step with
+            # the configs, as the original does for TypeScript, so steps type-check against
+            # what they emit and receive.
+            for file, generated in generate_for(project, self.pools).items():
+                write_types(generated, self.settings.project_root / file)
+                for warning in generated.warnings:
+                    log.warning("%s", warning, extra={"action": "types"})
         # Only when a stream guards its joins: with no hook, unknown streams are joined silently
         # (as the original does) instead of answered with access-denied frames.
         self.stream_sockets.access.can_access = (

@@ -16,7 +16,7 @@ import click
 
 from motia_core import __version__
 from motia_core.cli.operator import cron, emit
-from motia_core.cli.project import create, generate_types_command
+from motia_core.cli.project import create, generate_types_command, openapi_command
 from motia_core.cli.runners import runners
 from motia_core.config import Settings, SettingsError
 
@@ -282,6 +282,7 @@ main.add_command(create)
 main.add_command(emit)
 main.add_command(cron)
 main.add_command(generate_types_command)
+main.add_command(openapi_command)
 main.add_command(runners)
 
 

@@ -8,6 +8,7 @@ loads every step and stream file once, and stops them: no server, no queue, no s
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,14 +18,16 @@ import click
 from motia_core.cli.create import TEMPLATES, CreateError, create_project
 from motia_core.config import Settings, SettingsError
 from motia_core.project import Project, discover
+from motia_core.project.alltypes import generate_for
 from motia_core.project.loading import load_files, select_languages
-from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
+from motia_core.project.openapi import build_openapi
+from motia_core.project.typegen import write_types
 from motia_core.protocol import LoadedFile
 from motia_core.protocol.errors import InvocationNotFound
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState
 from motia_core.runners.plugins import registry_for_project
 
-__all__ = ("create", "generate_types_command", "load_project")
+__all__ = ("create", "generate_types_command", "load_project", "openapi_command")
 
 
 async def _no_callbacks(method: str, params: object) -> None:
@@ -103,7 +106,8 @@ def create(name: str | None, template: str, directory: Path) -> None:
               default=".", envvar="MOTIA_PROJECT", show_envvar=True, show_default=True,
               help="The project's root folder.")
 def generate_types_command(project: Path) -> None:
-    """Write types.d.ts: each step's handler type and each stream's, from the configs.
+    """Write types.d.ts, motia_types.py and sig/motia_types.rbs: each step's types, from the
+    configs (the Python and Ruby files when the project has steps in that language).
 
     Exits 1 when a step or stream file could not be loaded (the file is written without it).
     """
@@ -112,14 +116,49 @@ def generate_types_command(project: Path) -> None:
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     loaded, skipped = anyio.run(load_project, settings)
-    generated = generate_types(loaded)
     for language, reason in skipped.items():
         click.echo(f"warning: the {language} steps have no types: {reason}", err=True)
-    for warning in generated.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    path = settings.project_root / TYPES_FILE
-    changed = write_types(generated, path)
-    click.echo(f"{'wrote' if changed else 'unchanged:'} {path}")
+    # types.d.ts always (as before); the Python and Ruby files when the project has such steps.
+    languages = {"node"} | {step.language for step in loaded.steps}
+    for file, generated in generate_for(loaded, languages).items():
+        for warning in generated.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        path = settings.project_root / file
+        changed = write_types(generated, path)
+        click.echo(f"{'wrote' if changed else 'unchanged:'} {path}")
     if loaded.errors:
         click.echo(loaded.report_errors(), err=True)
+        raise SystemExit(1)
+
+
+@click.command("openapi")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the document to this file [default: standard output].")
+@click.option("--project", "project", type=click.Path(file_okay=False, path_type=Path),
+              default=".", envvar="MOTIA_PROJECT", show_envvar=True, show_default=True,
+              help="The project's root folder.")
+def openapi_command(output: Path | None, project: Path) -> None:
+    """Print (or write) the OpenAPI 3.1 document of the project's api steps.
+
+    The same document as GET /__motia/openapi.json on a running server. Exits 1 when a step or
+    stream file could not be loaded (the document is written without it, listed under
+    x-motia-skipped).
+    """
+    try:
+        settings = Settings.load(project)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    loaded, skipped = anyio.run(load_project, settings)
+    built = build_openapi(loaded)
+    for language, reason in skipped.items():
+        click.echo(f"warning: the {language} steps are not described: {reason}", err=True)
+    for warning in built.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    text = json.dumps(built.document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output} ({len(built.document['paths'])} paths)", err=True)
+    if loaded.errors:
         raise SystemExit(1)

@@ -400,5 +400,6 @@ def create_app(
     app.router.add_post(EMIT_PATH, _emit)
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_routes(internal)
-    app.router.add_route("*", "/{tail:.*}", _dispatch)
+    # [\s\S], not ".": aiohttp matches the decoded path, where %0A is a newline.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _dispatch)
     return app

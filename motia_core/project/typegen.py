@@ -308,5 +308,6 @@ def write_types(generated: GeneratedTypes, path: Path) -> bool:
             return False
     except OSError:
         pass
+    path.parent.mkdir(parents=True, exist_ok=True)  # sig/ for the RBS file
     path.write_text(generated.text, encoding="utf-8")
     return True

@@ -30,10 +30,12 @@ from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
 from motia_core.observability.otel import OtelExporter, otel_config
 from motia_core.project import Discovery, Project, discover
+from motia_core.project.alltypes import generate_for
 from motia_core.project.loading import load_files, select_languages
+from motia_core.project.openapi import build_openapi
 from motia_core.project.runtimes import missing_runtimes
 from motia_core.project.steps import Step
-from motia_core.project.typegen import TYPES_FILE, generate_types, write_types
+from motia_core.project.typegen import write_types
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from motia_core.runners import RunnerPool, RunnerRegistry, RunnerState, SupervisorSettings
 from motia_core.runners.plugins import RunnerConfigError, registry_for_project
@@ -52,6 +54,7 @@ from motia_core.workbench.ui import WORKBENCH_PATH
 __all__ = ("App", "StartupFailed", "serve")
 
 log = logging.getLogger("motia.app")
+OPENAPI_PATH = "/__motia/openapi.json"
 
 
 class StartupFailed(Exception):
@@ -254,13 +257,14 @@ class App:
             CronJob(key=step.file, name=step.name, target=step,
                     expression=step.config.cron)  # type: ignore[union-attr]
             for step in project.cron_steps])
-        if self.watch and "node" in self.pools:
-            # `motia dev` keeps types.d.ts in step with the configs, as the original does, so
-            # TypeScript steps type-check against what they emit and receive.
-            generated = generate_types(project)
-            write_types(generated, self.settings.project_root / TYPES_FILE)
-            for warning in generated.warnings:
-                log.warning("%s", warning, extra={"action": "types"})
+        if self.watch:
+            # `motia dev` keeps types.d.ts (and motia_types.py, sig/motia_types.rbs) in step with
+            # the configs, as the original does for TypeScript, so steps type-check against
+            # what they emit and receive.
+            for file, generated in generate_for(project, self.pools).items():
+                write_types(generated, self.settings.project_root / file)
+                for warning in generated.warnings:
+                    log.warning("%s", warning, extra={"action": "types"})
         # Only when a stream guards its joins: with no hook, unknown streams are joined silently
         # (as the original does) instead of answered with access-denied frames.
         self.stream_sockets.access.can_access = (
@@ -309,7 +313,8 @@ class App:
         return self.mode == "dev" if enabled is None else enabled
 
     async def _start_http(self) -> web.AppRunner:
-        internal = [*dead_letter_routes(self.queue), *workbench_routes(
+        internal = [web.get(OPENAPI_PATH, self._openapi),
+                    *dead_letter_routes(self.queue), *workbench_routes(
             self, self.live, writes_only=not self.workbench_enabled),
             *(workbench_ui_routes() if self.workbench_enabled else ())]
         http_app = self.http_app = create_app([], self.handlers, self._http_settings(),
@@ -322,6 +327,13 @@ class App:
         await site.start()
         self.port = runner.addresses[0][1]  # the real one when port 0 asked for a free port
         return runner
+
+    async def _openapi(self, _request: web.Request) -> web.Response:
+        """GET /__motia/openapi.json: the api steps served now, as OpenAPI 3.1 (a read, open to
+        anyone who can reach the server, like the other GETs under /__motia/)."""
+        if self.project is None:
+            return web.json_response({"error": "the project is still loading"}, status=503)
+        return web.json_response(build_openapi(self.project).document)
 
     # --- shutdown ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from watchdog.observers import Observer
 
 from motia_core.dotenv import DOTENV_FILE
 from motia_core.project import Project, discover
+from motia_core.project.pytypes import PYTHON_TYPES_FILE
 from motia_core.runners import RunnerRegistry
 from motia_core.runtime.serving import Serving
 
@@ -71,6 +72,8 @@ class Reloader:
             return False
         if parts == (DOTENV_FILE,):  # every runner's environment: see _apply
             return True
+        if parts == (PYTHON_TYPES_FILE,):  # ours, written on each reload; read by type checkers
+            return False
         return (bool(parts) and not any(p in _IGNORED_DIRS or p.startswith(".")
                                         for p in parts[:-1])
                 and path.suffix in _LANGUAGE_OF_SUFFIX

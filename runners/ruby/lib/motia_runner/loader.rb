@@ -106,10 +106,21 @@ module MotiaRunner
                               { 'stack' => Failure.stack_of(e) })
     end
 
+    SCHEMA_KEYS = %w[input bodySchema schema].freeze
+
     # The config as plain JSON: middleware left out (the runner runs it), a callable canAccess
-    # reported as "__motia_hasCanAccess": true.
+    # reported as "__motia_hasCanAccess": true, and a schema object that can describe itself as
+    # JSON Schema (`json_schema` or `to_json_schema`, as dry-schema's extension and others
+    # offer) replaced by that description, so the core only ever sees JSON Schema.
     def wire_config(config, rel)
       wire = config.reject { |key, _| %w[middleware canAccess].include?(key.to_s) }
+      wire = wire.to_h do |key, value|
+        if SCHEMA_KEYS.include?(key.to_s) then [key, json_schema_of(value, rel)]
+        elsif key.to_s == 'responseSchema' && value.is_a?(Hash)
+          [key, value.transform_values { |schema| json_schema_of(schema, rel) }]
+        else [key, value]
+        end
+      end
       can_access = config[:canAccess] || config['canAccess']
       if can_access.respond_to?(:call)
         wire['__motia_hasCanAccess'] = true
@@ -119,6 +130,18 @@ module MotiaRunner
       Json.plain(wire, 'config')
     rescue TypeError => e
       raise InvalidConfig, "#{rel}: config is not JSON-serialisable (#{e.message})"
+    end
+
+    def json_schema_of(value, rel)
+      return value if value.is_a?(Hash) || value.nil?
+
+      name = %i[json_schema to_json_schema].find { |n| value.respond_to?(n) }
+      name ? value.public_send(name) : value
+    rescue StandardError => e
+      raise InvalidConfig.new("#{rel}: a schema in config cannot be converted to JSON Schema " \
+                              "(#{value.class}##{name} raised #{Failure.name_of(e)}: #{e.message}); " \
+                              'simplify it or give a plain JSON Schema Hash',
+                              { 'stack' => Failure.stack_of(e) })
     end
   end
 end

@@ -37,6 +37,10 @@ class Settings:
     state: str = "sqlite"
     # Event queue: "sqlite" (default: an accepted event survives a crash), "memory" or "redis".
     queue: str = "sqlite"
+    # Where stream items live and how their changes reach subscribers ([streams] store):
+    # "sqlite", "memory" or "redis" (items in Redis, and a change made on one instance reaches
+    # the WebSocket clients of every instance). None: the same as `state`.
+    streams: str | None = None
     # The Redis server of the "redis" adapters (`[redis] url` in motia.toml), e.g.
     # redis://127.0.0.1:6379/0; instances sharing the work use the same URL and prefix.
     redis_url: str | None = None
@@ -87,6 +91,11 @@ class Settings:
     retention_hours: float = 168.0
 
     @property
+    def streams_store(self) -> str:
+        """Where stream items live: ``streams``, or ``state`` when not set."""
+        return self.streams or self.state
+
+    @property
     def data_dir(self) -> Path:
         return self.project_root / self.motia_dir
 
@@ -126,7 +135,8 @@ _SECTIONS = ("http", "runners", "events", "logs", "storage", "streams", "observa
 # Names inside a section that mean a differently named setting: [admin] token is admin_token.
 _SECTION_NAMES: dict[tuple[str, str], str] = {
     ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
-    ("observability", "store"): "observability"}
+    ("observability", "store"): "observability",
+    ("streams", "store"): "streams"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:

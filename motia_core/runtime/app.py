@@ -44,6 +44,7 @@ from motia_core.runtime.triggers import AppHandlers
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
+from motia_core.streams.redis_fanout import FanoutError, RedisFanout
 from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
 from motia_core.workbench.ui import WORKBENCH_PATH
 
@@ -75,12 +76,18 @@ class App:
         redis_url, prefix = settings.redis_url, settings.redis_prefix
         self.state = state or open_state(settings.state, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
-        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams",
+        streams = settings.streams_store if state is None or settings.streams else "memory"
+        self.stream_store = StreamStore(open_state(streams, settings.data_dir / "streams",
                                                    redis_url=redis_url,
-                                                   redis_prefix=f"{prefix}streams:")
-                                        if state is None else open_state("memory", Path()))
+                                                   redis_prefix=f"{prefix}streams:"))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
+        # Streams in Redis: every change goes to the other instances' hubs, theirs to ours.
+        self.stream_fanout: RedisFanout | None = None
+        if streams == "redis" and redis_url:
+            self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
+            self.stream_store.listeners.append(self.stream_fanout.on_change)
+            self.stream_fanout.listeners.append(self.stream_hub.on_change)
         self.mode = "start" if strict else "dev"
         self.started_ms = now_ms()
         self.workbench = Workbench(traces or _recorder(settings),
@@ -166,6 +173,11 @@ class App:
             self._tg = tg
             try:
                 await self._open_stores()
+                if self.stream_fanout is not None:
+                    try:
+                        await tg.start(self.stream_fanout.run)
+                    except FanoutError as exc:
+                        raise StartupFailed(str(exc)) from exc
                 await tg.start(self.workbench.run)  # cancelled last: it writes the last spans
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:

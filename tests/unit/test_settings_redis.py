@@ -30,3 +30,12 @@ def test_an_unknown_redis_setting_is_named(tmp_path: Path) -> None:
     (tmp_path / "motia.toml").write_text('[redis]\nhost = "127.0.0.1"\n')
     with pytest.raises(SettingsError, match=r"unknown setting 'redis_host'; known: .*redis_url"):
         Settings.load(tmp_path, {})
+
+
+def test_streams_follow_state_unless_chosen(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, {}).streams_store == "sqlite"
+    assert Settings.load(tmp_path, {"MOTIA_STATE": "redis"}).streams_store == "redis"
+    (tmp_path / "motia.toml").write_text('[streams]\nstore = "memory"\n')
+    chosen = Settings.load(tmp_path, {"MOTIA_STATE": "redis"})
+    assert (chosen.state, chosen.streams_store) == ("redis", "memory")
+    assert Settings.load(tmp_path, {"MOTIA_STREAMS": "redis"}).streams_store == "redis"

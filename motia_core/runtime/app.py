@@ -40,7 +40,7 @@ from motia_core.runtime.invocation import Callbacks, Invoker
 from motia_core.runtime.reload import Reloader
 from motia_core.runtime.report import print_startup
 from motia_core.runtime.serving import Serving
-from motia_core.runtime.triggers import AppHandlers
+from motia_core.runtime.triggers import AppHandlers, cron_topic
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
@@ -108,7 +108,7 @@ class App:
                                     health=self.health, publish_listeners=self.publish_listeners)
         self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
                                    self.stream_store)
-        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_tick)
+        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_scheduled)
         self.http_app: web.Application | None = None
         self.reloader = Reloader(settings.project_root, self.registry, self.serving,
                                  self.apply_project)
@@ -227,6 +227,12 @@ class App:
                 self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
                                    self.handlers.subscription_settings(step))
                 wanted.add((topic, step.name))
+        for step in project.cron_steps:
+            # A tick goes through the step's own queue: once across instances, with retries.
+            topic = cron_topic(step.name)
+            self.bus.subscribe(topic, step.name, self.handlers.cron_delivery(step),
+                               self.handlers.cron_settings(step))
+            wanted.add((topic, step.name))
         for topic, name in self._subscribed - wanted:
             self.bus.unsubscribe(topic, name)
         self._subscribed = wanted

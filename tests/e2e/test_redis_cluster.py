@@ -1,9 +1,12 @@
 """Several `motia start` processes of one project on one Redis share the work (issue 17): a
-stream change made through one instance reaches the WebSocket clients of another, in order."""
+stream change made through one instance reaches the WebSocket clients of another, in order; each
+tick of a cron step runs once across all of them."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import aiohttp
 import anyio
 import pytest
 
+from motia_core.state import open_state
 from tests.e2e.cluster import copy_project, instances, redis_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -58,3 +62,37 @@ def test_a_stream_change_made_on_one_instance_reaches_a_client_of_another(
         kinds = [kind for item_id, kind, _step in events if item_id == item]
         assert kinds == ["create"] + ["update"] * (len(kinds) - 1)
     assert all(f["groupId"] == "job" and f["streamName"] == "progress" for f in frames)
+
+
+async def _state_group(redis_url: str, prefix: str, group: str) -> list[Any]:
+    state = open_state("redis", Path(), redis_url=redis_url, redis_prefix=prefix)
+    try:
+        return await state.get_group(group)
+    finally:
+        await state.aclose()
+
+
+def test_each_cron_tick_runs_once_across_three_instances(
+    tmp_path: Path, redis_url: str, redis_prefix: str,
+) -> None:
+    project = copy_project(tmp_path)
+    wanted = 6
+    with instances(project, 3, redis_env(redis_url, redis_prefix),
+                   "--runners", "python") as started:
+        deadline = time.monotonic() + 60
+        while len(ticks := anyio.run(_state_group, redis_url, redis_prefix, "ticks")) < wanted:
+            assert time.monotonic() < deadline, ticks
+            assert all(process.poll() is None for process, _port in started)
+            time.sleep(0.2)
+    # A tick's trace id ends with its scheduled time (whole seconds): one record per trace id is
+    # one run per tick, and the ticks from the first to the last are every second between them
+    # (the last ones may still have been running when the instances were killed).
+    runs = Counter(record["traceId"] for record in ticks)
+    assert all(count == 1 for count in runs.values()), runs
+    seconds = [int(trace_id.rsplit("-", 1)[1]) for trace_id in runs]  # the clock mod 10^7 ms
+    if max(seconds) - min(seconds) > 5_000_000:  # the 7 digits wrapped during the test
+        seconds = [ms + 10_000_000 if ms < 5_000_000 else ms for ms in seconds]
+    seconds.sort()
+    assert all(ms % 1000 == 0 for ms in seconds), seconds
+    assert len(set(seconds)) == len(seconds)
+    assert seconds[-1] - seconds[0] <= (len(seconds) + 1) * 1000, seconds  # none skipped

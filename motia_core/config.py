@@ -82,8 +82,10 @@ class Settings:
     # Serve the Workbench and its read API ([workbench] enabled); None: on in dev, off in start.
     workbench: bool | None = None
     # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir,
-    # "memory", or "off" (only the newest traces, in memory, as the harness had before).
-    observability: str = "sqlite"
+    # "memory", "redis" (shared by every instance on the server: any one reads them all) or
+    # "off" (only the newest traces, in memory, as the harness had before). None: "redis" when
+    # state or queue is, else "sqlite".
+    observability: str | None = None
     # Retention of traces and logs ([observability]): the newest max_traces traces and max_logs
     # log records, none older than retention_hours (0: no age limit).
     max_traces: int = 10_000
@@ -94,6 +96,13 @@ class Settings:
     def streams_store(self) -> str:
         """Where stream items live: ``streams``, or ``state`` when not set."""
         return self.streams or self.state
+
+    @property
+    def observability_store(self) -> str:
+        """Where traces and logs are kept: ``observability``, or what state and queue suggest."""
+        if self.observability:
+            return self.observability
+        return "redis" if "redis" in (self.state, self.queue) else "sqlite"
 
     @property
     def data_dir(self) -> Path:

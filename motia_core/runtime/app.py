@@ -92,7 +92,7 @@ class App:
         self.started_ms = now_ms()
         self.workbench = Workbench(traces or _recorder(settings),
                                    cors=lambda: self._http_settings().cors,
-                                   record_logs=settings.observability != "off")
+                                   record_logs=settings.observability_store != "off")
         self.traces = self.workbench.recorder
         self.live = self.workbench.live
         self._tg: anyio.abc.TaskGroup | None = None
@@ -369,7 +369,9 @@ def _recorder(settings: Settings) -> Recorder:
     try:
         retention = Retention(max_traces=settings.max_traces, max_logs=settings.max_logs,
                               retention_hours=settings.retention_hours)
-        backend = open_backend(settings.observability, settings.data_dir)
+        backend = open_backend(settings.observability_store, settings.data_dir,
+                               redis_url=settings.redis_url,
+                               redis_prefix=settings.redis_prefix)
     except ValueError as exc:
         raise SettingsError(f"{settings.project_root / 'motia.toml'}: {exc}") from exc
     return Recorder(backend, retention=retention)

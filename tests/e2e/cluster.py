@@ -16,7 +16,7 @@ ADMIN_TOKEN = "cluster-test-token"
 
 def copy_project(tmp_path: Path) -> Path:
     project = tmp_path / "cluster"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".motia", "__pycache__",
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".motia*", "__pycache__",
                                                                      "types.d.ts"))
     return project
 
@@ -32,11 +32,13 @@ def instances(project: Path, count: int, env: dict[str, str], *extra: str,
               ) -> Iterator[list[tuple[Server, int]]]:
     """``count`` `motia start` processes of ``project`` with ``env`` set, each on its own port;
     every one is killed on the way out."""
-    saved = {name: os.environ.get(name) for name in env}
+    saved = {name: os.environ.get(name) for name in [*env, "MOTIA_MOTIA_DIR"]}
     os.environ.update(env)
     started: list[tuple[Server, int]] = []
     try:
-        for _ in range(count):
+        for index in range(count):
+            # Each its own .motia directory, as on its own machine: what they share is Redis.
+            os.environ["MOTIA_MOTIA_DIR"] = f".motia-{index}"
             port = free_port()
             started.append((start("start", project, port, *extra), port))
         yield started

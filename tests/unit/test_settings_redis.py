@@ -39,3 +39,10 @@ def test_streams_follow_state_unless_chosen(tmp_path: Path) -> None:
     chosen = Settings.load(tmp_path, {"MOTIA_STATE": "redis"})
     assert (chosen.state, chosen.streams_store) == ("redis", "memory")
     assert Settings.load(tmp_path, {"MOTIA_STREAMS": "redis"}).streams_store == "redis"
+
+
+def test_traces_and_logs_go_to_redis_with_state_or_queue_unless_chosen(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, {}).observability_store == "sqlite"
+    assert Settings.load(tmp_path, {"MOTIA_QUEUE": "redis"}).observability_store == "redis"
+    assert Settings.load(tmp_path, {"MOTIA_STATE": "redis",
+                                    "MOTIA_OBSERVABILITY": "off"}).observability_store == "off"

@@ -199,7 +199,7 @@ class RedisBackend(ObservabilityBackend):
             top: str = "+inf" if after is None else str(after[0])
             offset = 0
             while len(items) <= limit:
-                chunk = await client.zrevrangebyscore(self._key("traces"), top, "-inf",
+                chunk: Any = await client.zrevrangebyscore(self._key("traces"), top, "-inf",
                                                       start=offset, num=_CHUNK, withscores=True)
                 if not chunk:
                     break
@@ -225,7 +225,7 @@ class RedisBackend(ObservabilityBackend):
             top = "+inf" if before is None else f"({before}"
             offset = 0
             while len(items) <= limit:
-                keys = await client.zrevrangebyscore(self._key("logs"), top, "-inf",
+                keys: Any = await client.zrevrangebyscore(self._key("logs"), top, "-inf",
                                                      start=offset, num=_CHUNK)
                 if not keys:
                     break
@@ -249,8 +249,10 @@ class RedisBackend(ObservabilityBackend):
     async def prune(self, retention: Retention, now_ms: int) -> int:
         cutoff = retention.cutoff_ms(now_ms)
         async with self._errors() as client:
-            doomed = set(await client.zrevrange(self._key("traces"), retention.max_traces, -1))
-            logs = set(await client.zrevrange(self._key("logs"), retention.max_logs, -1))
+            doomed: set[Any] = set(await client.zrevrange(self._key("traces"),
+                                                          retention.max_traces, -1))
+            logs: set[Any] = set(await client.zrevrange(self._key("logs"), retention.max_logs,
+                                                        -1))
             if cutoff is not None:
                 doomed |= set(await client.zrangebyscore(self._key("traces"), "-inf",
                                                          f"({cutoff}"))

@@ -204,7 +204,7 @@ class AppHandlers:
         """A cron step's own queue: one tick at a time per instance, retried as events are,
         held past the handler's timeout before another instance may take it over."""
         return SubscriptionSettings(concurrency=1,
-                                    visibility_timeout_s=self.settings.handler_timeout_s + 30)
+                                    visibility_timeout_s=self.settings.handler_timeout_s + 10)
 
     def cron_delivery(self, step: Step) -> Callable[[Event, int], Awaitable[None]]:
         """Run a tick received from the step's queue; a failure is raised, so it is retried."""

@@ -37,6 +37,10 @@ class Settings:
     state: str = "sqlite"
     # Event queue: "sqlite" (default: an accepted event survives a crash), "memory" or "redis".
     queue: str = "sqlite"
+    # Where stream items live and how their changes reach subscribers ([streams] store):
+    # "sqlite", "memory" or "redis" (items in Redis, and a change made on one instance reaches
+    # the WebSocket clients of every instance). None: the same as `state`.
+    streams: str | None = None
     # The Redis server of the "redis" adapters (`[redis] url` in motia.toml), e.g.
     # redis://127.0.0.1:6379/0; instances sharing the work use the same URL and prefix.
     redis_url: str | None = None
@@ -80,8 +84,10 @@ class Settings:
     # Serve the Workbench and its read API ([workbench] enabled); None: on in dev, off in start.
     workbench: bool | None = None
     # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir,
-    # "memory", or "off" (only the newest traces, in memory, as the harness had before).
-    observability: str = "sqlite"
+    # "memory", "redis" (shared by every instance on the server: any one reads them all) or
+    # "off" (only the newest traces, in memory, as the harness had before). None: "redis" when
+    # state or queue is, else "sqlite".
+    observability: str | None = None
     # Retention of traces and logs ([observability]): the newest max_traces traces and max_logs
     # log records, none older than retention_hours (0: no age limit).
     max_traces: int = 10_000
@@ -96,6 +102,18 @@ class Settings:
     otel_endpoint: str | None = None
     # The service name when OTEL_SERVICE_NAME does not give one ("motia" by default).
     otel_service_name: str | None = None
+
+    @property
+    def streams_store(self) -> str:
+        """Where stream items live: ``streams``, or ``state`` when not set."""
+        return self.streams or self.state
+
+    @property
+    def observability_store(self) -> str:
+        """Where traces and logs are kept: ``observability``, or what state and queue suggest."""
+        if self.observability:
+            return self.observability
+        return "redis" if "redis" in (self.state, self.queue) else "sqlite"
 
     @property
     def data_dir(self) -> Path:
@@ -138,7 +156,8 @@ _SECTIONS = ("http", "runners", "events", "logs", "storage", "streams", "observa
 _SECTION_NAMES: dict[tuple[str, str], str] = {
     ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
     ("observability", "store"): "observability", ("otel", "enabled"): "otel",
-    ("otel", "endpoint"): "otel_endpoint", ("otel", "service_name"): "otel_service_name"}
+    ("otel", "endpoint"): "otel_endpoint", ("otel", "service_name"): "otel_service_name",
+    ("streams", "store"): "streams"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:

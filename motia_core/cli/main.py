@@ -54,8 +54,16 @@ def _serve_options(func: Any) -> Any:
                      type=click.Choice(["sqlite", "memory", "redis"]),
                      help="Where accepted events wait [default: sqlite under .motia/, which "
                           "survives a crash]."),
+        click.option("--streams", envvar="MOTIA_STREAMS", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory", "redis"]),
+                     help="Where stream items live; redis also carries every change to the "
+                          "WebSocket clients of all instances [default: as --state]."),
+        click.option("--observability", envvar="MOTIA_OBSERVABILITY", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory", "redis", "off"]),
+                     help="Where traces and logs are kept; redis shares them between instances "
+                          "[default: redis when --state or --queue is, else sqlite]."),
         click.option("--redis-url", envvar="MOTIA_REDIS_URL", show_envvar=True,
-                     help="The Redis server of --state redis and --queue redis, e.g. "
+                     help="The Redis server of --state/--queue/--streams redis, e.g. "
                           "redis://127.0.0.1:6379/0 ([redis] url in motia.toml)."),
         click.option("--redis-prefix", envvar="MOTIA_REDIS_PREFIX", show_envvar=True,
                      help="Start of every Redis key motia-core writes [default: motia:]; "

@@ -44,10 +44,11 @@ from motia_core.runtime.invocation import Callbacks, Invoker
 from motia_core.runtime.reload import Reloader
 from motia_core.runtime.report import print_startup
 from motia_core.runtime.serving import Serving
-from motia_core.runtime.triggers import AppHandlers
+from motia_core.runtime.triggers import AppHandlers, cron_topic
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
+from motia_core.streams.redis_fanout import FanoutError, RedisFanout
 from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
 from motia_core.workbench.ui import WORKBENCH_PATH
 
@@ -80,17 +81,23 @@ class App:
         redis_url, prefix = settings.redis_url, settings.redis_prefix
         self.state = state or open_state(settings.state, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
-        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams",
+        streams = settings.streams_store if state is None or settings.streams else "memory"
+        self.stream_store = StreamStore(open_state(streams, settings.data_dir / "streams",
                                                    redis_url=redis_url,
-                                                   redis_prefix=f"{prefix}streams:")
-                                        if state is None else open_state("memory", Path()))
+                                                   redis_prefix=f"{prefix}streams:"))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
+        # Streams in Redis: every change goes to the other instances' hubs, theirs to ours.
+        self.stream_fanout: RedisFanout | None = None
+        if streams == "redis" and redis_url:
+            self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
+            self.stream_store.listeners.append(self.stream_fanout.on_change)
+            self.stream_fanout.listeners.append(self.stream_hub.on_change)
         self.mode = "start" if strict else "dev"
         self.started_ms = now_ms()
         self.workbench = Workbench(traces or _recorder(settings),
                                    cors=lambda: self._http_settings().cors,
-                                   record_logs=settings.observability != "off")
+                                   record_logs=settings.observability_store != "off")
         self.traces = self.workbench.recorder
         self.live = self.workbench.live
         self._flows: tuple[Project | None, dict[str, tuple[str, ...]]] = (None, {})
@@ -111,7 +118,7 @@ class App:
                                     health=self.health, publish_listeners=self.publish_listeners)
         self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
                                    self.stream_store)
-        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_tick)
+        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_scheduled)
         self.http_app: web.Application | None = None
         self.reloader = Reloader(settings.project_root, self.registry, self.serving,
                                  self.apply_project)
@@ -193,6 +200,11 @@ class App:
             self._tg = tg
             try:
                 await self._open_stores()
+                if self.stream_fanout is not None:
+                    try:
+                        await tg.start(self.stream_fanout.run)
+                    except FanoutError as exc:
+                        raise StartupFailed(str(exc)) from exc
                 await tg.start(self.workbench.run)  # cancelled last: it writes the last spans
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:
@@ -242,6 +254,12 @@ class App:
                 self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
                                    self.handlers.subscription_settings(step))
                 wanted[(topic, step.name)] = step.file
+        for step in project.cron_steps:
+            # A tick goes through the step's own queue: once across instances, with retries.
+            topic = cron_topic(step.name)
+            self.bus.subscribe(topic, step.name, self.handlers.cron_delivery(step),
+                               self.handlers.cron_settings(step))
+            wanted[(topic, step.name)] = step.file
         for (topic, name), file in self._subscribed.items():
             if (topic, name) in wanted:
                 continue
@@ -409,7 +427,9 @@ def _recorder(settings: Settings) -> Recorder:
     try:
         retention = Retention(max_traces=settings.max_traces, max_logs=settings.max_logs,
                               retention_hours=settings.retention_hours)
-        backend = open_backend(settings.observability, settings.data_dir)
+        backend = open_backend(settings.observability_store, settings.data_dir,
+                               redis_url=settings.redis_url,
+                               redis_prefix=settings.redis_prefix)
     except ValueError as exc:
         raise SettingsError(f"{settings.project_root / 'motia.toml'}: {exc}") from exc
     return Recorder(backend, retention=retention)

@@ -7,6 +7,7 @@ event carries) and the deadline, then hands the step to the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from motia_core.config import Settings
-from motia_core.events import Event, EventBus, SubscriptionSettings
+from motia_core.cron import latest_fire_time, parse_cron
+from motia_core.events import Event, EventBus, QueueError, SubscriptionSettings, queue_name
 from motia_core.http import ApiInvocationError, ApiOutcome, EmitOutcome, IncomingTrace, Route
 from motia_core.observability import (
     TraceStore,
@@ -24,6 +26,7 @@ from motia_core.observability import (
     now_ms,
     parse_traceparent,
 )
+from motia_core.observability.ids import TRACE_ID_ALPHABET
 from motia_core.project.steps import Step
 from motia_core.protocol import StreamCanAccessParams, StreamSubscription
 from motia_core.runtime.body_checks import checked_after_middleware
@@ -32,12 +35,16 @@ from motia_core.runtime.serving import Serving
 from motia_core.streams import Subscription
 from motia_core.validation import BodyValidator, SchemaCache, SchemaInvalid
 
-__all__ = ("AppHandlers", "InvalidEventInput")
+__all__ = ("CRON_TOPIC_PREFIX", "AppHandlers", "InvalidEventInput", "cron_topic", "tick_trace_id")
 
 log = logging.getLogger("motia.handlers")
 
 # Topics without a subscriber already warned about (then forgotten all at once beyond this).
 UNROUTED_TOPICS_REMEMBERED = 1024
+# A cron tick's topic starts with this; no step config may name such a topic.
+CRON_TOPIC_PREFIX = "__cron."
+# How long a tick's key stays taken: instances' ticks of one time arrive within milliseconds.
+CRON_ONCE_TTL_S = 600.0
 
 
 class InvalidEventInput(Exception):
@@ -204,19 +211,73 @@ class AppHandlers:
 
     # --- cron ------------------------------------------------------------------------------
 
-    async def cron_tick(self, step: Step, trace_id: str | None = None) -> None:
-        """One tick of a cron step under a new trace (or ``trace_id``: the Workbench's "run
-        now" answers with the id before the tick ends)."""
-        trace_id = trace_id or new_trace_id()
+    async def cron_scheduled(self, step: Step) -> None:
+        """The scheduler's tick: enqueue the tick for the step's own queue, once across every
+        instance sharing the queue (keyed by step and scheduled time); whichever instance's
+        consumer receives it runs it (:meth:`cron_delivery`), with the step's retries."""
+        expression = step.config.cron  # type: ignore[union-attr]
+        tick = latest_fire_time(parse_cron(expression))
+        tick_ms = int(tick.timestamp() * 1000) if tick is not None else now_ms() // 1000 * 1000
+        key = f"cron:{step.name}:{tick_ms}"
+        event = Event(topic=cron_topic(step.name), data={"scheduledAtMs": tick_ms},
+                      trace_id=tick_trace_id(key, tick_ms), emitted_at_ms=now_ms())
+        try:
+            taken = await self.bus.queue.enqueue_once(
+                key, CRON_ONCE_TTL_S, queue_name(event.topic, step.name), event)
+        except QueueError as exc:
+            log.error("cron job %s: the tick of %d was not queued: %s", step.name, tick_ms, exc,
+                      extra={"action": "cron_failed", "step": step.name})
+            return
+        if taken is not None:
+            log.debug("cron job %s: tick %d queued", step.name, tick_ms,
+                      extra={"action": "cron_queued", "step": step.name,
+                             "traceId": event.trace_id})
+
+    def cron_settings(self, step: Step) -> SubscriptionSettings:
+        """A cron step's own queue: one tick at a time per instance, retried as events are,
+        held past the handler's timeout before another instance may take it over."""
+        return SubscriptionSettings(concurrency=1,
+                                    visibility_timeout_s=self.settings.handler_timeout_s + 10)
+
+    def cron_delivery(self, step: Step) -> Callable[[Event, int], Awaitable[None]]:
+        """Run a tick received from the step's queue; a failure is raised, so it is retried."""
+
+        async def deliver(event: Event, attempt: int) -> None:
+            await self._run_cron(step, event.trace_id, attempt=attempt, reraise=True)
+
+        return deliver
+
+    async def _run_cron(self, step: Step, trace_id: str, *, attempt: int = 1,
+                        reraise: bool = False) -> None:
         expression = step.config.cron  # type: ignore[union-attr]
         try:
             await self.invoker.invoke(step, "cron", None, trace_id=trace_id,
-                                          parent_span_id=None, entry=expression,
-                                          timeout_s=self.settings.handler_timeout_s)
+                                      parent_span_id=None, entry=expression,
+                                      timeout_s=self.settings.handler_timeout_s)
         except StepFailed as exc:
-            log.error("cron job %s failed: %s", step.name, exc.error,
+            log.error("cron job %s failed (attempt %d): %s", step.name, attempt, exc.error,
                       extra={"action": "cron_failed", "step": step.name, "traceId": trace_id,
                              "stack": _stack(exc)})
+            if reraise:
+                raise
+
+    async def cron_tick(self, step: Step, trace_id: str | None = None) -> None:
+        """One tick of a cron step under a new trace (or ``trace_id``: the Workbench's "run
+        now" answers with the id before the tick ends)."""
+        await self._run_cron(step, trace_id or new_trace_id())
+
+
+def cron_topic(step_name: str) -> str:
+    """The internal topic whose queue carries a cron step's ticks (``__cron.<name>.<name>``)."""
+    return f"{CRON_TOPIC_PREFIX}{step_name}"
+
+
+def tick_trace_id(key: str, at_ms: int) -> str:
+    """The trace id of one tick, the same on every instance: Motia's format (5 characters, the
+    last 7 digits of the scheduled time) with the characters taken from a hash of ``key``."""
+    digest = hashlib.sha256(key.encode()).digest()
+    letters = "".join(TRACE_ID_ALPHABET[b & 31] for b in digest[:5])
+    return f"{letters}-{at_ms % 10_000_000:07d}"
 
 
 def _tracestate(incoming: IncomingTrace | None) -> str | None:

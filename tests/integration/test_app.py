@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
 
 from motia_core.observability import w3c_trace_id
@@ -199,3 +200,14 @@ async def test_dead_letters_over_the_internal_http_api() -> None:
         assert await app.state.get("flaky", "attempts") == 6  # three more, then dead again
         purged = (await app.post("/__motia/dlq/purge")).json
         assert purged["purged"] == 1 and (await app.get("/__motia/dlq")).json == []
+
+
+async def test_a_failed_cron_tick_is_retried_through_its_queue_under_its_trace() -> None:
+    async with MotiaTestApp(FIXTURES / "cron-retry", runners="python") as app:
+        with anyio.fail_after(20):
+            while not (done := await app.state.get_group("done")):
+                await anyio.sleep(0.1)
+        # Retried (attempt 2) under the tick's own trace, which names its scheduled second.
+        assert done[0] == {"attempts": 2}
+        [trace_id] = [item.key for item in await app.state.items("done")][:1]
+        assert trace_id.endswith("000")

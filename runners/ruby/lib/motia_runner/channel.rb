@@ -29,43 +29,63 @@ module MotiaRunner
     end
   end
 
-  # Writes whole messages to the protocol IO: one line each, under a mutex, so two threads'
-  # messages never interleave. A thread being cancelled (Thread#raise) while it writes is only
-  # interrupted once the line is out: a torn line would be a protocol violation.
+  # Collects whole messages for the protocol IO, one line each, and hands them to the event
+  # loop, which writes everything a turn produced in one write (non-blocking: what the pipe does
+  # not take now waits for it to be writable). Any thread may call #write; lines never
+  # interleave, and a message is appended whole or not at all.
   class Writer
-    def initialize(io, on_broken)
+    attr_reader :io
+
+    # `waker` answers thread (the loop's) and wake (called after another thread's message).
+    def initialize(io, on_broken, waker)
       @io = io
       @on_broken = on_broken
+      @waker = waker
       @mutex = Mutex.new
+      @buf = String.new(encoding: Encoding::BINARY)
       @broken = false
     end
 
     def write(line)
-      lost = Thread.handle_interrupt(Object => :never) do
-        @mutex.synchronize do
-          next false if @broken
-
-          begin
-            @io.write(line)
-            false
-          rescue IOError, SystemCallError
-            @broken = true
-          end
-        end
+      line = line.frozen? ? line.b : line.force_encoding(Encoding::BINARY) # our own frame: no copy
+      Thread.handle_interrupt(Object => :never) do
+        @mutex.synchronize { @buf << line unless @broken }
       end
-      @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
+      @waker.wake unless Thread.current.equal?(@waker.thread)
     end
 
-    # Waits (a bounded time) for a write in progress so the process never exits mid-line.
+    # Writes what the pipe takes now; true when nothing is left. On the loop's thread.
+    def flush
+      lost = false
+      done = @mutex.synchronize do
+        until @buf.empty?
+          written = @io.write_nonblock(@buf, exception: false)
+          break if written == :wait_writable
+
+          @buf = written == @buf.bytesize ? String.new(encoding: Encoding::BINARY) : @buf.byteslice(written..)
+        end
+        @buf.empty?
+      rescue IOError, SystemCallError
+        @broken = true
+        @buf = String.new(encoding: Encoding::BINARY)
+        lost = true
+      end
+      @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
+      done
+    end
+
+    # Before the process exits: writes what is left (for a bounded time), then takes no more.
     def quiesce(seconds = 1.0)
       deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
-      until @mutex.try_lock
-        return if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      until @broken || flush
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        break unless left.positive?
 
-        sleep 0.005
+        IO.select(nil, [@io], nil, left)
       end
-      @broken = true # nothing after this point may start a new line
-      @mutex.unlock
+      @mutex.synchronize { @broken = true } # nothing after this point may start a new line
+    rescue ThreadError # held by a thread that is gone with the process anyway
+      @broken = true
     end
   end
 
@@ -159,10 +179,11 @@ module MotiaRunner
     end
   end
 
-  # Splits the protocol input into lines and enforces the per-line byte limit. Runs on the
-  # thread that calls #run (the main thread), until end of input.
+  # Splits the protocol input into lines and enforces the per-line byte limit. Driven by the
+  # event loop (#read_available when the input is readable), on the main thread.
   class LineReader
     attr_accessor :max_bytes
+    attr_reader :io
 
     def initialize(io, on_line, on_oversized)
       @io = io
@@ -178,16 +199,16 @@ module MotiaRunner
       @stopped = true
     end
 
-    # Reads until end of input or #stop.
-    def run
-      until @stopped
-        begin
-          data = @io.readpartial(Channel::CHUNK)
-        rescue EOFError, IOError, SystemCallError
-          return
-        end
-        feed(data)
-      end
+    # Reads what the input has now and handles its whole lines; false at end of input.
+    def read_available
+      data = @io.read_nonblock(Channel::CHUNK, exception: false)
+      return true if data == :wait_readable
+      return false if data.nil?
+
+      feed(data)
+      true
+    rescue IOError, SystemCallError
+      false
     end
 
     def feed(data)

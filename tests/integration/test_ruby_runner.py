@@ -389,6 +389,20 @@ async def test_handlers_that_wait_let_the_others_run(mode: str) -> None:
 
 
 @MODES
+async def test_ctx_calls_from_threads_the_handler_starts_and_joins(mode: str) -> None:
+    threads = step("threads.step.rb")
+    async with spawn(env=mode_env(mode)) as core:
+        await core.load(threads)
+        outs = await asyncio.gather(*(core.output(threads, input={"tag": f"t{i}"})
+                                      for i in range(10)))
+    assert outs == [{"got": [1, 2, 3]}] * 10
+    assert core.state["threads"] == {f"t{i}-{k}": k for i in range(10) for k in (1, 2, 3)}
+    assert sorted(e["data"]["tag"] for e in core.emitted) == sorted(f"t{i}" for i in range(10))
+    assert len([log for log in core.logs if log["msg"] == "from a thread"]) == 30
+    assert core.stale_callbacks == []
+
+
+@MODES
 async def test_a_handler_that_never_waits_is_answered_timed_out_past_its_timeout(mode: str) -> None:
     async with spawn(env=mode_env(mode)) as core:
         await core.load(step("busy.step.rb"), step("event_step.rb"))

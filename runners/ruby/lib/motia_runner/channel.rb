@@ -29,18 +29,19 @@ module MotiaRunner
     end
   end
 
-  # Collects whole messages for the protocol IO, one line each, and hands them to the event
-  # loop, which writes everything a turn produced in one write (non-blocking: what the pipe does
-  # not take now waits for it to be writable). Any thread may call #write; lines never
-  # interleave, and a message is appended whole or not at all.
+  # Writes whole messages to the protocol IO, one line each. On the event loop's thread (every
+  # fiber) a message is appended to a buffer that the loop writes once per turn, non-blocking
+  # (what the pipe does not take now waits for it to be writable), so a turn's answers go out in
+  # one write. Another thread (a handler's own, or every invocation with threads) writes the
+  # buffer and its message itself, at once, as before: its messages are out before it goes on
+  # (before its exception report reaches stderr, say). Lines never interleave or tear.
   class Writer
     attr_reader :io
 
-    # `waker` answers thread (the loop's) and wake (called after another thread's message).
-    def initialize(io, on_broken, waker)
+    def initialize(io, on_broken, loop_thread)
       @io = io
       @on_broken = on_broken
-      @waker = waker
+      @loop_thread = loop_thread
       @mutex = Mutex.new
       @buf = String.new(encoding: Encoding::BINARY)
       @broken = false
@@ -48,8 +49,11 @@ module MotiaRunner
 
     def write(line)
       line = line.frozen? ? line.b : line.force_encoding(Encoding::BINARY) # our own frame: no copy
-      @mutex.synchronize { @buf << line unless @broken } # one C call: no interrupt tears it
-      @waker.wake unless Thread.current.equal?(@waker.thread)
+      if Thread.current.equal?(@loop_thread)
+        @mutex.synchronize { @buf << line unless @broken } # one C call: no interrupt tears it
+      else
+        write_now(line)
+      end
     end
 
     # Writes what the pipe takes now; true when nothing is left. On the loop's thread.
@@ -70,6 +74,26 @@ module MotiaRunner
       end
       @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
       done
+    end
+
+    # A thread other than the loop's: everything buffered, then this line, written at once. A
+    # thread being cancelled (Thread#raise) is only interrupted once the line is out.
+    def write_now(line)
+      lost = Thread.handle_interrupt(Object => :never) do
+        @mutex.synchronize do
+          next false if @broken
+
+          @buf << line
+          begin
+            @io.write(@buf)
+            @buf = String.new(encoding: Encoding::BINARY)
+            false
+          rescue IOError, SystemCallError
+            @broken = true
+          end
+        end
+      end
+      @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
     end
 
     # Before the process exits: writes what is left (for a bounded time), then takes no more.

@@ -26,7 +26,7 @@ module MotiaRunner
       @mutex = Mutex.new
       @pending = {} # our request id -> Queue that receives [:ok, result] or [:error, RpcError]
       @next_id = 0
-      @writer = Writer.new(out_io, -> { server.on_closed(1) }, loop)
+      @writer = Writer.new(out_io, -> { server.on_closed(1) }, loop.thread)
       @reader = LineReader.new(in_io, method(:on_line), method(:on_oversized))
     end
 

@@ -94,7 +94,11 @@ module MotiaRunner
         reads = [in_io, @wake_r, *@readers.keys]
         writes = @writers.keys
         writes << out_io if out_waits
-        readable, writable, = IO.select(reads, writes, nil, timeout)
+        begin
+          readable, writable, = IO.select(reads, writes, nil, timeout)
+        rescue IOError, Errno::EBADF # a handler closed an IO another one waits on
+          next wake_closed
+        end
         readable&.each do |io|
           if io.equal?(in_io)
             stop unless input.read_available
@@ -259,6 +263,20 @@ module MotiaRunner
       table[io]&.each do |waiter|
         waiter.ready |= event
         resume_soon(waiter.fiber)
+      end
+    end
+
+    # Wakes the fibers waiting on closed IOs: their read or write then raises in their handler.
+    def wake_closed
+      [@readers, @writers].each do |table|
+        table.each do |io, waiters|
+          next unless io.closed?
+
+          waiters.each do |waiter|
+            waiter.ready |= waiter.events
+            resume_soon(waiter.fiber)
+          end
+        end
       end
     end
 

@@ -139,9 +139,10 @@ RUBY_PROJECT = PROJECTS / "rubyrunner"
 
 @asynccontextmanager
 async def spawn_ruby(root: Path = RUBY_PROJECT, init: bool = True,
+                     env: dict[str, str] | None = None,
                      **init_overrides: Any) -> AsyncIterator[FakeCore]:
     env = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
-           "MOTIA_RUNNER": "ruby#0"}
+           "MOTIA_RUNNER": "ruby#0", **(env or {})}
     async with running(["ruby", str(RUBY_RUNNER)], root, env, FakeCore, init,
                        **init_overrides) as core:
         yield core

@@ -1,11 +1,12 @@
-"""`make bench-compare`: motia-core against the original Motia 0.6.4, the hand-built stack and the bare limit.
+"""`make bench-compare`: motia-core against the original 0.6.4, hand-built BullMQ, bare aiohttp.
 
 Same machine, same run, same step files: HTTP GET through a TS and a Python api step (from the
 aiohttp client and from ``wrk``), an event pipeline (POST -> TS api -> TS event with state ->
 Python event; motia-core on SQLite and on Redis, and the same pipeline hand-built on Fastify +
 BullMQ), cold start to the first 200, peak memory during the pipeline, and the raw limits (no-op
-round trip through each runner, the pipe floor). ``--only`` picks some of them. Prints rich tables and the issue's targets, writes every figure to
-bench/results/compare-<date>.json and a plot beside it. The original is installed into
+round trip through each runner, the pipe floor); ``--only`` picks some of them. Prints rich
+tables and the issues' targets, writes every figure to bench/results/compare-<date>.json and a
+plot beside it. The original is installed into
 bench/.scratch/original when it is missing (or again with --install); if it cannot be installed
 or started, its rows say why and ours are still measured. Loopback only; every load loop is
 bounded in count and in time.

@@ -14,8 +14,7 @@ from typing import Any
 
 from .contenders import BARE, HANDBUILT, ORIGINAL, OURS, OURS_REDIS
 from .figures import Figure, Scalar
-from .scenarios import (COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE, WRK_BARE, WRK_PY,
-                        WRK_TS)
+from .scenarios import COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE, WRK_BARE, WRK_PY, WRK_TS
 
 __all__ = ("Verdict", "evaluate")
 

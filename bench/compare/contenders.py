@@ -72,9 +72,13 @@ class Contender:
         return Server(self.name, argv, self.cwd, self.env, port, log)
 
     def reset(self) -> None:
-        """Before a launch (and after the last stop): no state or queue left from another run."""
+        """Before a launch: no state or queue left from another run."""
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """After its last stop: the Redis keys it wrote are deleted (its files stay to look at)."""
         if self.redis_prefix is not None and self.unavailable is None:
             _delete_prefix(self.redis_prefix)
 

@@ -120,9 +120,9 @@ async def _servers(entries: Sequence[Entry], logs: Path, label: str,
         with anyio.CancelScope(shield=True):
             for server in servers.values():
                 await server.stop()
-            for entry in entries:  # nothing of this run left behind (a Redis key prefix)
+            for entry in entries:  # no Redis keys of this run left behind
                 if entry.contender.name in servers:
-                    await anyio.to_thread.run_sync(entry.contender.reset)
+                    await anyio.to_thread.run_sync(entry.contender.release)
 
 
 def _mark(figures: Sequence[Figure], failed: dict[str, str]) -> None:
@@ -166,7 +166,7 @@ async def http_get(entries: Sequence[Entry], logs: Path) -> list[Figure]:
 async def wrk_get(entries: Sequence[Entry], logs: Path, runs: int,
                   duration_s: float) -> list[Figure]:
     """Both api steps (or the bare handler) under ``wrk`` at 32 connections for ``duration_s``,
-    ``runs`` times each, interleaved; a warm-up of a second each first."""
+    ``runs`` times each, interleaved, after a one-second warm-up each."""
     names = {GET_TS: WRK_TS, GET_PY: WRK_PY, GET_BARE: WRK_BARE}
     c = wrk.CONNECTIONS
     figures = [Figure(names[scenario], e.contender.name, c, 0,
@@ -174,33 +174,37 @@ async def wrk_get(entries: Sequence[Entry], logs: Path, runs: int,
                for e in entries for scenario, _ in _routes(e.contender)]
     paths = {(names[scenario], e.contender.name): path
              for e in entries for scenario, path in _routes(e.contender)}
+    for f in figures:
+        python = next(e.contender.python_unavailable for e in entries
+                      if e.contender.name == f.contender)
+        if f.scenario == WRK_PY and python is not None:
+            f.unavailable = python
     why = wrk.missing()
     failed: dict[str, str] = {e.contender.name: why for e in entries} if why else {}
-    for e in entries:
-        if e.contender.python_unavailable is not None:
-            for f in figures:
-                if f.contender == e.contender.name and f.scenario == WRK_PY:
-                    f.unavailable = e.contender.python_unavailable
     if why:
         _mark(figures, failed)
         return figures
     async with _servers(entries, logs, "wrk", failed) as servers:
         _mark(figures, failed)
-        these = [f for f in figures if f.unavailable is None]
         urls = {id(f): f"{servers[f.contender].base}{paths[(f.scenario, f.contender)]}/wrk"
-                for f in these}
-        for f in these:
-            await wrk.run(urls[id(f)], 1)
-        for _ in range(runs):
-            for f in these:
-                try:
-                    f.runs.append(await wrk.run(urls[id(f)], duration_s))
-                except (RuntimeError, ValueError, TimeoutError) as exc:
-                    f.unavailable = str(exc)
-        for f in these:
-            if f.runs:
-                f.per_run = round(sum(r.asked for r in f.runs) / len(f.runs))
+                for f in figures if f.unavailable is None}
+        for run in range(runs + 1):  # the first: the warm-up, not kept
+            for f in figures:
+                if f.unavailable is None:
+                    await _wrk_run(f, urls[id(f)], duration_s if run else 1, keep=run > 0)
     return figures
+
+
+async def _wrk_run(figure: Figure, url: str, duration_s: float, *, keep: bool) -> None:
+    """One wrk run into ``figure`` (kept or not); a failure makes the figure unavailable."""
+    try:
+        measured = await wrk.run(url, duration_s)
+    except (RuntimeError, ValueError, TimeoutError) as exc:
+        figure.unavailable = str(exc)
+        return
+    if keep:
+        figure.runs.append(measured)
+        figure.per_run = round(sum(r.asked for r in figure.runs) / len(figure.runs))
 
 
 def _routes_by_name(entries: Sequence[Entry], name: str) -> list[tuple[str, str]]:

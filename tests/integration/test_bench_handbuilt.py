@@ -23,7 +23,7 @@ import anyio
 import pytest
 import redis
 
-from motia_core.testing import require_runtime
+from motia_core.testing import missing, require_runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -42,11 +42,10 @@ def _free_port() -> int:
 def stack_needs() -> None:
     require_runtime("node")
     if not (HANDBUILT / "node_modules" / ".package-lock.json").is_file():
-        pytest.skip(f"the hand-built stack's npm packages are not installed (make test-deps, "
-                    f"or npm ci --prefix {HANDBUILT})")
+        missing("the hand-built stack's npm packages", f"make test-deps, or npm ci --prefix "
+                f"{HANDBUILT}")
     if importlib.util.find_spec("bullmq") is None:
-        pytest.skip("the Python package bullmq is a bench extra (pip install --require-hashes "
-                    "-r requirements/bench.lock; make bench-compare installs it)")
+        missing("the Python package bullmq", "make install (requirements/dev.lock has it)")
 
 
 async def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:

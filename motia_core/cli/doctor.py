@@ -64,14 +64,16 @@ def _check_redis(settings: Settings) -> tuple[dict[str, Any] | None, list[str]]:
     """Whether the configured Redis answers (None when no URL is set); a failure is a problem
     only when an adapter uses Redis, else a URL left in the settings would fail the check."""
     if not settings.redis_url:
-        if "redis" in (settings.state, settings.queue):
+        if "redis" in (settings.state, settings.queue, settings.streams_store,
+                       settings.observability_store):
             return None, ["the 'redis' adapter is chosen but no Redis URL is set: pass "
                           "--redis-url, set MOTIA_REDIS_URL or [redis] url in motia.toml"]
         return None, []
     try:
         version = anyio.run(ping, settings.redis_url)
     except ConnectionError as exc:
-        used = "redis" in (settings.state, settings.queue)
+        used = "redis" in (settings.state, settings.queue, settings.streams_store,
+                           settings.observability_store)
         return ({"url": redact(settings.redis_url), "reachable": False, "error": str(exc)},
                 [str(exc)] if used else [])
     return {"url": redact(settings.redis_url), "reachable": True, "version": version}, []

@@ -51,6 +51,7 @@ class Run:
     def __init__(self, ports: list[int], killed: Any, redis_url: str, prefix: str) -> None:
         self.ports = ports  # ports[-1] is the instance that gets killed
         self.killed = killed
+        self.killed_at = 0.0  # wall clock (time.time(), as the tick records) of the SIGKILL
         self.redis_url = redis_url
         self.prefix = prefix
         self.alive = list(ports)
@@ -77,6 +78,7 @@ class Run:
             raise AssertionError(f"event {n} was not accepted by any instance")
         self.sent += 1
         if self.sent == EVENTS // 2:
+            self.killed_at = time.time()
             self.killed.kill()  # SIGKILL: no goodbye, its leases run out
             self.killed.wait()
             self.alive.remove(self.ports[-1])
@@ -156,9 +158,17 @@ def test_three_instances_share_a_chain_of_1000_events_and_survive_a_kill(
     firsts = [seq for i, seq in enumerate(order) if i == 0 or order[i - 1] != seq]
     assert firsts == list(range(GROUPED)), order
 
-    # Cron: one run per tick (a tick's trace id names its scheduled second).
+    # Cron: one run per tick (a tick's trace id names its scheduled second). The one exception
+    # is at-least-once delivery's: the tick the killed instance was running (one at a time per
+    # instance) when SIGKILL came, if it had written its record but not acknowledged; its queue
+    # gives it to a survivor after the visibility timeout. So at most one tick ran twice, the
+    # first run before the kill and the second after it.
     runs = Counter(record["traceId"] for record in ticks)
-    assert runs and all(count == 1 for count in runs.values()), runs
+    twice = [trace_id for trace_id, count in runs.items() if count > 1]
+    assert runs and all(count <= 2 for count in runs.values()) and len(twice) <= 1, runs
+    for trace_id in twice:
+        times = sorted(r["at"] for r in ticks if r["traceId"] == trace_id)
+        assert times[0] <= run.killed_at < times[1], (trace_id, times, run.killed_at)
     seconds = [int(trace_id.rsplit("-", 1)[1]) for trace_id in runs]  # the clock mod 10^7 ms
     if max(seconds) - min(seconds) > 5_000_000:  # the 7 digits wrapped during the test
         seconds = [ms + 10_000_000 if ms < 5_000_000 else ms for ms in seconds]
@@ -171,4 +181,5 @@ def test_three_instances_share_a_chain_of_1000_events_and_survive_a_kill(
     assert run.seen >= {f"e{n}" for n in range(EVENTS)}
     print(f"\n{EVENTS} events over 3 instances (one killed) in "
           f"{time.monotonic() - started_at:.1f}s; {extra} duplicate completion(s), "
-          f"{run.resent} request(s) resent, {len(runs)} cron ticks ({missing} missing)")
+          f"{run.resent} request(s) resent, {len(runs)} cron ticks ({missing} missing, "
+          f"{len(twice)} run again after the kill)")

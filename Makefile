@@ -6,9 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/dev.lock
 NODE_PACKAGES := runners/node/node_modules/.package-lock.json \
 	examples/polyglot/node_modules/.package-lock.json
-# What only the tests need: the stream client and the TypeScript compiler fixtures.
+# The hand-built contender of bench-compare (Fastify + BullMQ); its smoke test uses it too.
+HANDBUILT_PACKAGES := bench/compare/handbuilt/node_modules/.package-lock.json
+# What only the tests need: the stream client, the TypeScript compiler and the OpenTelemetry API
+# (the Node bridge's test project) fixtures, and the hand-built contender (its smoke test).
 TEST_NODE_PACKAGES := tests/fixtures/stream_client/node_modules/.package-lock.json \
-	tests/fixtures/tsc/node_modules/.package-lock.json
+	tests/fixtures/tsc/node_modules/.package-lock.json \
+	tests/fixtures/otel_api/node_modules/.package-lock.json \
+	$(HANDBUILT_PACKAGES)
 # The Workbench (web UI): npm ci when its lock file changes, a build when its sources do. The
 # build goes into the Python package (motia_core/workbench/static/, gitignored, in the wheel).
 WORKBENCH_BUILT := motia_core/workbench/static/index.html
@@ -53,11 +58,14 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/streams.py
 
-# motia-core next to the original Motia (installed into bench/.scratch on first use) and the
-# bare limit; writes bench/results/compare-*.json and a PNG.
-bench-compare: install
+# motia-core next to the original Motia (installed into bench/.scratch on first use), the
+# hand-built Fastify + BullMQ stack and the bare limit; writes bench/results/compare-*.json and a
+# PNG. ARGS passes options, e.g. make bench-compare ARGS="--only pipeline,wrk --no-original".
+ARGS ?=
+bench-compare: install $(HANDBUILT_PACKAGES)
+	scripts/bench-deps.sh
 	$(BIN)/python -m pip install -q --require-hashes -r requirements/bench.lock
-	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/compare.py $(ARGS)
 
 # motia-core at a git ref (BASE, default HEAD) against the working tree, interleaved in one run:
 # the before/after of a change to a hot path.

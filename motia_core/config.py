@@ -37,6 +37,10 @@ class Settings:
     state: str = "sqlite"
     # Event queue: "sqlite" (default: an accepted event survives a crash), "memory" or "redis".
     queue: str = "sqlite"
+    # Where stream items live and how their changes reach subscribers ([streams] store):
+    # "sqlite", "memory" or "redis" (items in Redis, and a change made on one instance reaches
+    # the WebSocket clients of every instance). None: the same as `state`.
+    streams: str | None = None
     # The Redis server of the "redis" adapters (`[redis] url` in motia.toml), e.g.
     # redis://127.0.0.1:6379/0; instances sharing the work use the same URL and prefix.
     redis_url: str | None = None
@@ -50,6 +54,8 @@ class Settings:
     workers: Mapping[str, int] = field(default_factory=dict)
     # Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = 10 * 1024 * 1024
+    # Api requests served at once ([http] max_concurrent_invocations); past it a 503 JSON error.
+    max_concurrent_invocations: int = 1024
     # Enforce api steps' bodySchema (400 with the failing fields).
     validate_bodies: bool = True
     # Refuse event data that fails the subscriber's `input` schema (the original only warns).
@@ -78,13 +84,36 @@ class Settings:
     # Serve the Workbench and its read API ([workbench] enabled); None: on in dev, off in start.
     workbench: bool | None = None
     # Where traces and logs are kept ([observability] store): "sqlite" under motia_dir,
-    # "memory", or "off" (only the newest traces, in memory, as the harness had before).
-    observability: str = "sqlite"
+    # "memory", "redis" (shared by every instance on the server: any one reads them all) or
+    # "off" (only the newest traces, in memory, as the harness had before). None: "redis" when
+    # state or queue is, else "sqlite".
+    observability: str | None = None
     # Retention of traces and logs ([observability]): the newest max_traces traces and max_logs
     # log records, none older than retention_hours (0: no age limit).
     max_traces: int = 10_000
     max_logs: int = 100_000
     retention_hours: float = 168.0
+    # OpenTelemetry export over OTLP/HTTP ([otel] enabled, endpoint, service_name; needs
+    # `pip install 'motia-core[otel]'`). None: on exactly when OTEL_EXPORTER_OTLP_ENDPOINT (or
+    # ..._TRACES_ENDPOINT) is set or an endpoint is given here; false: off whatever the env says.
+    # The standard OTEL_* variables win over these (observability/otel.py).
+    otel: bool | None = None
+    # The collector's base URL, e.g. http://localhost:4318 (traces go to <endpoint>/v1/traces).
+    otel_endpoint: str | None = None
+    # The service name when OTEL_SERVICE_NAME does not give one ("motia" by default).
+    otel_service_name: str | None = None
+
+    @property
+    def streams_store(self) -> str:
+        """Where stream items live: ``streams``, or ``state`` when not set."""
+        return self.streams or self.state
+
+    @property
+    def observability_store(self) -> str:
+        """Where traces and logs are kept: ``observability``, or what state and queue suggest."""
+        if self.observability:
+            return self.observability
+        return "redis" if "redis" in (self.state, self.queue) else "sqlite"
 
     @property
     def data_dir(self) -> Path:
@@ -122,11 +151,13 @@ class Settings:
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "project_root"}
 _SECTIONS = ("http", "runners", "events", "logs", "storage", "streams", "observability",
-             "admin", "workbench")
+             "admin", "workbench", "otel")
 # Names inside a section that mean a differently named setting: [admin] token is admin_token.
 _SECTION_NAMES: dict[tuple[str, str], str] = {
     ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
-    ("observability", "store"): "observability"}
+    ("observability", "store"): "observability", ("otel", "enabled"): "otel",
+    ("otel", "endpoint"): "otel_endpoint", ("otel", "service_name"): "otel_service_name",
+    ("streams", "store"): "streams"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,10 +184,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return tuple(s.strip() for s in items if s.strip())
         if name == "workers":
             return _workers(value)
-        if name in ("json_logs", "workbench") or kind == "bool":
+        if name in ("json_logs", "workbench", "otel") or kind == "bool":
             return _bool(value)
         if kind == "int":
-            return int(value)
+            number = int(value)
+            if name == "max_concurrent_invocations" and number < 1:
+                raise ValueError("must be at least 1")
+            return number
         if kind == "float":
             return float(value)
         return str(value)

@@ -157,7 +157,7 @@ class MotiaTestApp:
 
     async def emit(self, topic: str, data: Any = None) -> str:
         """Emit an event as `POST /emit` does; returns the new trace id."""
-        return await self.app.handlers.emit(topic, data)
+        return (await self.app.handlers.emit(topic, data)).trace_id
 
     def _on_publish(self, event: Event) -> None:
         self.events.append(event)

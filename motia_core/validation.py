@@ -11,6 +11,7 @@ schema that names neither is read as draft-07, the dialect of the original's con
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +21,13 @@ import msgspec
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 from jsonschema.protocols import Validator  # type: ignore[import-untyped]
 
-__all__ = ("MAX_REPORTED_ERRORS", "BodyValidator", "FieldError", "SchemaCache", "SchemaInvalid")
+__all__ = ("MAX_REPORTED_ERRORS", "SCHEMA_CACHE_SIZE", "BodyValidator", "FieldError", "SchemaCache",
+           "SchemaInvalid")
 
 # Enough to fix a form in one go; bounded so a huge invalid array cannot make a huge response.
 MAX_REPORTED_ERRORS = 100
+# Compiled validators a SchemaCache keeps (the least recently used go first).
+SCHEMA_CACHE_SIZE = 1024
 
 _DRAFTS: dict[str, type[Validator]] = {
     "json-schema.org/draft-04/schema": jsonschema.Draft4Validator,
@@ -130,10 +134,18 @@ class BodyValidator:
 
 
 class SchemaCache:
-    """Compiled validators keyed by canonical schema JSON; owned by a router, never global."""
+    """Compiled validators keyed by canonical schema JSON; owned by a router, never global.
 
-    def __init__(self) -> None:
-        self._validators: dict[bytes, BodyValidator] = {}
+    The ``max_size`` most recently used are kept (hot reloads in a long ``motia dev`` session
+    bring new schemas all the time); callers on a hot path keep the validator ``get`` returned
+    rather than asking again, as asking encodes the schema to find its key.
+    """
+
+    def __init__(self, max_size: int = SCHEMA_CACHE_SIZE) -> None:
+        if max_size < 1:
+            raise ValueError(f"SchemaCache(max_size={max_size!r}): must be at least 1")
+        self.max_size = max_size
+        self._validators: OrderedDict[bytes, BodyValidator] = OrderedDict()
 
     def get(self, schema: dict[str, Any]) -> BodyValidator:
         try:
@@ -143,12 +155,17 @@ class SchemaCache:
         validator = self._validators.get(key)
         if validator is None:
             validator = self._validators[key] = BodyValidator(schema)
+            while len(self._validators) > self.max_size:
+                self._validators.popitem(last=False)
+        else:
+            self._validators.move_to_end(key)
         return validator
 
     def prune(self, keep: Iterable[BodyValidator]) -> None:
         """Forget validators no route uses any more (after a hot reload replaced the table)."""
         kept = {id(v) for v in keep}
-        self._validators = {k: v for k, v in self._validators.items() if id(v) in kept}
+        self._validators = OrderedDict((k, v) for k, v in self._validators.items()
+                                       if id(v) in kept)
 
     def __len__(self) -> int:
         return len(self._validators)

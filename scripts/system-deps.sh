@@ -67,24 +67,27 @@ ensure_redis() {
          "the Redis tests will skip (fail under CI=true)" >&2
 }
 
-# command on PATH -> Debian package that provides it
-declare -A PACKAGES=([ruby]=ruby [chromium]=chromium)
+# scripts/bench-deps.sh sources this file for its functions; run, it installs what the tests need.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    # command on PATH -> Debian package that provides it
+    declare -A PACKAGES=([ruby]=ruby [chromium]=chromium)
 
-missing=()
-for command in "${!PACKAGES[@]}"; do
-    command -v "$command" >/dev/null 2>&1 || missing+=("$command")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    packages=()
-    for command in "${missing[@]}"; do packages+=("${PACKAGES[$command]}"); done
-    if can_install; then
-        echo "installing from Debian's packages: ${packages[*]}"
-        apt_install "${packages[@]}"
-        echo "installed: ${packages[*]}"
-    else
-        echo "not installed: ${missing[*]} (as root: apt-get install ${packages[*]});" \
-             "the tests that need them will skip" >&2
+    missing=()
+    for command in "${!PACKAGES[@]}"; do
+        command -v "$command" >/dev/null 2>&1 || missing+=("$command")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        packages=()
+        for command in "${missing[@]}"; do packages+=("${PACKAGES[$command]}"); done
+        if can_install; then
+            echo "installing from Debian's packages: ${packages[*]}"
+            apt_install "${packages[@]}"
+            echo "installed: ${packages[*]}"
+        else
+            echo "not installed: ${missing[*]} (as root: apt-get install ${packages[*]});" \
+                 "the tests that need them will skip" >&2
+        fi
     fi
-fi
 
-ensure_redis
+    ensure_redis
+fi

@@ -139,9 +139,10 @@ RUBY_PROJECT = PROJECTS / "rubyrunner"
 
 @asynccontextmanager
 async def spawn_ruby(root: Path = RUBY_PROJECT, init: bool = True,
+                     env: dict[str, str] | None = None,
                      **init_overrides: Any) -> AsyncIterator[FakeCore]:
     env = {**os.environ, "MOTIA_PROJECT_ROOT": str(root), "MOTIA_PROTOCOL_VERSION": "1",
-           "MOTIA_RUNNER": "ruby#0"}
+           "MOTIA_RUNNER": "ruby#0", **(env or {})}
     async with running(["ruby", str(RUBY_RUNNER)], root, env, FakeCore, init,
                        **init_overrides) as core:
         yield core
@@ -179,17 +180,9 @@ def _ruby_error_codes() -> dict[str, int]:
     return codes
 
 
-async def _pause(core: FakeCore, seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-async def _ruby_slow_started(core: FakeCore, seconds: float) -> None:
-    # Ruby's slow step says when it starts sleeping: wait for that instead of a pause.
-    await core.wait_for(lambda: any(log["msg"] == "sleeping" for log in core.logs))
-
-
-async def _no_pause(core: FakeCore, seconds: float) -> None:
-    pass
+async def _slow_started(core: FakeCore) -> None:
+    # Every language's slow step says when it starts sleeping: wait for that, not a pause.
+    await core.wait_logged("sleeping")
 
 
 @dataclass(frozen=True)
@@ -203,10 +196,8 @@ class Lang:
     runner_info: Mapping[str, Any]  # the `runner` of its initialize result
     file_patterns: tuple[str, ...]
     error_codes: Callable[[], dict[str, int]]
-    # Waits until an invocation of the slow step has started (python and node: a pause).
-    slow_started: Callable[[FakeCore, float], Any] = _pause
-    # Between sending `shutdown` and the next request (python and node: a pause; ruby: none).
-    after_shutdown: Callable[[FakeCore, float], Any] = _pause
+    # Waits until an invocation of the slow step has started.
+    slow_started: Callable[[FakeCore], Any] = _slow_started
 
     def step(self, part: str, root: Path | None = None) -> str:
         return str((root or self.root) / "steps" / self.files.get(part, part))
@@ -246,6 +237,5 @@ LANGS: dict[str, Lang] = {
         runner_info={"name": "motia-ruby-runner", "version": "0.1.0", "language": "ruby"},
         file_patterns=(".step.rb", "_step.rb", ".stream.rb", "_stream.rb"),
         error_codes=_ruby_error_codes,
-        slow_started=_ruby_slow_started, after_shutdown=_no_pause,
     ),
 }

@@ -122,6 +122,20 @@ class FakeCore:
                 await self._changed.wait()
         await asyncio.wait_for(loop(), timeout)
 
+    async def wait_logged(self, msg: str, timeout: float = 20, **fields: Any) -> dict[str, Any]:
+        """The first log record saying ``msg`` (with ``fields`` among its fields), once it has
+        arrived: how a test knows a handler got somewhere, instead of sleeping."""
+
+        def found() -> dict[str, Any] | None:
+            return next((log for log in self.logs if log.get("msg") == msg
+                         and all((log.get("fields") or {}).get(k) == v
+                                 for k, v in fields.items())), None)
+
+        await self.wait_for(lambda: found() is not None, timeout)
+        record = found()
+        assert record is not None
+        return record
+
     async def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         async for line in self.proc.stderr:

@@ -5,7 +5,13 @@
 - the original Motia 0.6.4: ``node .../motia/dist/cjs/cli.js start -p PORT -H 127.0.0.1 -v`` in
   its scratch project (file state in ``.motia/motia.state.json``, in-memory event bus, one
   process per invocation; Workbench and analytics off, its leanest configuration);
-- the bare limit: ``bare_server.py PORT`` (no framework; its handlers do the work in-process).
+- the bare limit: ``bare_server.py PORT`` (no framework; its handlers do the work in-process);
+- motia-core on Redis: the same ``motia start`` with ``--queue redis --state redis`` on the local
+  Redis under a key prefix of its own (pipeline only: the GET routes touch neither);
+- the hand-built stack: ``handbuilt/run.sh PORT``, what a team would assemble without motia-core
+  (a Fastify endpoint enqueuing to BullMQ, a Node BullMQ worker writing state to Redis, a Python
+  worker from PyPI's ``bullmq``), on the local Redis under a key prefix of its own (pipeline
+  only: it has no GET routes). See ``handbuilt/README.md``.
 
 Both frameworks run copies of the same ``bench/compare/project/steps``; each launch starts from
 an empty ``.motia`` so no run inherits another's state.
@@ -13,21 +19,31 @@ an empty ``.motia`` so no run inherits another's state.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .original import Original
 from .procs import Server
 
-__all__ = ("BARE", "ORIGINAL", "OURS", "Contender", "bare", "original", "ours")
+__all__ = ("BARE", "HANDBUILT", "NAMES", "ORIGINAL", "OURS", "OURS_REDIS", "REDIS_URL",
+           "Contender", "bare", "handbuilt", "original", "ours", "ours_redis")
 
 OURS = "motia-core"
+OURS_REDIS = "motia-core, Redis"
+HANDBUILT = "hand-built BullMQ"
 ORIGINAL = "original 0.6.4"
 BARE = "bare aiohttp"
+NAMES = (OURS, OURS_REDIS, HANDBUILT, ORIGINAL, BARE)  # the order of the tables' rows
 HERE = Path(__file__).resolve().parent
+HANDBUILT_DIR = HERE / "handbuilt"
+REDIS_URL = os.environ.get("MOTIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+HANDBUILT_CONCURRENCY = 10  # jobs a BullMQ worker runs at once: motia-core's default per step
 
 
 @dataclass(frozen=True)
@@ -42,14 +58,61 @@ class Contender:
     unavailable: str | None = None
     python_unavailable: str | None = None  # why its Python steps cannot run
     small: bool = False  # a process per invocation: keep its request counts small
+    pipeline_only: bool = False  # no GET routes to measure, no cold start worth comparing
+    ready_paths: tuple[str, ...] = ()  # GETs that answer 200 once it can take pipeline items
+    redis_prefix: str | None = None  # every Redis key it writes starts so; deleted around runs
+
+    @property
+    def slug(self) -> str:
+        """The name as a file name (logs, sinks)."""
+        return re.sub(r"[^A-Za-z0-9.]+", "-", self.name).strip("-")
 
     def server(self, port: int, log: Path) -> Server:
         argv = [part.replace("{port}", str(port)) for part in self.argv]
         return Server(self.name, argv, self.cwd, self.env, port, log)
 
     def reset(self) -> None:
+        """Before a launch: no state or queue left from another run."""
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """After its last stop: the Redis keys it wrote are deleted (its files stay to look at)."""
+        if self.redis_prefix is not None and self.unavailable is None:
+            _delete_prefix(self.redis_prefix)
+
+
+def _redis_problem(url: str) -> str | None:
+    """Why no Redis answers at ``url``, or None."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        return (f"no Redis answers at {url} ({type(exc).__name__}; `make test` starts one, or "
+                "set MOTIA_BENCH_REDIS_URL)")
+    finally:
+        client.close()
+    return None
+
+
+def _delete_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch = []
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
 
 
 def _copy_project(source: Path, target: Path) -> None:
@@ -65,6 +128,39 @@ def ours(project: Path, scratch: Path) -> Contender:
     command = (str(script),) if script.exists() else (sys.executable, "-m", "motia_core.cli")
     return Contender(OURS, (*command, "start", "--project", str(copy), "-p", "{port}",
                             "-H", "127.0.0.1"), copy, state_dir=copy / ".motia")
+
+
+def ours_redis(project: Path, scratch: Path) -> Contender:
+    """motia-core with its queue and state on the local Redis, under a prefix of this run's own."""
+    base = ours(project, scratch / "redis")
+    prefix = f"bench-compare:{uuid.uuid4().hex[:12]}:motia:"
+    argv = (*base.argv, "--queue", "redis", "--state", "redis", "--redis-url", REDIS_URL,
+            "--redis-prefix", prefix)
+    return Contender(OURS_REDIS, argv, base.cwd, state_dir=base.state_dir,
+                     unavailable=_redis_problem(REDIS_URL), pipeline_only=True,
+                     redis_prefix=prefix)
+
+
+def handbuilt() -> Contender:
+    """Fastify + BullMQ + a PyPI ``bullmq`` worker, as ``handbuilt/run.sh`` starts them."""
+    prefix = f"bench-compare:{uuid.uuid4().hex[:12]}:handbuilt"
+    env = {**os.environ, "HANDBUILT_REDIS_URL": REDIS_URL, "HANDBUILT_PREFIX": prefix,
+           "HANDBUILT_PYTHON": sys.executable,
+           "HANDBUILT_CONCURRENCY": str(HANDBUILT_CONCURRENCY)}
+    why = None
+    if shutil.which("node") is None:
+        why = "node is not on PATH"
+    elif not (HANDBUILT_DIR / "node_modules" / ".package-lock.json").is_file():
+        why = (f"its npm packages are not installed (npm ci --prefix {HANDBUILT_DIR}; "
+               "`make bench-compare` does it)")
+    elif importlib.util.find_spec("bullmq") is None:
+        why = ("the Python package bullmq is not installed (pip install --require-hashes -r "
+               "requirements/bench.lock; `make bench-compare` does it)")
+    else:
+        why = _redis_problem(REDIS_URL)
+    return Contender(HANDBUILT, (str(HANDBUILT_DIR / "run.sh"), "{port}"), HANDBUILT_DIR, env,
+                     unavailable=why, pipeline_only=True, ready_paths=("/ready",),
+                     redis_prefix=prefix)
 
 
 def original(setup: Original) -> Contender:

@@ -91,7 +91,7 @@ def _scalar_table(scalars: Sequence[Scalar]) -> Table:
 
 
 def _target_table(verdicts: Sequence[Verdict]) -> Table:
-    table = Table(title="Issue 8 targets (same run)", title_justify="left")
+    table = Table(title="Targets of issues 8 and 20 (same run)", title_justify="left")
     for name in ("target", "reading", "value", "verdict"):
         table.add_column(name, overflow="fold", max_width=70 if name == "reading" else None)
     for v in verdicts:

@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .contenders import BARE, ORIGINAL, OURS
+from .contenders import BARE, HANDBUILT, ORIGINAL, OURS, OURS_REDIS
 from .figures import Figure, Scalar
 from .scenarios import COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE
 
 __all__ = ("draw",)
 
-CONTENDERS = (OURS, ORIGINAL, BARE)
-COLOURS = {OURS: "#2a7ab0", ORIGINAL: "#d9822b", BARE: "#7a7a7a"}
+CONTENDERS = (OURS, OURS_REDIS, HANDBUILT, ORIGINAL, BARE)
+COLOURS = {OURS: "#2a7ab0", OURS_REDIS: "#7fb8de", HANDBUILT: "#b03a48", ORIGINAL: "#d9822b",
+           BARE: "#7a7a7a"}
 GROUPS = ((GET_TS, "GET TS api"), (GET_PY, "GET Py api"), (PIPELINE, "pipeline"))
 
 
@@ -88,7 +89,8 @@ def draw(path: Path, figures: Sequence[Figure], scalars: Sequence[Scalar],
         _bars(ax, [scenario], scalar, unit, scenario, log=False)
     for ax in (axes[0][0], axes[0][1], axes[1][0], axes[1][1]):
         ax.legend(fontsize=8)
-    fig.suptitle(f"motia-core vs the original Motia 0.6.4 vs the bare limit ({machine})",
+    fig.suptitle(f"motia-core vs the original Motia 0.6.4, the hand-built stack and the bare "
+                 f"limit ({machine})",
                  fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

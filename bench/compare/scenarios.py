@@ -22,18 +22,22 @@ from pathlib import Path
 import aiohttp
 import anyio
 
-from . import load
+from . import load, wrk
 from .contenders import BARE, Contender
 from .figures import Figure, Scalar
 from .procs import MemorySampler, Server, free_port
 
-__all__ = ("COLD", "CONCURRENCY", "GET_BARE", "GET_PY", "GET_TS", "MEMORY", "PIPELINE", "Entry",
-           "Plan", "cold_start", "http_get", "pipeline")
+__all__ = ("COLD", "CONCURRENCY", "GET_BARE", "GET_PY", "GET_TS", "MEMORY", "PIPELINE",
+           "WRK_BARE", "WRK_PY", "WRK_TS", "Entry", "Plan", "cold_start", "http_get", "pipeline",
+           "wrk_get")
 
 GET_TS = "HTTP GET, TS api step"
 GET_PY = "HTTP GET, Python api step"
 GET_BARE = "HTTP GET, bare handler"
 PIPELINE = "pipeline POST>TS>TS(state)>Py"
+WRK_TS = "wrk GET, TS api step"
+WRK_PY = "wrk GET, Python api step"
+WRK_BARE = "wrk GET, bare handler"
 COLD = "cold start to first 200"
 MEMORY = "peak RSS, pipeline scenario"
 CONCURRENCY = (1, 32)
@@ -74,7 +78,7 @@ class Entry:
 
     @property
     def tag(self) -> str:
-        return self.contender.name.split()[0]
+        return self.contender.slug
 
 
 def _routes(contender: Contender) -> list[tuple[str, str]]:
@@ -84,6 +88,8 @@ def _routes(contender: Contender) -> list[tuple[str, str]]:
 
 
 def _ready_paths(contender: Contender, suffix: str) -> list[str]:
+    if contender.ready_paths:
+        return list(contender.ready_paths)
     if contender.python_unavailable is not None:
         return [f"/ts/hello/{suffix}"]
     return [f"{path}/{suffix}" for _, path in _routes(contender)]
@@ -114,6 +120,9 @@ async def _servers(entries: Sequence[Entry], logs: Path, label: str,
         with anyio.CancelScope(shield=True):
             for server in servers.values():
                 await server.stop()
+            for entry in entries:  # no Redis keys of this run left behind
+                if entry.contender.name in servers:
+                    await anyio.to_thread.run_sync(entry.contender.release)
 
 
 def _mark(figures: Sequence[Figure], failed: dict[str, str]) -> None:
@@ -154,6 +163,50 @@ async def http_get(entries: Sequence[Entry], logs: Path) -> list[Figure]:
     return figures
 
 
+async def wrk_get(entries: Sequence[Entry], logs: Path, runs: int,
+                  duration_s: float) -> list[Figure]:
+    """Both api steps (or the bare handler) under ``wrk`` at 32 connections for ``duration_s``,
+    ``runs`` times each, interleaved, after a one-second warm-up each."""
+    names = {GET_TS: WRK_TS, GET_PY: WRK_PY, GET_BARE: WRK_BARE}
+    c = wrk.CONNECTIONS
+    figures = [Figure(names[scenario], e.contender.name, c, 0,
+                      note=f"wrk -t1 -c{c} -d{duration_s:g}s; n = requests in the run")
+               for e in entries for scenario, _ in _routes(e.contender)]
+    paths = {(names[scenario], e.contender.name): path
+             for e in entries for scenario, path in _routes(e.contender)}
+    for f in figures:
+        python = next(e.contender.python_unavailable for e in entries
+                      if e.contender.name == f.contender)
+        if f.scenario == WRK_PY and python is not None:
+            f.unavailable = python
+    why = wrk.missing()
+    failed: dict[str, str] = {e.contender.name: why for e in entries} if why else {}
+    if why:
+        _mark(figures, failed)
+        return figures
+    async with _servers(entries, logs, "wrk", failed) as servers:
+        _mark(figures, failed)
+        urls = {id(f): f"{servers[f.contender].base}{paths[(f.scenario, f.contender)]}/wrk"
+                for f in figures if f.unavailable is None}
+        for run in range(runs + 1):  # the first: the warm-up, not kept
+            for f in figures:
+                if f.unavailable is None:
+                    await _wrk_run(f, urls[id(f)], duration_s if run else 1, keep=run > 0)
+    return figures
+
+
+async def _wrk_run(figure: Figure, url: str, duration_s: float, *, keep: bool) -> None:
+    """One wrk run into ``figure`` (kept or not); a failure makes the figure unavailable."""
+    try:
+        measured = await wrk.run(url, duration_s)
+    except (RuntimeError, ValueError, TimeoutError) as exc:
+        figure.unavailable = str(exc)
+        return
+    if keep:
+        figure.runs.append(measured)
+        figure.per_run = round(sum(r.asked for r in figure.runs) / len(figure.runs))
+
+
 def _routes_by_name(entries: Sequence[Entry], name: str) -> list[tuple[str, str]]:
     return next(_routes(e.contender) for e in entries if e.contender.name == name)
 
@@ -170,7 +223,8 @@ async def pipeline(entries: Sequence[Entry], logs: Path,
     live = [e for e in entries if e.contender.name not in failed]
     async with _servers(live, logs, "pipeline", failed) as servers:
         _mark(figures, failed)
-        sink = {name: load.Sink(sinks / f"{name.split()[0]}.fifo") for name in servers}
+        slugs = {e.contender.name: e.tag for e in entries}
+        sink = {name: load.Sink(sinks / f"{slugs[name]}.fifo") for name in servers}
         roots = {name: _pid(server) for name, server in servers.items()}
         with MemorySampler(roots) as sampler:
             async with anyio.create_task_group() as tg:

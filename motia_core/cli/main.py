@@ -54,8 +54,16 @@ def _serve_options(func: Any) -> Any:
                      type=click.Choice(["sqlite", "memory", "redis"]),
                      help="Where accepted events wait [default: sqlite under .motia/, which "
                           "survives a crash]."),
+        click.option("--streams", envvar="MOTIA_STREAMS", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory", "redis"]),
+                     help="Where stream items live; redis also carries every change to the "
+                          "WebSocket clients of all instances [default: as --state]."),
+        click.option("--observability", envvar="MOTIA_OBSERVABILITY", show_envvar=True,
+                     type=click.Choice(["sqlite", "memory", "redis", "off"]),
+                     help="Where traces and logs are kept; redis shares them between instances "
+                          "[default: redis when --state or --queue is, else sqlite]."),
         click.option("--redis-url", envvar="MOTIA_REDIS_URL", show_envvar=True,
-                     help="The Redis server of --state redis and --queue redis, e.g. "
+                     help="The Redis server of --state/--queue/--streams redis, e.g. "
                           "redis://127.0.0.1:6379/0 ([redis] url in motia.toml)."),
         click.option("--redis-prefix", envvar="MOTIA_REDIS_PREFIX", show_envvar=True,
                      help="Start of every Redis key motia-core writes [default: motia:]; "
@@ -122,16 +130,11 @@ def state() -> None:
     """Read and write the project's state store (SQLite under .motia/, or Redis)."""
 
 
-def _run_state(project: Path, action: Any) -> Any:
-    from motia_core.state import StateError, open_state
-
-    settings = _settings(project)
-    if settings.state == "memory":
-        raise click.ClickException("this project keeps state in memory: nothing to read here")
+def _on_store(open_store: Any, action: Any, errors: tuple[type[Exception], ...]) -> Any:
+    """Open a store, run ACTION on it, close it; the store's own errors become CLI errors."""
 
     async def go() -> Any:
-        store = open_state(settings.state, settings.data_dir, redis_url=settings.redis_url,
-                           redis_prefix=settings.redis_prefix)
+        store = open_store()
         try:
             return await action(store)
         finally:
@@ -139,8 +142,20 @@ def _run_state(project: Path, action: Any) -> Any:
 
     try:
         return anyio.run(go)
-    except StateError as exc:
+    except errors as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _run_state(project: Path, action: Any) -> Any:
+    from motia_core.state import StateError, open_state
+
+    settings = _settings(project)
+    if settings.state == "memory":
+        raise click.ClickException("this project keeps state in memory: nothing to read here")
+    return _on_store(
+        lambda: open_state(settings.state, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix),
+        action, (StateError,))
 
 
 @state.command("get")
@@ -190,19 +205,10 @@ def _run_dlq(project: Path, action: Any) -> Any:
     settings = _settings(project)
     if settings.queue == "memory":
         raise click.ClickException("this project keeps its queue in memory: nothing is kept here")
-
-    async def go() -> Any:
-        queue = open_queue(settings.queue, settings.data_dir, redis_url=settings.redis_url,
-                           redis_prefix=settings.redis_prefix)
-        try:
-            return await action(operations, queue)
-        finally:
-            await queue.aclose()
-
-    try:
-        return anyio.run(go)
-    except (QueueError, operations.DeadLetterNotFound) as exc:
-        raise click.ClickException(str(exc)) from exc
+    return _on_store(
+        lambda: open_queue(settings.queue, settings.data_dir, redis_url=settings.redis_url,
+                           redis_prefix=settings.redis_prefix),
+        lambda queue: action(operations, queue), (QueueError, operations.DeadLetterNotFound))
 
 
 @dlq.command("list")

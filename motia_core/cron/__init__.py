@@ -2,6 +2,6 @@
 that turns them into ticks. Knows nothing of steps: the runtime hands it jobs.
 """
 
-from motia_core.cron.expressions import CronExpressionError, parse_cron
+from motia_core.cron.expressions import CronExpressionError, latest_fire_time, parse_cron
 
-__all__ = ("CronExpressionError", "parse_cron")
+__all__ = ("CronExpressionError", "latest_fire_time", "parse_cron")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
@@ -105,6 +105,23 @@ def parse_cron(expression: str, timezone: tzinfo | None = None) -> CronTrigger:
         day_of_week=_render(weekday_aps, _Field("day-of-week", 0, 6)),
         timezone=timezone,
     )
+
+
+# How far back latest_fire_time looks: a tick handled this late is still named by its own time.
+LATEST_WINDOW = timedelta(seconds=61)
+
+
+def latest_fire_time(trigger: CronTrigger, now: datetime | None = None) -> datetime | None:
+    """The last time at or before ``now`` (default: the current time) that ``trigger`` fires, or
+    None if it did not fire in the last minute: the scheduled time of the tick under way, which
+    names it the same on every instance (a tick runs a few milliseconds after its time)."""
+    now = now or datetime.now(trigger.timezone)
+    latest = None
+    fire = trigger.get_next_fire_time(None, now - LATEST_WINDOW)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
 
 
 def _parse_field(expression: str, spec: _Field, text: str) -> set[int]:

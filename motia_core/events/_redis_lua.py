@@ -23,8 +23,8 @@ delays. Every script takes ``ARGV[1] = P`` and ``ARGV[2] = Q`` first.
 
 from __future__ import annotations
 
-__all__ = ("ACK", "CONSUMER_GROUP", "COUNTS", "DEAD_LETTER", "ENQUEUE", "LEAVE", "LETTERS",
-           "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+__all__ = ("ACK", "CONSUMER_GROUP", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "LEAVE",
+           "LETTERS", "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
 
 CONSUMER_GROUP = "motia"
 
@@ -109,6 +109,18 @@ for i = 3, #ARGV, 6 do
   Q = ARGV[i]
   add(ARGV[i + 1], ARGV[i + 5], ARGV[i + 2] == '1', ARGV[i + 3], now + tonumber(ARGV[i + 4]), now)
 end
+return now
+""")
+
+# ARGV[3] once key, ARGV[4] its time to live in ms, then one message as for ENQUEUE: the key
+# taken and the message added in one step, or neither (the key was taken already: returns false).
+ENQUEUE_ONCE = _script("""
+if not redis.call('SET', P .. 'once:' .. ARGV[3], '1', 'NX', 'PX', tonumber(ARGV[4])) then
+  return false
+end
+local now = now_ms()
+Q = ARGV[5]
+add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 

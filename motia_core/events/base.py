@@ -75,6 +75,8 @@ class Event(_Record, kw_only=True, frozen=True):
     message_group_id: str | None = None
     id: str = msgspec.field(default_factory=_new_id)
     emitted_at_ms: int = msgspec.field(default_factory=now_ms)
+    # The W3C ``tracestate`` the trace came in with, passed on to every subscriber.
+    tracestate: str | None = None
 
 
 class QueueMessage(_Record, kw_only=True, frozen=True):
@@ -177,6 +179,22 @@ class QueueAdapter(ABC):
         transaction, so an event is accepted for every subscriber or for none."""
         return [await self.enqueue(i.queue, i.event, delay_s=i.delay_s, group_id=i.group_id)
                 for i in items]
+
+    async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
+                           group_id: str | None = None) -> str | None:
+        """Add a message unless one was already added under ``key`` in the last ``ttl_s``
+        seconds (by any process sharing this store); returns its id, or None when the key was
+        taken. A cron tick is enqueued under its step and scheduled time, so every instance may
+        try and only one succeeds. Shared adapters override this to claim the key and enqueue
+        in one atomic step; this default serves one process."""
+        now = now_ms()
+        claimed: dict[str, int] = self.__dict__.setdefault("_once_keys", {})
+        for old in [k for k, expires in claimed.items() if expires <= now]:
+            del claimed[old]
+        if key in claimed:
+            return None
+        claimed[key] = now + max(1, int(ttl_s * 1000))
+        return await self.enqueue(queue, event, group_id=group_id)
 
     @abstractmethod
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:

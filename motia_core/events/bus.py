@@ -1,6 +1,8 @@
 """The event bus: topics fan out to one queue per subscribing step, and consumers drain them.
 
-``publish`` writes one message per subscribing step (``<topic>.<step>``) and returns how many.
+``publish`` writes one message per subscribing step (``<topic>.<step>``) and returns how many;
+a held subscription (a step that failed to reload) still gets its messages, delivered once the
+step is subscribed again.
 ``run`` owns one consumer per subscription: it leases messages (up to the step's concurrency),
 calls ``deliver``, and acks on success; on an exception it asks the step's ``RetryPolicy`` and
 either nacks with a delay or dead-letters with the error. Delivery is at least once: a message
@@ -64,6 +66,9 @@ class Subscription:
         # Cancelled to stop fetching (unsubscribe, replace, stop); deliveries under way go on.
         # Made when the consumer starts: a cancel scope needs a running event loop.
         self.fetching: anyio.CancelScope | None = None
+        # Held (``EventBus.hold``): still subscribed, so events keep landing in its queue, but
+        # nothing is fetched until the step is subscribed again.
+        self.held = False
 
     def stop_fetching(self) -> None:
         if self.fetching is not None:
@@ -140,6 +145,17 @@ class EventBus:
         sub.stop_fetching()
         return True
 
+    def hold(self, topic: str, step_name: str) -> bool:
+        """Keep ``topic`` queued for ``step_name`` but stop delivering it (a step that failed
+        to reload in ``motia dev``): events published meanwhile wait in its queue, and the next
+        ``subscribe`` of the step delivers them. Deliveries under way finish."""
+        sub = self._topics.get(topic, {}).get(step_name)
+        if sub is None:
+            return False
+        sub.held = True
+        sub.stop_fetching()
+        return True
+
     def subscriptions(self, topic: str | None = None) -> list[Subscription]:
         if topic is not None:
             return list(self._topics.get(topic, {}).values())
@@ -203,6 +219,8 @@ class EventBus:
 
     def _start(self, sub: Subscription) -> None:
         assert self._tg is not None
+        if sub.held:
+            return
         sub.fetching = anyio.CancelScope()
         self._tg.start_soon(self._consume, sub, sub.fetching,
                             name=f"motia.events consumer {sub.queue}")
@@ -340,7 +358,8 @@ class EventBus:
         ``include_delayed=True`` also waits for delayed messages and pending retries; ``False``
         (``settle()``) only until nothing is runnable now. Step failures are not raised here
         (they are retried or dead-lettered); ``TimeoutError`` names what is still pending.
-        Needs ``run()`` to be running, or nothing drains.
+        Needs ``run()`` to be running, or nothing drains. Held queues (``hold``) are not waited
+        for: nothing drains them until their step is subscribed again.
         """
         pending: dict[str, QueueCounts] = {}
         with anyio.move_on_after(timeout_s):
@@ -364,6 +383,8 @@ class EventBus:
     async def _pending(self, include_delayed: bool) -> dict[str, QueueCounts]:
         pending: dict[str, QueueCounts] = {}
         for sub in self.subscriptions():
+            if sub.held:
+                continue
             counts = await self.queue.counts(sub.queue)
             if counts.ready or counts.in_flight or (include_delayed and counts.delayed):
                 pending[sub.queue] = counts

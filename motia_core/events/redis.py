@@ -128,6 +128,14 @@ class RedisQueue(QueueAdapter):
         await self._call(lua.ENQUEUE, "", *args)
         return ids
 
+    async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
+                           group_id: str | None = None) -> str | None:
+        message_id = uuid.uuid4().hex
+        taken = await self._call(lua.ENQUEUE_ONCE, "", key, max(1, _ms(ttl_s)), queue,
+                                 message_id, "0" if group_id is None else "1", group_id or "", 0,
+                                 msgspec.json.encode(event))
+        return None if taken is None else message_id
+
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
         receipt = uuid.uuid4().hex
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,

@@ -90,6 +90,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_waiting ON messages (queue, available_at_ms) WHERE due = 0",
         "DROP INDEX messages_by_queue",
     ),
+    (
+        # enqueue_once: a key taken until expires_at_ms (a cron tick of one step and time), so
+        # processes sharing the file enqueue it once between them.
+        "CREATE TABLE once_keys (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL)",
+        "CREATE INDEX once_keys_by_expiry ON once_keys (expires_at_ms)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -194,6 +200,16 @@ class SqliteQueue(QueueAdapter):
         for queue in {i.queue for i in items}:
             self._notify(queue)
         return [row[0] for row in rows]
+
+    async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
+                           group_id: str | None = None) -> str | None:
+        now = self._clock_ms()
+        row = (uuid.uuid4().hex, queue, group_id, msgspec.json.encode(event).decode(), now, now)
+        taken = await self._run(self._insert_once, key, now + max(1, _ms(ttl_s)), row)
+        if not taken:
+            return None
+        self._notify(queue)
+        return row[0]
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
         return await self._run(self._receive, queue, self._clock_ms(), _ms(visibility_timeout_s))
@@ -314,6 +330,17 @@ class SqliteQueue(QueueAdapter):
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         with write_transaction(conn):
             conn.executemany(_INSERT, rows)
+
+    def _insert_once(self, conn: sqlite3.Connection, key: str, expires_at_ms: int,
+                     row: tuple[Any, ...]) -> bool:
+        # One transaction: the key is taken and the message added together, or neither.
+        with write_transaction(conn):
+            conn.execute("DELETE FROM once_keys WHERE expires_at_ms <= ?", (row[5],))
+            if conn.execute("INSERT OR IGNORE INTO once_keys (key, expires_at_ms)"
+                            " VALUES (?, ?)", (key, expires_at_ms)).rowcount == 0:
+                return False
+            conn.execute(_INSERT, row)
+        return True
 
     def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
                  visibility_ms: int) -> QueueMessage | None:

@@ -48,6 +48,7 @@ from motia_core.http.routing import Route, Router
 __all__ = (
     "CORS_MAX_AGE_S",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONCURRENT_INVOCATIONS",
     "EMIT_PATH",
     "HANDLER_KEY",
     "HEALTH_PATH",
@@ -57,6 +58,7 @@ __all__ = (
     "ApiHandler",
     "ApiInvocationError",
     "ApiOutcome",
+    "EmitOutcome",
     "HttpSettings",
     "IncomingTrace",
     "WebSocketHandler",
@@ -69,6 +71,9 @@ log = logging.getLogger(__name__)
 # JSON-escaped) always fits one step.invoke frame (DEFAULT_MAX_MESSAGE_BYTES, 16 MiB).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 CORS_MAX_AGE_S = 600
+DEFAULT_MAX_CONCURRENT_INVOCATIONS = 1024
+# What a 503 for too many api requests at once asks the client to wait, in seconds.
+BUSY_RETRY_AFTER_S = 1
 EMIT_PATH = "/emit"
 HEALTH_PATH = "/__motia/health"
 # The Workbench API's own socket is a route; a socket on any other path is a stream socket.
@@ -87,11 +92,22 @@ class IncomingTrace:
 
 
 @dataclass(frozen=True)
+class EmitOutcome:
+    """What ``POST /emit`` did: the new trace's id and how many subscribing steps it reached
+    (0: no step subscribes to the topic, and the event went nowhere)."""
+
+    trace_id: str
+    subscribers: int
+
+
+@dataclass(frozen=True)
 class ApiOutcome:
     """What an api invocation produced: its trace id and the step's ``{status, body, headers?}``."""
 
     trace_id: str
     response: Any
+    # The W3C traceparent of the api step's span, sent back in the `traceparent` header.
+    traceparent: str | None = None
 
 
 class ApiInvocationError(Exception):
@@ -101,9 +117,10 @@ class ApiInvocationError(Exception):
     found in the traces. Chain the real error (``raise ... from exc``): it is what gets logged.
     """
 
-    def __init__(self, message: str, trace_id: str) -> None:
+    def __init__(self, message: str, trace_id: str, traceparent: str | None = None) -> None:
         super().__init__(message)
         self.trace_id = trace_id
+        self.traceparent = traceparent
 
 
 class ApiHandler(Protocol):
@@ -113,8 +130,8 @@ class ApiHandler(Protocol):
         self, route: Route, request: dict[str, Any], trace: IncomingTrace
     ) -> ApiOutcome: ...
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
-        """Emit ``data`` on ``topic`` under a new trace; returns the trace id."""
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> EmitOutcome:
+        """Emit ``data`` on ``topic`` under a new trace: its id, and the subscribers reached."""
         ...
 
     def health(self) -> dict[str, Any]: ...
@@ -132,10 +149,15 @@ class HttpSettings:
     operators: OperatorPolicy = field(default_factory=OperatorPolicy)
     # Where ``GET /`` goes while no api step serves it (the Workbench in ``motia dev``).
     home: str | None = None
+    # Api requests served at once (body read, step running); past it a 503 with a JSON error.
+    max_concurrent_invocations: int = DEFAULT_MAX_CONCURRENT_INVOCATIONS
 
     def __post_init__(self) -> None:
         if self.max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+        if self.max_concurrent_invocations <= 0:
+            raise ValueError("max_concurrent_invocations must be positive, got "
+                             f"{self.max_concurrent_invocations}")
 
     @property
     def cors(self) -> CorsPolicy:
@@ -145,6 +167,18 @@ class HttpSettings:
 ROUTER_KEY = web.AppKey("motia_router", Router)
 HANDLER_KEY: web.AppKey[ApiHandler] = web.AppKey("motia_api_handler")
 SETTINGS_KEY = web.AppKey("motia_http_settings", HttpSettings)
+
+
+class _InFlight:
+    """How many api requests are being served (their body read, their step running)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+IN_FLIGHT_KEY = web.AppKey("motia_api_in_flight", _InFlight)
 
 
 # --- CORS and errors (middlewares) ---------------------------------------------------------------
@@ -188,7 +222,7 @@ async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
     else:
         response.headers["Access-Control-Allow-Origin"] = "*"
     if request.method != "OPTIONS":
-        response.headers["Access-Control-Expose-Headers"] = settings.trace_header
+        response.headers["Access-Control-Expose-Headers"] = f"{settings.trace_header}, traceparent"
     return response
 
 
@@ -248,9 +282,12 @@ def _incoming_trace(request: web.Request) -> IncomingTrace:
     return IncomingTrace(request.headers.get("traceparent"), request.headers.get("tracestate"))
 
 
-def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings) -> web.Response:
+def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings,
+            traceparent: str | None = None) -> web.Response:
     if trace_id:
         response.headers[settings.trace_header] = trace_id
+    if traceparent:
+        response.headers["traceparent"] = traceparent
     return response
 
 
@@ -270,17 +307,19 @@ async def _invoke(request: web.Request, route: Route, api_request: dict[str, Any
     except HttpError:
         raise
     except Exception as exc:
-        trace_id = exc.trace_id if isinstance(exc, ApiInvocationError) else None
+        failed = exc if isinstance(exc, ApiInvocationError) else None
+        trace_id = failed.trace_id if failed else None
         log.error("api step %s failed for %s %s", where, request.method, request.path,
                   exc_info=exc, extra={"action": "http.step_failed", "trace_id": trace_id})
-        return _traced(json_response(500, INTERNAL_ERROR), trace_id, settings)
+        return _traced(json_response(500, INTERNAL_ERROR), trace_id, settings,
+                       failed.traceparent if failed else None)
     try:
         response = to_response(outcome.response)
     except InvalidResponse as exc:
         log.error("api step %s returned an invalid response: %s", where, exc,
                   extra={"action": "http.invalid_response", "trace_id": outcome.trace_id})
         response = json_response(500, INTERNAL_ERROR)
-    return _traced(response, outcome.trace_id, settings)
+    return _traced(response, outcome.trace_id, settings, outcome.traceparent)
 
 
 async def _dispatch(request: web.Request) -> web.Response:
@@ -292,15 +331,30 @@ async def _dispatch(request: web.Request) -> web.Response:
         if path == "/" and settings.home is not None and request.method in ("GET", "HEAD"):
             return temporary_redirect(settings.home, request.query_string)
         raise _not_found(router, request.method, request.path)
-    api_request = await to_api_request(request, match.path_params, settings.max_body_bytes)
-    if match.validator is not None and settings.validate_bodies and request.method not in (
-        "GET", "HEAD"
-    ):
-        errors = match.validator.errors(api_request["body"])
-        if errors:
-            raise HttpError(400, "Request body validation failed",
-                            errors=[error.to_json() for error in errors])
-    return await _invoke(request, match.route, api_request)
+    in_flight = request.app[IN_FLIGHT_KEY]
+    limit = settings.max_concurrent_invocations
+    if in_flight.count >= limit:
+        # Before the body is read: a flood must not hold a body (or a task in a runner) each.
+        log.warning("refused %s %s: %d api requests already in progress ([http] "
+                    "max_concurrent_invocations)", request.method, request.path, limit,
+                    extra={"action": "http.busy"})
+        return json_response(503, {"error": "Service busy", "message": (
+            f"{limit} api requests are already in progress, the most this server serves at once "
+            "([http] max_concurrent_invocations); retry shortly")},
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
+    in_flight.count += 1
+    try:
+        api_request = await to_api_request(request, match.path_params, settings.max_body_bytes)
+        if match.validator is not None and settings.validate_bodies and request.method not in (
+            "GET", "HEAD"
+        ):
+            errors = match.validator.errors(api_request["body"])
+            if errors:
+                raise HttpError(400, "Request body validation failed",
+                                errors=[error.to_json() for error in errors])
+        return await _invoke(request, match.route, api_request)
+    finally:
+        in_flight.count -= 1
 
 
 async def _emit(request: web.Request) -> web.Response:
@@ -312,9 +366,12 @@ async def _emit(request: web.Request) -> web.Response:
             'POST /emit expects a JSON body {"topic": "<topic>", "data": <any JSON>} with a '
             "non-empty string topic, sent with Content-Type: application/json"))
     data = body.get("data")
-    trace_id = await request.app[HANDLER_KEY].emit(topic, data, _incoming_trace(request))
+    outcome = await request.app[HANDLER_KEY].emit(topic, data, _incoming_trace(request))
     emitted = {"topic": topic, "data": data}
-    return _traced(json_response(200, {"success": True, "emitted": emitted}), trace_id, settings)
+    # The original's answer, plus how many subscribers got it (0 is not an error: it is logged).
+    return _traced(json_response(200, {"success": True, "emitted": emitted,
+                                       "subscribers": outcome.subscribers}),
+                   outcome.trace_id, settings)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -339,6 +396,7 @@ def create_app(
     app[ROUTER_KEY] = Router(routes)
     app[HANDLER_KEY] = handler
     app[SETTINGS_KEY] = settings or HttpSettings()
+    app[IN_FLIGHT_KEY] = _InFlight()
     app.router.add_post(EMIT_PATH, _emit)
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_routes(internal)

@@ -28,6 +28,9 @@ from motia_core.observability.ids import new_span_id, now_ms
 
 __all__ = (
     "DEFAULT_MAX_EVENTS_PER_SPAN",
+    "DEFAULT_MAX_EVENTS_PER_TRACE",
+    "DEFAULT_MAX_EVENTS_TOTAL",
+    "MAX_LOG_MESSAGE_CHARS",
     "DEFAULT_MAX_SPANS_PER_TRACE",
     "DEFAULT_MAX_TRACES",
     "EmitTraceEvent",
@@ -44,6 +47,7 @@ __all__ = (
     "TraceEvent",
     "TraceListener",
     "TraceStore",
+    "truncate_message",
 )
 
 DEFAULT_MAX_TRACES = 1000
@@ -51,6 +55,20 @@ DEFAULT_MAX_TRACES = 1000
 # past these caps a span keeps counting what it dropped instead of storing it.
 DEFAULT_MAX_EVENTS_PER_SPAN = 1000
 DEFAULT_MAX_SPANS_PER_TRACE = 1000
+# The caps above multiply (traces x spans x events); these bound the product: a trace's events
+# across all its spans, and every event held in memory (past it, the oldest traces are evicted).
+DEFAULT_MAX_EVENTS_PER_TRACE = 10_000
+DEFAULT_MAX_EVENTS_TOTAL = 200_000
+# A log message kept in a trace or the log store is cut here, with a marker saying how much.
+MAX_LOG_MESSAGE_CHARS = 8192
+
+
+def truncate_message(message: str, limit: int = MAX_LOG_MESSAGE_CHARS) -> str:
+    """``message`` if it fits ``limit`` characters, else its start and a marker saying how many
+    characters were cut."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}... [truncated {len(message) - limit} characters]"
 
 log = logging.getLogger("motia.traces")
 
@@ -189,13 +207,14 @@ class TraceStore(Protocol):
 class _Entry:
     """A trace with its spans and the counters that make its status O(1) to keep current."""
 
-    __slots__ = ("failed", "running", "spans", "trace")
+    __slots__ = ("events", "failed", "running", "spans", "trace")
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.spans: list[Span] = []
         self.running = 0
         self.failed = 0
+        self.events = 0  # across its spans
 
 
 class MemoryTraceStore:
@@ -208,15 +227,22 @@ class MemoryTraceStore:
     def __init__(self, *, max_traces: int = DEFAULT_MAX_TRACES,
                  max_spans_per_trace: int = DEFAULT_MAX_SPANS_PER_TRACE,
                  max_events_per_span: int = DEFAULT_MAX_EVENTS_PER_SPAN,
+                 max_events_per_trace: int = DEFAULT_MAX_EVENTS_PER_TRACE,
+                 max_events_total: int = DEFAULT_MAX_EVENTS_TOTAL,
                  clock: Callable[[], int] = now_ms) -> None:
         for name, value in (("max_traces", max_traces),
                             ("max_spans_per_trace", max_spans_per_trace),
-                            ("max_events_per_span", max_events_per_span)):
+                            ("max_events_per_span", max_events_per_span),
+                            ("max_events_per_trace", max_events_per_trace),
+                            ("max_events_total", max_events_total)):
             if value < 1:
                 raise ValueError(f"MemoryTraceStore({name}={value!r}): must be at least 1")
         self.max_traces = max_traces
         self.max_spans_per_trace = max_spans_per_trace
         self.max_events_per_span = max_events_per_span
+        self.max_events_per_trace = max_events_per_trace
+        self.max_events_total = max_events_total
+        self.events_held = 0  # events in every trace held
         self._clock = clock
         self._traces: OrderedDict[str, _Entry] = OrderedDict()
         self._spans: dict[str, tuple[Span, _Entry]] = {}
@@ -271,10 +297,16 @@ class MemoryTraceStore:
                 last.max_timestamp = event.max_timestamp or event.timestamp
                 self._notify(TraceChange("span_event", record.trace, span, last))
                 return
-        if len(events) >= self.max_events_per_span:
+        if len(events) >= self.max_events_per_span or record.events >= self.max_events_per_trace:
             span.dropped_events += 1
             return
+        if isinstance(event, LogTraceEvent) and len(event.message) > MAX_LOG_MESSAGE_CHARS:
+            event.message = truncate_message(event.message)
         events.append(event)
+        record.events += 1
+        self.events_held += 1
+        if self.events_held > self.max_events_total:
+            self._evict_for_events(keep=record)
         self._notify(TraceChange("span_event", record.trace, span, event))
 
     def end_span(self, span_id: str, error: SpanError | BaseException | None = None,
@@ -337,16 +369,31 @@ class MemoryTraceStore:
         """Forget every trace (listeners stay subscribed)."""
         self._traces.clear()
         self._spans.clear()
+        self.events_held = 0
 
     def _new_trace(self, trace_id: str, name: str) -> _Entry:
         record = _Entry(Trace(id=trace_id, name=name, start_ms=self._clock()))
         self._traces[trace_id] = record
         while len(self._traces) > self.max_traces:
-            _, evicted = self._traces.popitem(last=False)
-            for span in evicted.spans:
-                self._spans.pop(span.id, None)
+            self._evict_oldest()
         self._notify(TraceChange("trace_started", record.trace))
         return record
+
+    def _evict_oldest(self) -> None:
+        _, evicted = self._traces.popitem(last=False)
+        self.events_held -= evicted.events
+        for span in evicted.spans:
+            self._spans.pop(span.id, None)
+
+    def _evict_for_events(self, keep: _Entry) -> None:
+        """Past the total event budget: the oldest traces go (never ``keep``, the one being
+        recorded into: its own budget bounds it)."""
+        while self.events_held > self.max_events_total and len(self._traces) > 1:
+            oldest = next(iter(self._traces.values()))
+            if oldest is keep:
+                self._traces.move_to_end(keep.trace.id)
+                continue
+            self._evict_oldest()
 
     def _notify(self, change: TraceChange) -> None:
         for listener in tuple(self._listeners):

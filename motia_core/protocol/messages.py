@@ -150,9 +150,17 @@ class LoadResult(_Message, kw_only=True):
 
 
 class TraceContext(_Message, kw_only=True):
+    # The Motia trace id user code sees as `traceId` (a Motia id, or the 32-hex id of a trace
+    # continued from an incoming `traceparent`).
     trace_id: str
+    # This invocation's span: W3C span ids (16 lowercase hex).
     span_id: str
     parent_span_id: str | None = None
+    # The W3C trace context of this invocation's span, for the handler to pass on to outgoing
+    # calls (`ctx.traceparent`) and to parent the spans user code makes (PROTOCOL.md 3.9).
+    # `traceparent` names `span_id` itself; `tracestate` is the one the trace came in with.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 class InvokeParams(_Message, kw_only=True):

@@ -31,7 +31,7 @@ from motia_core.protocol.errors import (
 )
 from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 
-__all__ = ("Endpoint", "Handler", "ProtocolViolation")
+__all__ = ("DEFAULT_MAX_IN_FLIGHT", "Endpoint", "Handler", "ProtocolViolation")
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,10 @@ _NO_RAW = msgspec.Raw(b"")
 # take it by then does not read its input at all (a busy loop): that is reported (``on_stalled``)
 # instead of holding the caller, and the shutdown ladder behind it, for as long as it stays so.
 _CANCEL_WRITE_S = 0.5
+# Requests from the peer served at once (each is a task). Past it a request is answered at once
+# with an error (-32000, "too many requests in flight") instead of becoming a task, and reading a
+# notification waits for a free place: a flooding peer is held back, never let to grow memory.
+DEFAULT_MAX_IN_FLIGHT = 1024
 # An error message quoting the peer (its method name, its invocation id) is cut to this many
 # characters when the whole answer would not fit in one message.
 _SHORT_MESSAGE_CHARS = 1000
@@ -146,8 +150,14 @@ class Endpoint:
         handler: Handler,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         on_stalled: Callable[[], None] | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self.name = name
+        self.max_in_flight = max_in_flight
+        self.refused_busy = 0  # requests answered "too many in flight"
+        self._serving_requests = 0
+        self._serving_notifications = 0
+        self._place_freed: anyio.Event | None = None
         self.max_message_bytes = max_message_bytes
         self._receive = receive
         self._send_stream = send
@@ -250,7 +260,9 @@ class Endpoint:
                 for line in frames.feed(chunk):
                     # Blank lines (a stray "\r" of a CRLF writer, say) carry no message.
                     if line and not line.isspace():
-                        self._dispatch(line)
+                        held = self._dispatch(line)
+                        if held is not None:
+                            await held
             except FrameTooLarge as exc:
                 violation = ProtocolViolation(f"{self.name} sent an oversized line: {exc}")
                 violation.__cause__ = exc
@@ -273,28 +285,55 @@ class Endpoint:
 
     # --- incoming ------------------------------------------------------------------------------
 
-    def _dispatch(self, line: bytes) -> None:
+    def _dispatch(self, line: bytes) -> Coroutine[Any, Any, None] | None:
+        """Handle one line; what it returns (a refusal to write, a wait for a free place) the
+        read loop awaits before reading on."""
         try:
             env = _decode_envelope(line)
         except msgspec.ValidationError as exc:
             self._refuse(line, f"{exc}")
-            return
+            return None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise self._violation(line, exc) from exc
         if env.jsonrpc != "2.0":
             self._refuse(line, f'"jsonrpc" must be "2.0", got {env.jsonrpc!r}')
-            return
+            return None
         if env.method is not UNSET:
-            if env.id is UNSET:
-                self._spawn(self._run_notification, env.method, env.params)
-            else:
-                self._spawn(self._run_request, env.id, env.method, env.params)
-        elif env.id is not UNSET and env.id is not None:
+            return self._incoming_call(env.id, env.method, env.params)
+        if env.id is not UNSET and env.id is not None:
             self._resolve(env)
         elif env.error is not UNSET:
             log.warning("%s reported an error with no request id: %s", self.name, env.error.message)
         else:
             self._spawn(self._reply_error, None, InvalidRequest("neither a request nor a response"))
+        return None
+
+    def _incoming_call(self, request_id: int | str | UnsetType | None, method: str,
+                       raw: msgspec.Raw) -> Coroutine[Any, Any, None] | None:
+        """A request (``request_id`` set) or a notification: a task, within the caps."""
+        if request_id is UNSET:
+            if method == _CANCEL:  # at once: never behind a backlog of notifications
+                self._cancel_incoming(raw)
+                return None
+            if self._serving_notifications >= self.max_in_flight:
+                return self._when_free(method, raw)
+            self._serving_notifications += 1  # counted when spawned: a chunk has many
+            self._spawn(self._run_notification, method, raw)
+            return None
+        if self._serving_requests >= self.max_in_flight:
+            self.refused_busy += 1
+            if self.refused_busy == 1 or self.refused_busy % 1000 == 0:
+                log.warning("%s has %d requests in flight, the most served at once; refused %d "
+                            "so far", self.name, self._serving_requests, self.refused_busy)
+            return self._reply_error(request_id, RpcError(
+                f"{self.name}: too many requests in flight ({self.max_in_flight} at once); "
+                f"{method} was not run: try again when some have been answered"))
+        self._serving_requests += 1
+        if request_id is not None:
+            # Known from now on: a cancellation in the same chunk finds it.
+            self._incoming[request_id] = anyio.CancelScope()
+        self._spawn(self._run_request, request_id, method, raw)
+        return None
 
     def _violation(self, line: bytes, exc: Exception) -> ProtocolViolation:
         # Classified by the line itself, not by the exception class: decoders differ in what
@@ -339,6 +378,19 @@ class Endpoint:
             slot.result = env.result
         slot.event.set()
 
+    async def _when_free(self, method: str, raw: msgspec.Raw) -> None:
+        while self._serving_notifications >= self.max_in_flight:
+            if self._place_freed is None:
+                self._place_freed = anyio.Event()
+            await self._place_freed.wait()
+        self._serving_notifications += 1
+        self._spawn(self._run_notification, method, raw)
+
+    def _freed(self) -> None:
+        if self._place_freed is not None:
+            self._place_freed.set()
+            self._place_freed = None
+
     def _spawn(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         assert self._tg is not None  # only called from serve()
         self._tg.start_soon(func, *args)
@@ -369,12 +421,24 @@ class Endpoint:
 
     async def _run_notification(self, method: str, raw: msgspec.Raw) -> None:
         try:
-            if method == _CANCEL:
-                params = self._decode(raw, CancelParams)
-                scope = self._incoming.get(params.id)
-                if scope is not None:
-                    scope.cancel()
-                return
+            await self._serve_notification(method, raw)
+        finally:
+            self._serving_notifications -= 1
+            self._freed()
+
+    def _cancel_incoming(self, raw: msgspec.Raw) -> None:
+        try:
+            params = self._decode(raw, CancelParams)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError,
+                RecursionError) as exc:
+            log.warning("%s: notification %s failed: %s", self.name, _CANCEL, exc)
+            return
+        scope = self._incoming.get(params.id)
+        if scope is not None:
+            scope.cancel()
+
+    async def _serve_notification(self, method: str, raw: msgspec.Raw) -> None:
+        try:
             await self._handler(method, self._params(method, raw))
         except Exception as exc:  # a notification has nobody to answer: log it
             log.warning("%s: notification %s failed: %s", self.name, method, exc)
@@ -382,16 +446,22 @@ class Endpoint:
     async def _run_request(self, request_id: int | str | None, method: str,
                            raw: msgspec.Raw) -> None:
         try:
+            await self._serve_request(request_id, method, raw)
+        finally:
+            self._serving_requests -= 1
+            if request_id is not None:
+                self._incoming.pop(request_id, None)
+
+    async def _serve_request(self, request_id: int | str | None, method: str,
+                             raw: msgspec.Raw) -> None:
+        try:
             params = self._params(method, raw)
             if request_id is None:
                 result = await self._handler(method, params)
             else:
-                with anyio.CancelScope() as scope:
-                    self._incoming[request_id] = scope
-                    try:
-                        result = await self._handler(method, params)
-                    finally:
-                        self._incoming.pop(request_id, None)
+                scope = self._incoming.get(request_id) or anyio.CancelScope()
+                with scope:
+                    result = await self._handler(method, params)
                 if scope.cancelled_caught:
                     raise RequestCancelled(f"{method} request {request_id} was cancelled")
         except RpcError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,12 @@ from motia_core.http.admin import dead_letter_routes
 from motia_core.http.policy import LOCALHOST, OperatorPolicy
 from motia_core.http.request import invoke_frame_bytes
 from motia_core.observability import Recorder, Retention, configure_logging, now_ms, open_backend
+from motia_core.observability.otel import OtelExporter, otel_config
 from motia_core.project import Discovery, Project, discover
 from motia_core.project.alltypes import generate_for
 from motia_core.project.loading import load_files, select_languages
 from motia_core.project.openapi import build_openapi
+from motia_core.project.runtimes import missing_runtimes
 from motia_core.project.steps import Step
 from motia_core.project.typegen import write_types
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES
@@ -42,10 +44,11 @@ from motia_core.runtime.invocation import Callbacks, Invoker
 from motia_core.runtime.reload import Reloader
 from motia_core.runtime.report import print_startup
 from motia_core.runtime.serving import Serving
-from motia_core.runtime.triggers import AppHandlers
+from motia_core.runtime.triggers import AppHandlers, cron_topic
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
+from motia_core.streams.redis_fanout import FanoutError, RedisFanout
 from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
 from motia_core.workbench.ui import WORKBENCH_PATH
 
@@ -78,19 +81,30 @@ class App:
         redis_url, prefix = settings.redis_url, settings.redis_prefix
         self.state = state or open_state(settings.state, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
-        self.stream_store = StreamStore(open_state(settings.state, settings.data_dir / "streams",
+        streams = settings.streams_store if state is None or settings.streams else "memory"
+        self.stream_store = StreamStore(open_state(streams, settings.data_dir / "streams",
                                                    redis_url=redis_url,
-                                                   redis_prefix=f"{prefix}streams:")
-                                        if state is None else open_state("memory", Path()))
+                                                   redis_prefix=f"{prefix}streams:"))
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
+        # Streams in Redis: every change goes to the other instances' hubs, theirs to ours.
+        self.stream_fanout: RedisFanout | None = None
+        if streams == "redis" and redis_url:
+            self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
+            self.stream_store.listeners.append(self.stream_fanout.on_change)
+            self.stream_fanout.listeners.append(self.stream_hub.on_change)
         self.mode = "start" if strict else "dev"
         self.started_ms = now_ms()
         self.workbench = Workbench(traces or _recorder(settings),
                                    cors=lambda: self._http_settings().cors,
-                                   record_logs=settings.observability != "off")
+                                   record_logs=settings.observability_store != "off")
         self.traces = self.workbench.recorder
         self.live = self.workbench.live
+        self._flows: tuple[Project | None, dict[str, tuple[str, ...]]] = (None, {})
+        # OpenTelemetry export, when configured; None (and the SDK never imported) otherwise.
+        self.otel = _otel_exporter(settings, self._flows_of)
+        if self.otel is not None:
+            self.traces.subscribe(self.otel.on_change)
         self._tg: anyio.abc.TaskGroup | None = None
         self.queue = queue or open_queue(settings.queue, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
@@ -104,7 +118,7 @@ class App:
                                     health=self.health, publish_listeners=self.publish_listeners)
         self.callbacks = Callbacks(self.invoker, self.state, self.handlers.publish,
                                    self.stream_store)
-        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_tick)
+        self.scheduler: CronScheduler[Step] = CronScheduler(self.handlers.cron_scheduled)
         self.http_app: web.Application | None = None
         self.reloader = Reloader(settings.project_root, self.registry, self.serving,
                                  self.apply_project)
@@ -112,7 +126,7 @@ class App:
             streams=lambda: [s.name for s in self.project.streams] if self.project else [],
             authenticate=load_hook(settings.stream_auth, settings.project_root)
             if settings.stream_auth else None))
-        self._subscribed: set[tuple[str, str]] = set()
+        self._subscribed: dict[tuple[str, str], str] = {}  # (topic, step) -> the step's file
         self.port: int | None = None
         self._stop = anyio.Event()
 
@@ -134,6 +148,8 @@ class App:
         found = discover(root, {s.language: s.patterns for s in self.registry})
         self.serving.discovery = found
         languages, self.serving.skipped = select_languages(self.settings, self.registry, found)
+        if self.strict:
+            self._refuse_missing_runtimes(languages)
         for language in languages:
             pool = RunnerPool(self.registry.get(language), project_root=root,
                               callbacks=self.callbacks,
@@ -150,6 +166,21 @@ class App:
                                     f"{pool.processes[0].last_error}")
         loaded, self.serving.streams_sent = await load_files(self.pools, found)
         return Project.build(found, loaded, languages=list(self.pools))
+
+    def _refuse_missing_runtimes(self, languages: list[str]) -> None:
+        """``motia start``: a step whose runtime is missing would be skipped and the events to its
+        topics dropped; refuse instead, unless ``--runners`` left its language out on purpose."""
+        wanted = self.settings.runners
+        missing = [m for m in missing_runtimes(self.settings.project_root, self.registry)
+                   if m.spec.language not in languages
+                   and (wanted is None or m.spec.language in wanted)]
+        if missing:
+            others = sorted(languages)
+            raise StartupFailed(
+                "; ".join(m.message for m in missing)
+                + ". motia start refuses to run without them (their steps would be skipped and "
+                f"events to their topics dropped); to leave them out on purpose, pass --runners "
+                f"{','.join(others) or 'LANGUAGES'}")
 
     def _supervisor_settings(self) -> SupervisorSettings:
         # A body the HTTP layer accepts must fit the frame that carries it to the step.
@@ -169,6 +200,11 @@ class App:
             self._tg = tg
             try:
                 await self._open_stores()
+                if self.stream_fanout is not None:
+                    try:
+                        await tg.start(self.stream_fanout.run)
+                    except FanoutError as exc:
+                        raise StartupFailed(str(exc)) from exc
                 await tg.start(self.workbench.run)  # cancelled last: it writes the last spans
                 project = await self._start_runners(tg)
                 if project.errors and self.strict:
@@ -211,15 +247,29 @@ class App:
         self.serving.project = project
         assert self.http_app is not None
         self.http_app[ROUTER_KEY].replace(self._routes(project))
-        wanted: set[tuple[str, str]] = set()
+        wanted: dict[tuple[str, str], str] = {}
         for step in project.event_steps:
             for topic in step.subscribes:
                 # Subscribing again replaces: pending retries go to the new handler.
                 self.bus.subscribe(topic, step.name, self.handlers.deliver_to(step),
                                    self.handlers.subscription_settings(step))
-                wanted.add((topic, step.name))
-        for topic, name in self._subscribed - wanted:
-            self.bus.unsubscribe(topic, name)
+                wanted[(topic, step.name)] = step.file
+        for step in project.cron_steps:
+            # A tick goes through the step's own queue: once across instances, with retries.
+            topic = cron_topic(step.name)
+            self.bus.subscribe(topic, step.name, self.handlers.cron_delivery(step),
+                               self.handlers.cron_settings(step))
+            wanted[(topic, step.name)] = step.file
+        for (topic, name), file in self._subscribed.items():
+            if (topic, name) in wanted:
+                continue
+            if file in project.errors:
+                # It failed to (re)load: hold its queue, so what is emitted meanwhile waits for
+                # the fixed version instead of vanishing.
+                self.bus.hold(topic, name)
+                wanted[(topic, name)] = file
+            else:
+                self.bus.unsubscribe(topic, name)
         self._subscribed = wanted
         self.scheduler.schedule([
             CronJob(key=step.file, name=step.name, target=step,
@@ -268,6 +318,7 @@ class App:
         origins = self.settings.cors_origins
         return HttpSettings(
             max_body_bytes=self.settings.max_body_bytes,
+            max_concurrent_invocations=self.settings.max_concurrent_invocations,
             validate_bodies=self.settings.validate_bodies,
             cors_origins=origins if origins is not None else ((LOCALHOST,) if dev else ()),
             operators=OperatorPolicy(open=dev, token=self.settings.admin_token),
@@ -312,15 +363,28 @@ class App:
         return self._stop.is_set()
 
     async def _shutdown(self) -> None:
-        """HTTP has stopped; now deliveries (given a grace period; the unfinished go back to the
-        queue), then the runners (through the shutdown ladder), then the stores."""
-        await self.bus.stop(grace_s=self.settings.shutdown_grace_s)
+        """HTTP has stopped; now cron ticks and deliveries (given a grace period; unfinished
+        deliveries go back to the queue), then the runners (through the shutdown ladder), then
+        the stores."""
+        async with anyio.create_task_group() as tg:  # no tick starts once this returns
+            tg.start_soon(self.scheduler.stop, self.settings.shutdown_grace_s)
+            tg.start_soon(self.bus.stop, self.settings.shutdown_grace_s)
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():
                 tg.start_soon(pool.stop)
         await self.queue.aclose()
         await self.state.aclose()
         await self.stream_store.storage.aclose()
+        if self.otel is not None:  # the last spans, sent from a thread (the SDK blocks)
+            await anyio.to_thread.run_sync(self.otel.shutdown)
+
+    def _flows_of(self, step_name: str) -> Sequence[str]:
+        project = self.serving.project
+        if project is None:
+            return ()
+        if self._flows[0] is not project:
+            self._flows = (project, {s.name: tuple(s.flows) for s in project.steps})
+        return self._flows[1].get(step_name, ())
 
     # --- what the Workbench API reads (http.workbench.WorkbenchSource) ----------------------
 
@@ -363,10 +427,27 @@ def _recorder(settings: Settings) -> Recorder:
     try:
         retention = Retention(max_traces=settings.max_traces, max_logs=settings.max_logs,
                               retention_hours=settings.retention_hours)
-        backend = open_backend(settings.observability, settings.data_dir)
+        backend = open_backend(settings.observability_store, settings.data_dir,
+                               redis_url=settings.redis_url,
+                               redis_prefix=settings.redis_prefix)
     except ValueError as exc:
         raise SettingsError(f"{settings.project_root / 'motia.toml'}: {exc}") from exc
     return Recorder(backend, retention=retention)
+
+
+def _otel_exporter(settings: Settings,
+                   flows_of: Callable[[str], Sequence[str]]) -> OtelExporter | None:
+    config = otel_config(settings)
+    if config is None:
+        return None
+    try:
+        exporter = OtelExporter(config, flows_of=flows_of)
+    except ImportError as exc:
+        raise SettingsError(str(exc)) from exc
+    log.info("exporting traces over OTLP to %s",
+             config.traces_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+             or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), extra={"action": "otel_export"})
+    return exporter
 
 
 async def serve(settings: Settings, strict: bool) -> int:

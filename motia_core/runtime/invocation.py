@@ -24,6 +24,7 @@ from motia_core.observability import (
     StreamTraceEvent,
     TraceEvent,
     TraceStore,
+    format_traceparent,
     log_record,
     now_ms,
 )
@@ -81,6 +82,7 @@ class ActiveInvocation:
     trace_id: str
     span_id: str
     runner: str | None = None  # the process running it ("python#0"), for its log records
+    tracestate: str | None = None  # the W3C tracestate the trace came in with, passed on
 
 
 class Invoker:
@@ -105,21 +107,29 @@ class Invoker:
         entry: str,
         timeout_s: float | None,
         validate_body: bool = False,
+        span_id: str | None = None,
+        tracestate: str | None = None,
     ) -> Any:
-        """The handler's output; raises :class:`StepFailed` with the reason otherwise."""
+        """The handler's output; raises :class:`StepFailed` with the reason otherwise.
+
+        ``span_id``: the invocation's span id when the caller chose it (an api request answers
+        with its ``traceparent``); ``tracestate``: the W3C one the trace came in with."""
         pool = self.pools.get(step.language)
         runner, unavailable = _pick(pool, step)
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
-                                      language=step.language,
+                                      span_id=span_id, language=step.language,
                                       runner=runner.name if runner is not None else None)
-        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id, span.runner)
+        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id, span.runner,
+                                      tracestate)
         self.active[invocation.id] = invocation
         params = InvokeParams(
             invocation_id=invocation.id,
             file=step.file,
             trigger=trigger,
             input=input,
-            trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id),
+            trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id,
+                               traceparent=format_traceparent(trace_id, span.id),
+                               tracestate=tracestate),
             flows=list(step.flows),
             timeout_ms=None if timeout_s is None else int(timeout_s * 1000),
             validate_body=validate_body,
@@ -259,6 +269,7 @@ class Callbacks:
             flows=list(step.flows),
             message_group_id=p.message_group_id,
             emitted_at_ms=now_ms(),
+            tracestate=inv.tracestate,
         )
         await self.publish(event)
         self._record(inv, EmitTraceEvent(topic=p.topic, success=True, timestamp=now_ms()))

@@ -34,6 +34,7 @@ __all__ = ("ReloadReport", "Reloader")
 log = logging.getLogger("motia.reload")
 
 DEBOUNCE_S = 0.15
+OBSERVER_JOIN_S = 10.0  # how long a stop waits for the watcher thread (it stops in ~1 s)
 _IGNORED_DIRS = frozenset({".motia", "node_modules", "python_modules", ".venv", "venv",
                            "__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # Source files whose change can alter what a runner loads; by suffix, for shared modules.
@@ -62,6 +63,7 @@ class Reloader:
         # can wait for one.
         self.count = 0
         self._lock = anyio.Lock()
+        self._reloaded: anyio.Event | None = None  # set (and replaced) after each reload
 
     def _relevant(self, path: Path) -> bool:
         try:
@@ -125,8 +127,20 @@ class Reloader:
         serving.discovery = found
         self._apply_project(project)
         self.count += 1
+        if self._reloaded is not None:
+            self._reloaded.set()
+            self._reloaded = None
         self._log(report, project)
         return report
+
+    async def wait_for_count(self, count: int, timeout_s: float = 30.0) -> None:
+        """Wait until ``count`` reloads have been applied (``TimeoutError`` after
+        ``timeout_s``): how a tool knows a save is live without polling."""
+        with anyio.fail_after(timeout_s):
+            while self.count < count:
+                if self._reloaded is None:
+                    self._reloaded = anyio.Event()
+                await self._reloaded.wait()
 
     async def _sync_stream_names(self) -> None:
         names = self.serving.stream_names()
@@ -145,8 +159,9 @@ class Reloader:
                      extra={"action": "restarted"})
         for file in report.reloaded:
             for error in project.errors.get(file, []):
-                log.error("%s (its previous version no longer receives work)",
-                          error.describe(root), extra={"action": "reload_failed"})
+                log.error("%s (its previous version no longer receives work; its events wait "
+                          "in its queue until it loads again)", error.describe(root),
+                          extra={"action": "reload_failed"})
 
     # --- the watcher -----------------------------------------------------------------------
 
@@ -191,5 +206,10 @@ class Reloader:
                 except Exception:  # a reload must never take `motia dev` down
                     log.exception("hot reload failed", extra={"action": "reload_failed"})
         finally:
+            # Owned to the end, even when cancelled: the watcher thread has stopped on return.
             observer.stop()
-            await anyio.to_thread.run_sync(observer.join)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(observer.join, OBSERVER_JOIN_S)
+            if observer.is_alive():
+                log.warning("the file watcher thread did not stop within %gs", OBSERVER_JOIN_S,
+                            extra={"action": "watcher_stuck"})

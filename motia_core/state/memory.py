@@ -3,11 +3,14 @@
 A real implementation of the contract (it passes the same suite as SQLite), shipped in the library
 so users can test their steps against it. Values are held as JSON text, which gives the copy
 semantics for free and makes the memory adapter reject and accept exactly what SQLite does.
-Two helpers exist for tests: ``operations`` (what steps did, in order) and ``reset()``.
+Two helpers exist for tests: ``operations`` (what steps did, in order: the latest
+``OPERATION_LOG_SIZE``, so a long-running ``--state memory`` server does not grow without end) and
+``reset()``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Literal, NamedTuple
 
 from motia_core.state.base import (
@@ -20,7 +23,10 @@ from motia_core.state.base import (
     value_type,
 )
 
-__all__ = ("MemoryState", "OperationName", "StateOperation")
+__all__ = ("OPERATION_LOG_SIZE", "MemoryState", "OperationName", "StateOperation")
+
+# How many operations ``MemoryState.operations`` keeps (the oldest are dropped beyond it).
+OPERATION_LOG_SIZE = 10_000
 
 # The names traces use for state operations (MOTIA_CONTRACT 8.2), so a test can compare the two.
 OperationName = Literal["get", "set", "delete", "getGroup", "clear"]
@@ -43,9 +49,10 @@ class MemoryState(StateAdapter):
     def __init__(self) -> None:
         self._groups: dict[str, dict[str, bytes]] = {}
         self._closed = False
-        # Every get/set/delete/getGroup/clear that passed validation, oldest first. Admin reads
-        # (keys, groups, items) are not logged: they are not something a step does.
-        self.operations: list[StateOperation] = []
+        # Every get/set/delete/getGroup/clear that passed validation, oldest first (the latest
+        # OPERATION_LOG_SIZE). Admin reads (keys, groups, items) are not logged: they are not
+        # something a step does.
+        self.operations: deque[StateOperation] = deque(maxlen=OPERATION_LOG_SIZE)
 
     def reset(self) -> None:
         """Forget every value and the operation log, e.g. between two tests sharing a store."""

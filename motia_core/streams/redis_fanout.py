@@ -13,7 +13,8 @@ listeners in that order: the changes of one item reach B's clients in the order 
 A buffer that fills up (Redis slow or gone) drops changes with a warning rather than stall the
 step: pub/sub is fire-and-forget anyway, and a client re-syncs when it re-joins.
 
-Not wired into the app yet (issue 17's second half); usage:
+The app wires it when streams are kept in Redis (``--streams redis``, or following
+``--state redis``); usage:
 
     fanout = RedisFanout(url, prefix=prefix)
     store.listeners.append(fanout.on_change)
@@ -23,17 +24,20 @@ Not wired into the app yet (issue 17's second half); usage:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import anyio.abc
 import msgspec
 import redis.asyncio
+import redis.exceptions
 
-from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, redact
+from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, redact, unreachable
 from motia_core.streams.store import StreamListener
 
 __all__ = ("DEFAULT_BUFFER", "FanoutError", "RedisFanout")
@@ -42,6 +46,8 @@ log = logging.getLogger("motia.streams")
 
 # Changes waiting to be published before new ones are dropped.
 DEFAULT_BUFFER = 10_000
+# Wait before reconnecting to a server that went away while running.
+RECONNECT_S = 1.0
 
 
 class FanoutError(Exception):
@@ -94,31 +100,70 @@ class RedisFanout:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
                   ) -> None:
         """Publish and receive until cancelled; started once subscribed to the channel, so a
-        change published after ``tg.start(fanout.run)`` returns is received."""
+        change published after ``tg.start(fanout.run)`` returns is received.
+
+        A server that cannot be reached at the start raises :class:`FanoutError`; one lost later
+        is reconnected to, after ``RECONNECT_S``, keeping the changes buffered meanwhile (those
+        published while it was away are not heard: a client re-syncs when it re-joins)."""
+        started = False
+
+        def on_started() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                task_status.started()
+
+        try:
+            while True:
+                try:
+                    await self._run_once(on_started)
+                except FanoutError as exc:
+                    if not started:
+                        raise
+                    log.warning("%r lost its connection (%s); reconnecting in %.0f s", self, exc,
+                                RECONNECT_S, extra={"action": "streams.fanout_reconnect"})
+                    await anyio.sleep(RECONNECT_S)
+        finally:
+            # One run per fan-out: its buffer ends with it (later changes count as dropped).
+            self._send.close()
+            self._outgoing.close()
+
+    async def _run_once(self, on_started: Callable[[], None]) -> None:
         client = connect(self.url)
+        failures: list[BaseException] = []
         try:
             async with mapped_errors("stream fan-out", self.url, FanoutError):
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 try:
                     await pubsub.subscribe(self.channel)
                     async with anyio.create_task_group() as tg:
-                        tg.start_soon(self._publish, client, name="motia.streams fanout publish")
-                        task_status.started()
-                        await self._receive(pubsub)
+
+                        async def guarded(work: Awaitable[None]) -> None:
+                            # Either half failing ends both (a task group would wrap the error).
+                            try:
+                                await work
+                            except (redis.exceptions.RedisError, OSError) as exc:
+                                failures.append(exc)
+                                tg.cancel_scope.cancel()
+
+                        tg.start_soon(guarded, self._publish(client),
+                                      name="motia.streams fanout publish")
+                        on_started()
+                        await guarded(self._receive(pubsub))
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                            await pubsub.aclose()  # type: ignore[no-untyped-call]
         finally:
-            # One run per fan-out: its buffer ends with it (later changes count as dropped).
-            self._send.close()
-            self._outgoing.close()
             with anyio.CancelScope(shield=True):
-                await client.aclose()
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    await client.aclose()
+        if failures:
+            raise FanoutError(unreachable("stream fan-out", self.url, failures[0]))
 
     async def _publish(self, client: redis.asyncio.Redis) -> None:
-        async with mapped_errors("stream fan-out", self.url, FanoutError):
-            async for data in self._outgoing:
-                await client.publish(self.channel, data)
+        async for data in self._outgoing:
+            await client.publish(self.channel, data)
 
     async def _receive(self, pubsub: Any) -> None:
         async for message in pubsub.listen():

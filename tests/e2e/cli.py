@@ -43,8 +43,8 @@ class Server(subprocess.Popen[str]):
     up (64 KiB), and then the server's next log line blocks it, and with it everything else.
     ``communicate()`` waits for the exit and returns everything it wrote."""
 
-    def __init__(self, argv: list[str]) -> None:
-        super().__init__(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        super().__init__(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self._output: tuple[list[str], list[str]] = ([], [])
         self._readers = [threading.Thread(target=self._drain, args=(stream, into), daemon=True)
                          for stream, into in zip((self.stdout, self.stderr), self._output,
@@ -69,9 +69,12 @@ class Server(subprocess.Popen[str]):
         return "".join(self._output[0]), "".join(self._output[1])
 
 
-def start(command: str, project: Path, port: int, *extra: str) -> Server:
-    """`motia dev|start` on 127.0.0.1:port, returned once it accepts connections."""
-    process = Server([*MOTIA, command, "--project", str(project), "-p", str(port), *extra])
+def start(command: str, project: Path, port: int, *extra: str,
+          env: dict[str, str] | None = None) -> Server:
+    """`motia dev|start` on 127.0.0.1:port, returned once it accepts connections; ``env``
+    replaces the environment when given."""
+    process = Server([*MOTIA, command, "--project", str(project), "-p", str(port), *extra],
+                     env=env)
     deadline = time.monotonic() + 30
     while True:  # bounded: a connect succeeds once the server listens
         try:

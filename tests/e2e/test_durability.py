@@ -118,8 +118,8 @@ def test_dead_letters_are_listed_and_replayed_after_a_hot_reload_fix(project: Pa
 
         # The dead letter, the retries and the state were all commits under .motia/, which the
         # watcher sees: none of them is a reload (it would replace every consumer, and a tool
-        # waiting for the count below would act before the edit was live).
-        time.sleep(0.5)  # three debounce periods
+        # waiting for the count below would act before the edit was live). Checked again at the
+        # end, after the many commits of the replay and its delivery: the edit is the only one.
         assert reloads() == 0
         step = project / "steps" / "charge_step.py"
         step.write_text(step.read_text().replace("FAILING = True", "FAILING = False"))
@@ -131,6 +131,7 @@ def test_dead_letters_are_listed_and_replayed_after_a_hot_reload_fix(project: Pa
         assert letters() == []
         missing = motia("dlq", "show", "nope", "--project", str(project))
         assert missing.returncode == 1 and "dlq list" in missing.stderr
+        assert reloads() == 1
     finally:
         stop(core)
 

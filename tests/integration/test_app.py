@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
 
+from motia_core.observability import w3c_trace_id
 from motia_core.runtime.app import StartupFailed
 from motia_core.testing import MotiaTestApp
 
@@ -57,6 +59,8 @@ async def test_a_handler_error_is_500_without_the_stack_and_logged_with_it(
         assert response.json == {"error": "Internal server error"}
         assert "secret" not in response.text
         assert response.trace_id
+        # The failed span's W3C context comes back too (the trace id mapped, issue 18).
+        assert response.headers["traceparent"].split("-")[1] == w3c_trace_id(response.trace_id)
         nothing = await app.get("/nothing")
         assert nothing.status == 500 and nothing.json == {"error": "Internal server error"}
     logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
@@ -147,7 +151,8 @@ async def test_post_emit_and_health() -> None:
         response = await app.post("/emit", json={"topic": "counted", "data": {"n": 2}})
         assert response.status == 200
         assert response.json == {"success": True, "emitted": {"topic": "counted",
-                                                              "data": {"n": 2}}}
+                                                              "data": {"n": 2}},
+                                 "subscribers": 1}
         await app.settle()
         assert await app.state.get("counts", response.trace_id) == {"n": 2}
         health = (await app.get("/__motia/health")).json
@@ -195,3 +200,14 @@ async def test_dead_letters_over_the_internal_http_api() -> None:
         assert await app.state.get("flaky", "attempts") == 6  # three more, then dead again
         purged = (await app.post("/__motia/dlq/purge")).json
         assert purged["purged"] == 1 and (await app.get("/__motia/dlq")).json == []
+
+
+async def test_a_failed_cron_tick_is_retried_through_its_queue_under_its_trace() -> None:
+    async with MotiaTestApp(FIXTURES / "cron-retry", runners="python") as app:
+        with anyio.fail_after(20):
+            while not (done := await app.state.get_group("done")):
+                await anyio.sleep(0.1)
+        # Retried (attempt 2) under the tick's own trace, which names its scheduled second.
+        assert done[0] == {"attempts": 2}
+        [trace_id] = [item.key for item in await app.state.items("done")][:1]
+        assert trace_id.endswith("000")

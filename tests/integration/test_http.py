@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from motia_core.http import (
     ROUTER_KEY,
     ApiInvocationError,
     ApiOutcome,
+    EmitOutcome,
     HttpError,
     HttpSettings,
     IncomingTrace,
@@ -49,11 +51,11 @@ class FakeHandler:
             raise step
         return ApiOutcome(trace_id=TRACE, response=step(request))
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> EmitOutcome:
         if topic == "forbidden":
             raise HttpError(403, "Topic not allowed", topic=topic)
         self.emits.append((topic, data, trace))
-        return "EMIT1-0000001"
+        return EmitOutcome("EMIT1-0000001", 1)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "runners": {"python": "RUNNING"}}
@@ -368,7 +370,7 @@ async def test_cors_reflects_the_origin_with_credentials(server: Server) -> None
         assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
         assert resp.headers["Access-Control-Allow-Credentials"] == "true"
         assert "Origin" in resp.headers["Vary"]
-        assert resp.headers["Access-Control-Expose-Headers"] == "x-trace-id"
+        assert resp.headers["Access-Control-Expose-Headers"] == "x-trace-id, traceparent"
     async with server.session.get("/nowhere", headers={"Origin": ORIGIN}) as resp:
         assert resp.status == 404  # errors carry CORS too, or the browser hides them
         assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -444,7 +446,7 @@ async def test_emit_calls_the_handler_and_echoes(server: Server) -> None:
     async with server.session.post("/emit", json=body, headers=headers) as resp:
         assert resp.status == 200
         assert resp.headers["x-trace-id"] == "EMIT1-0000001"
-        assert await resp.json() == {"success": True, "emitted": body}
+        assert await resp.json() == {"success": True, "emitted": body, "subscribers": 1}
     topic, data, trace = server.handler.emits[0]
     assert (topic, data) == ("user.created", {"id": 1})
     assert trace.traceparent == headers["traceparent"]
@@ -482,3 +484,69 @@ async def test_routes_are_replaced_at_runtime(server: Server) -> None:
         router.replace([Route("GET", "no-slash", echo)])
     async with server.session.get("/fresh/2") as resp:
         assert resp.status == 200
+
+
+class Blocking(FakeHandler):
+    """Api steps that wait until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+
+    async def invoke_api(self, route: Route, request: dict[str, Any],
+                         trace: IncomingTrace) -> ApiOutcome:
+        self.running += 1
+        self.entered.set()
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        return ApiOutcome(trace_id=TRACE, response={"status": 200, "body": {"ok": True}})
+
+
+async def test_api_requests_past_max_concurrent_invocations_get_503() -> None:
+    """Issue 15 item 7: no unbounded pile of api invocations; past the cap a clear 503."""
+    handler = Blocking()
+    app = create_app([Route("POST", "/slow", echo)], handler,
+                     HttpSettings(max_concurrent_invocations=2))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        async with aiohttp.ClientSession(f"http://{host}:{port}") as session:
+            statuses: list[int] = []
+
+            async def call() -> None:
+                async with session.post("/slow", json={}) as resp:
+                    statuses.append(resp.status)
+
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(2):
+                        tg.start_soon(call)
+                    while handler.running < 2:
+                        await handler.entered.wait()
+                        handler.entered = anyio.Event()
+                    async with session.post("/slow", json={"big": "x" * 1000}) as resp:
+                        assert resp.status == 503
+                        assert resp.headers["Retry-After"] == "1"
+                        body = await resp.json()
+                        assert body["error"] == "Service busy"
+                        assert "max_concurrent_invocations" in body["message"]
+                    async with session.get("/__motia/health") as resp:  # not an api step
+                        assert resp.status == 200
+                    handler.release.set()
+                assert statuses == [200, 200]
+                async with session.post("/slow", json={}) as resp:  # places are free again
+                    assert resp.status == 200
+    finally:
+        await runner.cleanup()
+
+
+def test_max_concurrent_invocations_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_concurrent_invocations"):
+        HttpSettings(max_concurrent_invocations=0)

@@ -133,7 +133,7 @@ async def test_each_file_is_imported_once_and_reload_swaps_atomically(tmp_path: 
         assert outputs == [{"evaluations": 1, "version": 1}] * 25
 
         in_flight = core.invoke_start(counter, input={"sleep": 500})
-        await asyncio.sleep(0.1)
+        await core.wait_logged("sleeping", version=1)  # it runs the old version
         source = Path(counter).read_text().replace("version: 1", "version: 2")
         Path(counter).write_text(source)
         (reloaded,) = await core.load(counter)
@@ -343,7 +343,7 @@ async def test_cancel_request_cancels_that_invocation_only(project: Path) -> Non
                                  inv_id="c1-inv")
         other = core.invoke_start(step(project, "slow.step.ts"),
                                   input={"seconds": 0.3, "tag": "c2"})
-        await asyncio.sleep(0.1)
+        await core.wait_logged("sleeping", tag="c1")
         core.notify("$/cancelRequest", {"id": 999999})  # not pending: a no-op
         core.notify("$/cancelRequest", {"id": next(k for k, v in core._pending.items()
                                                    if v is slow)})
@@ -353,7 +353,7 @@ async def test_cancel_request_cancels_that_invocation_only(project: Path) -> Non
         assert await core.output(step(project, "event.step.ts"), input={"n": 1}) == {"handled": 1}
         # The cancelled handler wakes up later; its ctx call fails in the runner and never
         # reaches the core as a stale callback.
-        failed = await core.wait_log("c1-inv")
+        failed = await core.wait_logged("slow step c1 could not finish")
         assert failed["msg"] == "slow step c1 could not finish"
         assert failed["fields"] == {"error": "InvocationNotFound"}
     assert core.state["slow"] == {"finished": "c2"}

@@ -106,7 +106,7 @@ async def test_each_file_is_imported_once_and_reload_swaps_atomically(tmp_path: 
         assert outputs == [{"imports": 1, "version": 1}] * 25
 
         in_flight = core.invoke_start(counter, input={"sleep": 0.5})
-        await asyncio.sleep(0.1)
+        await core.wait_logged("sleeping", version=1)  # it runs the old version
         source = Path(counter).read_text().replace('"version": 1', '"version": 2')
         Path(counter).write_text(source)
         (reloaded,) = await core.load(counter)
@@ -261,7 +261,7 @@ async def test_cancel_request_cancels_that_invocation_only() -> None:
         await core.load(step("slow_step.py"), step("event_step.py"))
         slow = core.invoke_start(step("slow_step.py"), input={"seconds": 30, "tag": "c1"})
         other = core.invoke_start(step("slow_step.py"), input={"seconds": 0.3, "tag": "c2"})
-        await asyncio.sleep(0.2)
+        await core.wait_logged("sleeping", tag="c1")
         core.notify("$/cancelRequest", {"id": 999999})  # not pending: a no-op
         core.notify("$/cancelRequest", {"id": next(k for k, v in core._pending.items()
                                                    if v is slow)})

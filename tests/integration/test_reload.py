@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import anyio
 import pytest
+from watchdog.observers.api import BaseObserver
 
 from motia_core.runtime.reload import ReloadReport
 from motia_core.testing import MotiaTestApp
@@ -117,41 +119,59 @@ async def test_a_changed_shared_module_restarts_the_runner_gracefully(project: P
 async def test_the_watcher_picks_up_a_save(project: Path) -> None:
     async with MotiaTestApp(project, watch=True) as app:
         edit(project / "steps" / "greet_step.py", '"version": 1', '"version": 3')
-        with anyio.fail_after(10):
-            while (await app.get("/greet")).json.get("version") != 3:
-                await anyio.sleep(0.05)
+        await app.app.reloader.wait_for_count(1, timeout_s=10)
+        assert (await app.get("/greet")).json["version"] == 3
 
 
 async def test_editing_a_handler_under_load_fails_no_request(project: Path) -> None:
-    """~100 requests/s against a step while its file is saved: none fails; report how long the
-    new behaviour took to appear after the save (a figure, not an assertion)."""
+    """Three clients call a step while its file is saved: none fails, and once the new version
+    is served the old one never answers again. (How soon after the save the new version is
+    served is a figure: bench/reload_latency.py.)"""
     async with MotiaTestApp(project, watch=True) as app:
         versions: list[int] = []
         failures: list[str] = []
-        saved_at = 0.0
-        first_new_at = 0.0
+        warmed_up, finished = anyio.Event(), anyio.Event()
 
         async def client() -> None:
-            nonlocal first_new_at
-            for _ in range(150):  # 3 clients x 150 requests, ~100/s in all: bounded
+            for _ in range(3000):  # bounded: the condition below ends it long before
                 response = await app.get("/greet")
                 if response.status != 200:
                     failures.append(f"{response.status} {response.text}")
                 else:
                     versions.append(response.json["version"])
-                    if response.json["version"] == 2 and not first_new_at:
-                        first_new_at = anyio.current_time()
-                await anyio.sleep(0.03)
+                if len(versions) >= 30:
+                    warmed_up.set()
+                if versions.count(2) >= 30:
+                    finished.set()
+                    return
 
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 for _ in range(3):
                     tg.start_soon(client)
-                await anyio.sleep(1)
+                await warmed_up.wait()
                 edit(project / "steps" / "greet_step.py", '"version": 1', '"version": 2')
-                saved_at = anyio.current_time()
+                await finished.wait()
         assert failures == []
-        assert versions[0] == 1 and versions[-1] == 2
-        assert first_new_at > saved_at
-        print(f"\n{len(versions)} requests, none failed; the edit was served "
-              f"{(first_new_at - saved_at) * 1000:.0f} ms after the save")
+        assert versions[0] == 1 and 2 in versions
+        first_new = versions.index(2)
+        # Requests answered after the first new one were sent after it (clients are sequential),
+        # but other clients' requests already in flight may still finish on version 1: allow
+        # at most one per other client.
+        assert versions[first_new:].count(1) <= 2
+        assert app.app.reloader.count == 1
+
+
+async def test_cancelling_the_watcher_waits_for_its_thread(project: Path) -> None:
+    """The watcher's thread has an owner: cancelling watch() returns only once it has ended."""
+    async with MotiaTestApp(project) as app:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                await tg.start(app.app.reloader.watch)
+                assert _observers()
+                tg.cancel_scope.cancel()
+        assert _observers() == []
+
+
+def _observers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, BaseObserver) and t.is_alive()]

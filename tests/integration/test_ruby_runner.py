@@ -32,6 +32,15 @@ def step(name: str, root: Path = PROJECT) -> str:
     return str(root / "steps" / name)
 
 
+# Invocations run as fibers on one thread (the default) or, with MOTIA_RUBY_CONCURRENCY=threads,
+# a thread each: the tests of concurrency, cancellation and timeouts run in both modes.
+MODES = pytest.mark.parametrize("mode", ["fibers", "threads"])
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    return {"MOTIA_RUBY_CONCURRENCY": mode}
+
+
 # --- handshake and lifecycle -----------------------------------------------------------------
 
 
@@ -303,25 +312,27 @@ async def test_streams_can_access_runs_the_stream_files_check() -> None:
         assert bad["error"]["code"] == -32602 and "groupId" in bad["error"]["message"]
 
 
-async def test_two_hundred_concurrent_invocations_with_callbacks() -> None:
+@MODES
+async def test_two_hundred_concurrent_invocations_with_callbacks(mode: str) -> None:
     n = 200
-    async with spawn() as core:
+    async with spawn(env=mode_env(mode)) as core:
         await core.load(step("roundtrip.step.rb"))
         # The fake core answers no state.set until it has seen all 200: only a runner that
         # really runs invocations concurrently gets past this.
         core.hold = ("state.set", "rt", n)
         outs = await asyncio.gather(*(core.output(step("roundtrip.step.rb"), input={"i": i})
                                       for i in range(n)))
-    assert [{k: v for k, v in out.items() if k != "thread"} for out in outs] == [
+    assert [{k: v for k, v in out.items() if k != "task"} for out in outs] == [
         {"i": i, "got": {"i": i}} for i in range(n)]
-    assert len({out["thread"] for out in outs}) == n  # a thread each
+    assert len({out["task"] for out in outs}) == n  # a fiber (a thread) each
     assert sorted(e["data"]["i"] for e in core.emitted) == list(range(n))
     assert sorted(log["fields"]["i"] for log in core.logs) == list(range(n))
     assert core.stale_callbacks == []
 
 
-async def test_cancel_request_cancels_that_invocation_only() -> None:
-    async with spawn() as core:
+@MODES
+async def test_cancel_request_cancels_that_invocation_only(mode: str) -> None:
+    async with spawn(env=mode_env(mode)) as core:
         await core.load(step("slow.step.rb"), step("waits.step.rb"), step("event_step.rb"))
         slow = core.invoke_start(step("slow.step.rb"), input={"seconds": 30, "tag": "c1"})
         other = core.invoke_start(step("slow.step.rb"), input={"seconds": 0.3, "tag": "c2"})
@@ -342,8 +353,9 @@ async def test_cancel_request_cancels_that_invocation_only() -> None:
         assert await core.output(step("event_step.rb"), input={"n": 1}) == {"handled": 1}
 
 
-async def test_a_timeout_reaches_the_handler_as_cancelled_even_while_it_waits() -> None:
-    async with spawn() as core:
+@MODES
+async def test_a_timeout_reaches_the_handler_as_cancelled_even_while_it_waits(mode: str) -> None:
+    async with spawn(env=mode_env(mode)) as core:
         await core.load(step("slow.step.rb"), step("waits.step.rb"))
         response = await core.invoke(step("slow.step.rb"), input={"seconds": 30, "tag": "t"},
                                      timeoutMs=200)
@@ -351,6 +363,61 @@ async def test_a_timeout_reaches_the_handler_as_cancelled_even_while_it_waits() 
     assert response["error"]["code"] == -32004
     assert core.state["slow"] == {"cancelled": {"tag": "t", "reason": "timeout"}}
     assert waiting["error"]["code"] == -32004
+
+
+@MODES
+async def test_handlers_that_wait_let_the_others_run(mode: str) -> None:
+    kinds = ("queue", "thread", "pipe")
+    waits = step("waitkinds.step.rb")
+    async with spawn(env=mode_env(mode)) as core:
+        await core.load(waits, step("event_step.rb"))
+        waiting = {kind: core.invoke_start(waits, input={"kind": kind, "role": "wait", "tag": mode})
+                   for kind in kinds}
+        await core.wait_for(lambda: len([log for log in core.logs
+                                         if log["msg"] == "waiting"]) == len(kinds))
+        # Three handlers are waiting (on a Queue, a thread's value, a pipe); others still run.
+        assert await core.output(step("event_step.rb"), input={"n": 1}) == {"handled": 1}
+        for kind in ("timeout", "child"):  # Timeout.timeout, a child process's exit
+            assert await core.output(waits, input={"kind": kind, "role": "wait", "tag": mode}) \
+                == {"kind": kind, "got": "timed out" if kind == "timeout" else "given"}
+        assert not any(future.done() for future in waiting.values())
+        for kind in kinds:
+            gave = await core.output(waits, input={"kind": kind, "role": "give", "tag": mode})
+            assert gave == {"gave": kind}
+            got = await asyncio.wait_for(waiting[kind], 10)
+            assert got["result"]["output"] == {"kind": kind, "got": "given"}
+
+
+@MODES
+async def test_ctx_calls_from_threads_the_handler_starts_and_joins(mode: str) -> None:
+    threads = step("threads.step.rb")
+    async with spawn(env=mode_env(mode)) as core:
+        await core.load(threads)
+        outs = await asyncio.gather(*(core.output(threads, input={"tag": f"t{i}"})
+                                      for i in range(10)))
+    assert outs == [{"got": [1, 2, 3]}] * 10
+    assert core.state["threads"] == {f"t{i}-{k}": k for i in range(10) for k in (1, 2, 3)}
+    assert sorted(e["data"]["tag"] for e in core.emitted) == sorted(f"t{i}" for i in range(10))
+    assert len([log for log in core.logs if log["msg"] == "from a thread"]) == 30
+    assert core.stale_callbacks == []
+
+
+@MODES
+async def test_a_handler_that_never_waits_is_answered_timed_out_past_its_timeout(mode: str) -> None:
+    async with spawn(env=mode_env(mode)) as core:
+        await core.load(step("busy.step.rb"), step("event_step.rb"))
+        late = await core.invoke(step("busy.step.rb"), input={"seconds": 0.3}, timeoutMs=50)
+        in_time = await core.invoke(step("busy.step.rb"), input={"seconds": 0.01}, timeoutMs=30000)
+        assert await core.output(step("event_step.rb"), input={"n": 3}) == {"handled": 3}
+    assert late["error"]["code"] == -32004
+    assert in_time["result"]["output"] == {"spins": True}
+
+
+async def test_an_unknown_concurrency_mode_is_refused_by_name() -> None:
+    async with spawn(init=False, env=mode_env("greenlets")) as core:
+        code = await core.wait_exit(20)
+    assert code != 0
+    assert "MOTIA_RUBY_CONCURRENCY" in "".join(core.stderr) and "greenlets" in "".join(core.stderr)
 
 
 async def test_handler_error_has_name_message_and_user_only_backtrace() -> None:

@@ -95,9 +95,9 @@ async def test_shutdown_waits_for_inflight_refuses_new_work_then_exit_is_zero(
     async with lang.spawn() as core:
         await core.load(lang.step("slow"), lang.step("event"))
         slow = core.invoke_start(lang.step("slow"), input={"seconds": 0.5, "tag": "s"})
-        await lang.slow_started(core, 0.1)
+        await lang.slow_started(core)
         shutdown = core.start("shutdown")
-        await lang.after_shutdown(core, 0.05)
+        # Sent right behind it: a runner takes its messages in order, so this one is refused.
         late = await core.invoke(lang.step("event"), input={"n": 1})
         assert late["error"]["code"] == -32010
         shutdown_response = await asyncio.wait_for(shutdown, 10)

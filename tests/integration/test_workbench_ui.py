@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from motia_core.http import ApiOutcome, IncomingTrace, Route, create_app
+from motia_core.http import ApiOutcome, EmitOutcome, IncomingTrace, Route, create_app
 from motia_core.workbench.ui import STATIC_DIR, workbench_ui_routes
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +31,7 @@ class NoSteps:
                          trace: IncomingTrace) -> ApiOutcome:
         raise AssertionError(f"no api step should run, got {route.method} {route.path}")
 
-    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> str:
+    async def emit(self, topic: str, data: Any, trace: IncomingTrace) -> EmitOutcome:
         raise AssertionError("nothing is emitted here")
 
     def health(self) -> dict[str, Any]:

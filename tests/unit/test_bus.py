@@ -379,6 +379,38 @@ async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages(queue: Que
     assert [s.step_name for s in bus.subscriptions("order.created")] == ["kept"]
 
 
+async def test_a_held_subscription_queues_events_until_subscribed_again(
+        queue: QueueAdapter) -> None:
+    """A step that failed to reload (motia dev): its events wait, then go to the fixed version."""
+    bus = EventBus(queue)
+    broken, fixed = Recorder(), Recorder()
+    sub = bus.subscribe("order.created", "notify", broken)
+    async with running(bus):
+        assert bus.hold("order.created", "notify") is True
+        assert bus.hold("order.created", "nobody") is False
+        assert await bus.publish(event(n=1)) == 1  # still counted: it will be delivered
+        await bus.join(BOUND_S)  # a held queue does not keep join waiting
+        assert (await queue.counts(sub.queue)).ready == 1
+        assert broken.calls == []
+        bus.subscribe("order.created", "notify", fixed)
+        await bus.join(BOUND_S)
+    assert fixed.calls == [(1, 1)]
+
+
+async def test_a_held_subscription_is_not_started_by_run(queue: QueueAdapter) -> None:
+    bus = EventBus(queue)
+    step = Recorder()
+    bus.subscribe("order.created", "notify", step)
+    bus.hold("order.created", "notify")
+    await bus.publish(event(n=2))
+    async with running(bus):
+        await bus.join(BOUND_S)
+        assert step.calls == []
+        bus.subscribe("order.created", "notify", step)
+        await bus.join(BOUND_S)
+    assert step.calls == [(2, 1)]
+
+
 async def test_resubscribing_hands_pending_retries_to_the_new_handler(queue: QueueAdapter) -> None:
     """Hot reload: the queue, and the retry waiting in it, go to the new deliver function."""
     bus = EventBus(queue)

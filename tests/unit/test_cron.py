@@ -142,3 +142,15 @@ def test_allowed_text_lists_names_for_month_and_weekday() -> None:
     with pytest.raises(CronExpressionError) as info:
         parse_cron("* * * 0 *", UTC)
     assert info.value.allowed.startswith("the month field allows 1-12 or jan-dec")
+
+
+def test_latest_fire_time_names_the_tick_under_way() -> None:
+    from motia_core.cron import latest_fire_time
+
+    every_second = parse_cron("* * * * * *", UTC)
+    assert latest_fire_time(every_second, START + timedelta(milliseconds=30)) == START
+    assert latest_fire_time(every_second, START) == START
+    every_five = parse_cron("*/5 * * * *", UTC)
+    assert latest_fire_time(every_five, START + timedelta(milliseconds=500)) == START
+    assert latest_fire_time(every_five, START + timedelta(seconds=62)) is None  # a minute back
+    assert latest_fire_time(parse_cron("0 0 * * *", UTC), START) is None  # not in the last minute

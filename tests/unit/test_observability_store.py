@@ -1,4 +1,5 @@
-"""The observability backends' contract, one suite over memory and SQLite, and the recorder."""
+"""The observability backends' contract, one suite over memory, SQLite and Redis, and the
+recorder."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from motia_core.observability.store import (
     LogQuery,
     MemoryBackend,
     ObservabilityBackend,
+    RedisBackend,
     SqliteBackend,
 )
 from motia_core.observability.traces import (
@@ -30,11 +32,16 @@ pytestmark = pytest.mark.anyio
 HOUR_MS = 3_600_000
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def backend(request: pytest.FixtureRequest,
                   tmp_path: Path) -> AsyncIterator[ObservabilityBackend]:
-    store: ObservabilityBackend = (MemoryBackend() if request.param == "memory"
-                                   else SqliteBackend(tmp_path / "obs.sqlite3"))
+    store: ObservabilityBackend
+    if request.param == "redis":
+        store = RedisBackend(request.getfixturevalue("redis_url"),
+                             prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        store = (MemoryBackend() if request.param == "memory"
+                 else SqliteBackend(tmp_path / "obs.sqlite3"))
     try:
         yield store
     finally:
@@ -251,3 +258,30 @@ async def test_the_writer_holds_a_running_trace_until_it_ends() -> None:
         assert found is not None and found[0].status == "completed" and len(found[1]) == 1
         tg.cancel_scope.cancel()
     await recorder.aclose()
+
+
+async def test_two_instances_on_redis_write_one_trace_and_distinct_log_ids(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    a = RedisBackend(redis_url, prefix=redis_prefix)
+    b = RedisBackend(redis_url, prefix=redis_prefix)
+    try:
+        # A handled the request, B the event it emitted: each writes its own view of the trace.
+        await a.write([trace("T1", 100)], [span("T1", "api", "Create", 100, language="node")],
+                      [entry(5000, 100, trace_id="T1")])
+        await b.write([trace("T1", 120, name="order.created")],
+                      [span("T1", "evt", "Notify", 120, status="failed", error="boom")],
+                      [entry(5000, 121, trace_id="T1"), entry(4000, 122, trace_id="T1")])
+        for reader in (a, b):
+            found = await reader.get_trace("T1")
+            assert found is not None
+            summary, spans = found
+            assert [s.id for s in spans] == ["api", "evt"]
+            assert (summary.name, summary.start_ms, summary.status) == ("POST /T1", 100, "failed")
+            assert summary.steps == ["Create", "Notify"]
+            ids = [e.id for e in (await reader.logs(LogQuery(trace_id="T1"), 50)).items]
+            assert len(set(ids)) == 3 and ids == sorted(ids, reverse=True)
+            assert ids[-1] == 5000  # the first kept its id; the others took the next free ones
+    finally:
+        await a.aclose()
+        await b.aclose()

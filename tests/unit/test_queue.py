@@ -97,6 +97,50 @@ async def test_a_received_message_is_leased_until_acked(queue: QueueAdapter) -> 
     assert await queue.ack(message) is False  # already gone
 
 
+def _sibling(queue: QueueAdapter) -> QueueAdapter:
+    """Another adapter on the same store, as another process would open it (memory: itself)."""
+    if isinstance(queue, SqliteQueue):
+        return SqliteQueue(queue.path)
+    if isinstance(queue, RedisQueue):
+        return RedisQueue(queue.url, prefix=queue.prefix)
+    return queue
+
+
+async def test_enqueue_once_adds_one_message_per_key_across_adapters(queue: QueueAdapter,
+                                                                    ) -> None:
+    adapters = [queue, _sibling(queue), _sibling(queue)]
+    taken: list[str | None] = []
+
+    async def claim(adapter: QueueAdapter, key: str) -> None:
+        taken.append(await adapter.enqueue_once(key, 60, Q, event(int(key[-1]))))
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                for n in range(5):
+                    for adapter in adapters:  # every "instance" tries every tick
+                        tg.start_soon(claim, adapter, f"cron:Tick:{n}")
+    finally:
+        for adapter in adapters[1:]:
+            if adapter is not queue:
+                await adapter.aclose()
+    assert len([t for t in taken if t is not None]) == 5
+    assert taken.count(None) == 10
+    assert await queue.depth(Q) == 5
+    got = sorted([(await receive_when_ready(queue)).event.data["n"] for _ in range(5)])
+    assert got == [0, 1, 2, 3, 4]
+    assert await queue.enqueue_once("cron:Tick:0", 60, Q, event(0)) is None  # still taken
+
+
+async def test_an_enqueue_once_key_is_free_again_after_its_time_to_live(queue: QueueAdapter,
+                                                                        ) -> None:
+    assert await queue.enqueue_once("k", 0.05, Q, event(1)) is not None
+    with anyio.fail_after(BOUND_S):
+        while await queue.enqueue_once("k", 0.05, Q, event(2)) is None:  # bounded by fail_after
+            await anyio.sleep(0.02)
+    assert await queue.depth(Q) == 2
+
+
 async def test_an_unknown_queue_is_empty(queue: QueueAdapter) -> None:
     assert await queue.receive("nobody.listens", 1) is None
     assert await queue.counts("nobody.listens") == QueueCounts()

@@ -272,3 +272,92 @@ async def test_json_that_is_not_jsonrpc_gets_invalid_request_and_the_endpoint_li
         reply = await to_runner.receive()
         assert b'"id":7' in reply and b'"got":"k"' in reply
         tg.cancel_scope.cancel()
+
+
+def _state_get(request_id: int) -> bytes:
+    return (b'{"jsonrpc":"2.0","id":%d,"method":"state.get","params":'
+            b'{"invocationId":"i","group":"g","key":"k%d"}}\n' % (request_id, request_id))
+
+
+async def test_requests_past_the_in_flight_cap_get_an_error_not_a_task() -> None:
+    """A runner flooding the core with requests it never lets finish: at most ``max_in_flight``
+    handlers run; the rest are answered with an error at once (issue 15 item 7)."""
+    running = 0
+    peak = 0
+    release = anyio.Event()
+
+    async def core_handler(method: str, params: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+        return {"got": params.key}
+
+    with anyio.fail_after(10):
+        async with pipe() as to_core, pipe() as to_runner, anyio.create_task_group() as tg:
+            core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
+                            handler=core_handler, max_in_flight=3)
+            await tg.start(core.serve)
+            await to_core.send(b"".join(_state_get(n) for n in range(1, 6)))  # one chunk
+            refusals = [await to_runner.receive() for _ in range(2)]
+            assert all(b'"code":-32000' in r and b"too many requests in flight" in r
+                       for r in refusals)
+            assert {b'"id":4' in r or b'"id":5' in r for r in refusals} == {True}
+            assert core.refused_busy == 2 and peak == 3
+            release.set()
+            answers = [await to_runner.receive() for _ in range(3)]
+            assert all(b'"got":"k' in a for a in answers)
+            # Places are free again: the next request runs.
+            await to_core.send(_state_get(6))
+            assert b'"got":"k6"' in await to_runner.receive()
+            assert peak == 3
+            tg.cancel_scope.cancel()
+
+
+async def test_a_cancellation_reaches_a_request_sent_in_the_same_chunk() -> None:
+    started = anyio.Event()
+
+    async def core_handler(method: str, params: Any) -> Any:
+        started.set()
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        async with pipe() as to_core, pipe() as to_runner, anyio.create_task_group() as tg:
+            core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
+                            handler=core_handler)
+            await tg.start(core.serve)
+            await to_core.send(_state_get(1) + b'{"jsonrpc":"2.0","method":"$/cancelRequest",'
+                               b'"params":{"id":1}}\n')
+            reply = await to_runner.receive()
+            assert b'"id":1' in reply and b'"code":-32800' in reply
+            tg.cancel_scope.cancel()
+
+
+async def test_notifications_past_the_cap_wait_for_a_place_and_none_is_lost() -> None:
+    seen: list[str] = []
+    release = anyio.Event()
+
+    async def core_handler(method: str, params: Any) -> Any:
+        seen.append(params.msg)
+        await release.wait()
+
+    lines = b"".join(b'{"jsonrpc":"2.0","method":"log","params":{"invocationId":"i",'
+                     b'"level":"info","msg":"m%d"}}\n' % n for n in range(5))
+    with anyio.fail_after(10):
+        async with pipe() as to_core, pipe() as to_runner, anyio.create_task_group() as tg:
+            core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
+                            handler=core_handler, max_in_flight=2)
+            await tg.start(core.serve)
+            await to_core.send(lines)
+            while len(seen) < 2:
+                await anyio.lowlevel.checkpoint()
+            await anyio.wait_all_tasks_blocked()
+            assert seen == ["m0", "m1"]  # the rest wait: no task was made for them yet
+            release.set()
+            while len(seen) < 5:
+                await anyio.lowlevel.checkpoint()
+            assert sorted(seen) == [f"m{n}" for n in range(5)]
+            tg.cancel_scope.cancel()

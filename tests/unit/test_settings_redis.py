@@ -30,3 +30,19 @@ def test_an_unknown_redis_setting_is_named(tmp_path: Path) -> None:
     (tmp_path / "motia.toml").write_text('[redis]\nhost = "127.0.0.1"\n')
     with pytest.raises(SettingsError, match=r"unknown setting 'redis_host'; known: .*redis_url"):
         Settings.load(tmp_path, {})
+
+
+def test_streams_follow_state_unless_chosen(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, {}).streams_store == "sqlite"
+    assert Settings.load(tmp_path, {"MOTIA_STATE": "redis"}).streams_store == "redis"
+    (tmp_path / "motia.toml").write_text('[streams]\nstore = "memory"\n')
+    chosen = Settings.load(tmp_path, {"MOTIA_STATE": "redis"})
+    assert (chosen.state, chosen.streams_store) == ("redis", "memory")
+    assert Settings.load(tmp_path, {"MOTIA_STREAMS": "redis"}).streams_store == "redis"
+
+
+def test_traces_and_logs_go_to_redis_with_state_or_queue_unless_chosen(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, {}).observability_store == "sqlite"
+    assert Settings.load(tmp_path, {"MOTIA_QUEUE": "redis"}).observability_store == "redis"
+    assert Settings.load(tmp_path, {"MOTIA_STATE": "redis",
+                                    "MOTIA_OBSERVABILITY": "off"}).observability_store == "off"

@@ -35,6 +35,7 @@ from motia_core.state import (
     UnknownStateAdapter,
     open_state,
 )
+from motia_core.state.memory import OPERATION_LOG_SIZE
 
 pytestmark = pytest.mark.anyio
 
@@ -66,6 +67,17 @@ async def test_get_set_delete_round_trip(state: StateAdapter) -> None:
     assert await state.delete("orders", "42") is None
     assert await state.delete("never", "was") is None
     assert await state.groups() == []
+
+
+async def test_the_memory_operation_log_keeps_only_the_latest() -> None:
+    """A long-running `--state memory` server (or streams on it) must not grow without end."""
+    state = MemoryState()
+    for n in range(OPERATION_LOG_SIZE + 5):
+        await state.set("g", f"k{n}", n)
+    assert len(state.operations) == OPERATION_LOG_SIZE
+    assert state.operations[0] == ("set", "g", "k5")  # the oldest five were dropped
+    assert state.operations[-1] == ("set", "g", f"k{OPERATION_LOG_SIZE + 4}")
+    assert await state.get("g", "k0") == 0  # the values themselves are all kept
 
 
 async def test_get_group_is_in_key_order_whatever_the_write_order(state: StateAdapter) -> None:
@@ -489,14 +501,14 @@ async def test_memory_logs_operations_for_tests() -> None:
     await state.keys("orders")  # admin reads are not logged
     with pytest.raises(InvalidStateValue):
         await state.set("orders", "2", {1, 2})  # refused, so not logged
-    assert state.operations == [
+    assert list(state.operations) == [
         ("set", "orders", "1"), ("get", "orders", "1"), ("getGroup", "orders", None),
         ("delete", "orders", "1"), ("clear", "orders", None),
     ]
     assert state.operations[0].op == "set"
     await state.set("orders", "3", 3)
     state.reset()
-    assert state.operations == []
+    assert not state.operations
     assert await state.groups() == []
 
 

@@ -20,6 +20,7 @@ from motia_core.observability.ids import (
     w3c_trace_id,
 )
 from motia_core.observability.traces import (
+    MAX_LOG_MESSAGE_CHARS,
     EmitTraceEvent,
     LogTraceEvent,
     MemoryTraceStore,
@@ -357,7 +358,56 @@ async def test_caps_on_events_and_spans() -> None:
     assert (found[0].span_count, found[0].dropped_spans, len(found[1])) == (2, 1, 2)
 
 
-@pytest.mark.parametrize("option", ["max_traces", "max_spans_per_trace", "max_events_per_span"])
+@pytest.mark.anyio
+async def test_a_trace_has_an_event_budget_across_its_spans() -> None:
+    """Spans x events per span multiply; the trace's own budget bounds the product."""
+    store = MemoryTraceStore(max_events_per_span=10, max_events_per_trace=15)
+    spans = [store.start_span("T1", None, f"S{n}", "event", "t") for n in range(3)]
+    for span in spans:
+        for at in range(10):
+            store.add_event(span.id, StateTraceEvent(operation="get", group="g", key=str(at),
+                                                     timestamp=at))
+    assert [len(s.events) for s in spans] == [10, 5, 0]
+    assert [s.dropped_events for s in spans] == [0, 5, 10]
+    assert store.events_held == 15
+
+
+@pytest.mark.anyio
+async def test_past_the_total_event_budget_the_oldest_traces_go() -> None:
+    store = MemoryTraceStore(max_events_total=25)
+    for n in range(4):
+        span = store.start_span(f"T{n}", None, "S", "event", "t")
+        for at in range(10):
+            store.add_event(span.id, StateTraceEvent(operation="get", group="g", key=None,
+                                                     timestamp=at))
+    assert [t.id for t in await store.list_traces()] == ["T3", "T2"]
+    assert store.events_held == 20
+    store.reset()
+    assert store.events_held == 0
+
+
+def test_log_messages_are_truncated_with_a_marker() -> None:
+    store = MemoryTraceStore()
+    span = store.start_span("T1", None, "S", "event", "t")
+    store.add_event(span.id, LogTraceEvent(level="info", message="x" * 100_000, timestamp=1))
+    store.add_event(span.id, LogTraceEvent(level="info", message="short", timestamp=2))
+    long, short = span.events
+    assert isinstance(long, LogTraceEvent) and isinstance(short, LogTraceEvent)
+    assert long.message == "x" * MAX_LOG_MESSAGE_CHARS + (
+        f"... [truncated {100_000 - MAX_LOG_MESSAGE_CHARS} characters]")
+    assert short.message == "short"
+
+
+def test_log_store_entries_are_truncated_too() -> None:
+    from motia_core.observability.store.base import log_entry
+
+    entry = log_entry(1, {"time": 1, "level": "info", "msg": "y" * 9000})
+    assert entry.message.startswith("y" * MAX_LOG_MESSAGE_CHARS)
+    assert entry.message.endswith(f"[truncated {9000 - MAX_LOG_MESSAGE_CHARS} characters]")
+
+
+@pytest.mark.parametrize("option", ["max_traces", "max_spans_per_trace", "max_events_per_span",
+                                    "max_events_per_trace", "max_events_total"])
 def test_caps_must_be_positive(option: str) -> None:
     with pytest.raises(ValueError, match=option):
         MemoryTraceStore(**{option: 0})  # type: ignore[arg-type]

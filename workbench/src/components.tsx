@@ -1,6 +1,6 @@
 // Small pieces every page uses: badges, JSON, empty and error states.
 import type { ComponentChildren } from 'preact'
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { json } from './format'
 
 export function LangBadge({ language, label }: { language: string; label?: string }) {
@@ -112,5 +112,27 @@ export function ConfirmButton({
       </button>
       <button onClick={() => setAsking(false)}>Cancel</button>
     </span>
+  )
+}
+
+/** A search field applied on Enter; it follows `value` when the URL changes it. */
+export function SearchBox(props: { value: string; placeholder: string; testid: string; onSearch: (text: string) => void }) {
+  const [text, setText] = useState(props.value)
+  useEffect(() => setText(props.value), [props.value])
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault()
+        props.onSearch(text)
+      }}
+    >
+      <input
+        type="search"
+        placeholder={props.placeholder}
+        data-testid={props.testid}
+        value={text}
+        onInput={(e) => setText((e.target as HTMLInputElement).value)}
+      />
+    </form>
   )
 }

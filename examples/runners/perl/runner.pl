@@ -463,9 +463,13 @@ package MotiaPerl::Context;
 sub new {
     my ($class, $key, $p) = @_;
     return bless { key => $key, id => $p->{invocationId}, trace_id => $p->{trace}{traceId},
+                   traceparent => $p->{trace}{traceparent}, tracestate => $p->{trace}{tracestate},
                    flows => $p->{flows} // [] }, $class;
 }
 sub trace_id { $_[0]{trace_id} }
+# The W3C context of the step's span, for outgoing calls (PROTOCOL.md 3.9); undef when absent.
+sub traceparent { $_[0]{traceparent} }
+sub tracestate { $_[0]{tracestate} }
 sub traceId { $_[0]{trace_id} }
 sub flows { $_[0]{flows} }
 sub state { bless { ctx => $_[0] }, 'MotiaPerl::State' }

@@ -1,4 +1,4 @@
-"""Where traces and logs are kept: one interface (``base.py``), memory and SQLite backends."""
+"""Where traces and logs are kept: one interface (``base.py``); memory, SQLite, Redis backends."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from motia_core.observability.store.base import (
     summarize,
 )
 from motia_core.observability.store.memory import DiscardBackend, MemoryBackend
+from motia_core.observability.store.redis import RedisBackend, RedisObservabilityError
 from motia_core.observability.store.sqlite import FILE_NAME, ObservabilityStoreError, SqliteBackend
 
 __all__ = (
@@ -34,6 +35,8 @@ __all__ = (
     "ObservabilityBackend",
     "ObservabilityStoreError",
     "Page",
+    "RedisBackend",
+    "RedisObservabilityError",
     "Retention",
     "SqliteBackend",
     "TraceQuery",
@@ -42,12 +45,20 @@ __all__ = (
     "summarize",
 )
 
-BACKEND_KINDS = ("sqlite", "memory", "off")
+BACKEND_KINDS = ("sqlite", "memory", "redis", "off")
 
 
-def open_backend(kind: str, motia_dir: Path) -> ObservabilityBackend:
-    """The backend of ``kind`` for the project's ``.motia/`` (nothing touched until first use)."""
+def open_backend(kind: str, motia_dir: Path, *, redis_url: str | None = None,
+                 redis_prefix: str = "motia:") -> ObservabilityBackend:
+    """The backend of ``kind`` for the project's ``.motia/`` (nothing touched until first use);
+    "redis" keeps traces and logs under ``redis_prefix`` on ``redis_url``, shared by every
+    instance using that server."""
     name = kind.strip().lower()
+    if name == "redis":
+        if not redis_url:
+            raise ValueError("observability store 'redis' needs the server's URL: pass "
+                             "--redis-url, set MOTIA_REDIS_URL or [redis] url")
+        return RedisBackend(redis_url, prefix=redis_prefix)
     if name == "sqlite":
         return SqliteBackend(Path(motia_dir) / FILE_NAME)
     if name == "memory":

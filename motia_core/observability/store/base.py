@@ -28,7 +28,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
-from motia_core.observability.traces import Span, Status, Trace
+from motia_core.observability.traces import Span, Status, Trace, truncate_message
 
 __all__ = (
     "DEFAULT_MAX_LOGS",
@@ -87,7 +87,7 @@ def log_entry(entry_id: int, record: Mapping[str, Any]) -> LogEntry:
     """A :class:`LogEntry` from a ``record_to_dict(..., iso_time=False)`` dict."""
     return LogEntry(
         id=entry_id, time=int(record["time"]), level=str(record["level"]),
-        message=str(record["msg"]), trace_id=record.get("traceId"),
+        message=truncate_message(str(record["msg"])), trace_id=record.get("traceId"),
         span_id=record.get("spanId"), step=record.get("step"), runner=record.get("runner"),
         fields={k: v for k, v in record.items() if k not in _LOG_COLUMNS})
 

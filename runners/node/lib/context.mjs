@@ -223,8 +223,11 @@ export class Stream {
 
 /** What a handler gets as ctx; every member survives destructuring ({ emit, state } = ctx). */
 export class Context {
-  constructor(inv, traceId, flows) {
-    this.traceId = traceId;
+  constructor(inv, trace, flows) {
+    this.traceId = trace.traceId;
+    // The W3C context of the step's span, to pass on to outgoing calls (PROTOCOL.md 3.9).
+    this.traceparent = typeof trace.traceparent === 'string' ? trace.traceparent : null;
+    this.tracestate = typeof trace.tracestate === 'string' ? trace.tracestate : null;
     this.flows = flows;
     this.logger = new Logger(inv);
     this.state = new State(inv);

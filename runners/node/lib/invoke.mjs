@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { Context, currentInvocation } from './context.mjs';
 import { RequestCancelled, TimedOut, handlerError } from './errors.mjs';
+import { withSpanContext } from './otel.mjs';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -53,14 +54,15 @@ export function stop(inv, reason, step, timeoutMs) {
 }
 
 /** Run the handler and complete `inv` with {output} (falsy -> null) or {error}. */
-export async function execute(inv, step, trigger, input, traceId, flows, timeoutMs, options = {}) {
-  const ctx = new Context(inv, traceId, flows);
+export async function execute(inv, step, trigger, input, trace, flows, timeoutMs, options = {}) {
+  const ctx = new Context(inv, trace, flows);
   const check = trigger === 'api' ? bodyCheck(inv, step, options) : null;
   // Past setTimeout's range (about 24.8 days) Node would fire at once; the core still enforces it.
   const timer = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
     : setTimeout(stop, timeoutMs, inv, 'timeout', step, timeoutMs);
   try {
-    const output = await currentInvocation.run(inv, async () => callHandler(step, trigger, input, ctx, check));
+    const output = await currentInvocation.run(inv, () => withSpanContext(
+      ctx.traceparent, ctx.tracestate, async () => callHandler(step, trigger, input, ctx, check)));
     await inv.drain();
     inv.complete({ output: output || null });
   } catch (error) {

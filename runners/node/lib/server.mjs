@@ -11,6 +11,7 @@ import {
 } from './errors.mjs';
 import { execute, stop } from './invoke.mjs';
 import { Loader } from './loader.mjs';
+import { setOtelRoot } from './otel.mjs';
 import { Endpoint } from './rpc.mjs';
 
 export const PROTOCOL_VERSION = 1;
@@ -129,6 +130,7 @@ export class Server {
     }
     this.validateBodies = validateBodies;
     this.loader.setRoot(p.projectRoot);
+    setOtelRoot(p.projectRoot);
     this.endpoint.setMaxBytes(limit);
     this.streams = streams;
     return {
@@ -217,7 +219,7 @@ export class Server {
     const inv = new Invocation(p.invocationId, this.endpoint, this.streams, step);
     this.inflight.set(id, { inv, step, timeoutMs: p.timeoutMs });
     inv.done.then((outcome) => this.answer(id, outcome));
-    execute(inv, step, p.trigger, p.input, p.trace.traceId, p.flows ?? [], p.timeoutMs, {
+    execute(inv, step, p.trigger, p.input, p.trace, p.flows ?? [], p.timeoutMs, {
       validateBody: p.validateBody ?? false, validateBodies: this.validateBodies });
   }
 

@@ -198,6 +198,14 @@ export interface FlowContextStateStreams {}
 export interface FlowContext<TEmitData = never> {
   /** Shared by every step of one run (an api request or cron tick and the events it caused). */
   traceId: string
+  /**
+   * The W3C `traceparent` of this invocation's span: send it (with `tracestate`) on outgoing
+   * calls to continue the trace. With `@opentelemetry/api` installed in the project, the handler
+   * already runs under this span, so spans it starts are its children.
+   */
+  traceparent: string | null
+  /** The W3C `tracestate` the trace came in with, or null. */
+  tracestate: string | null
   /** The executing step's `config.flows`. */
   flows: string[]
   logger: Logger

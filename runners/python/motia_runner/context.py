@@ -236,15 +236,31 @@ class Streams(dict):  # type: ignore[type-arg]
 class Context:
     """What a handler gets as ``ctx``/``context``."""
 
-    __slots__ = ("_inv", "_streams", "flows", "logger", "state", "trace_id")
+    __slots__ = ("_inv", "_streams", "flows", "logger", "state", "trace_id", "traceparent",
+                 "tracestate")
 
-    def __init__(self, inv: Invocation, trace_id: str, flows: list[str]) -> None:
+    def __init__(self, inv: Invocation, trace_id: str, flows: list[str],
+                 traceparent: str | None = None, tracestate: str | None = None) -> None:
         self._inv = inv
         self.trace_id = trace_id
+        # The W3C context of the step's span, to pass on to outgoing calls (PROTOCOL.md 3.9).
+        self.traceparent = traceparent
+        self.tracestate = tracestate
         self.flows = flows
         self.state = State(inv)
         self.logger = Logger(inv)
         self._streams: Streams | None = None
+
+    @property
+    def trace_context(self) -> dict[str, str]:
+        """The W3C headers to send on an outgoing call: ``{"traceparent", "tracestate"?}``
+        (empty when the core sent none)."""
+        headers: dict[str, str] = {}
+        if self.traceparent:
+            headers["traceparent"] = self.traceparent
+            if self.tracestate:
+                headers["tracestate"] = self.tracestate
+        return headers
 
     @property
     def streams(self) -> Streams:

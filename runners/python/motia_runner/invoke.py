@@ -10,6 +10,7 @@ the answer goes out, because the core refuses callbacks for an invocation that h
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import os
 import traceback
@@ -20,6 +21,7 @@ from typing import Any
 from motia_runner.context import Context, Invocation
 from motia_runner.errors import HandlerError, RequestCancelled, RpcError, TimedOut
 from motia_runner.loader import Step
+from motia_runner.otel_bridge import attach, detach
 
 __all__ = ("execute", "handler_error")
 
@@ -29,18 +31,24 @@ _HIDDEN = (_HERE, os.path.dirname(asyncio.__file__),
 _isawaitable = inspect.isawaitable
 
 
-async def _call(step: Step, args: tuple[Any, ...], executor: Executor) -> Any:
+async def _call(step: Step, args: tuple[Any, ...], executor: Executor,
+                carry_context: bool = False) -> Any:
     handler: Callable[..., Any] = step.handler  # type: ignore[assignment]
     if step.is_async:
         return await handler(*args)
-    result = await asyncio.get_running_loop().run_in_executor(executor, handler, *args)
+    loop = asyncio.get_running_loop()
+    if carry_context:  # the worker thread runs in this task's context (the OTel bridge's span)
+        result = await loop.run_in_executor(executor, contextvars.copy_context().run, handler,
+                                            *args)
+    else:
+        result = await loop.run_in_executor(executor, handler, *args)
     if _isawaitable(result):  # a sync wrapper around a coroutine function
         result = await result
     return result
 
 
 async def _with_middleware(step: Step, req: Any, ctx: Context, executor: Executor,
-                           inv: Invocation, validate_body: bool) -> Any:
+                           inv: Invocation, validate_body: bool, carry: bool) -> Any:
     """First middleware outermost; ``next_fn()`` takes no arguments and returns the response.
     With ``validate_body`` the core checks the body as the middleware left it, just before the
     handler; its 400 then stands for the handler's response (PROTOCOL.md 3.3)."""
@@ -54,7 +62,7 @@ async def _with_middleware(step: Step, req: Any, ctx: Context, executor: Executo
                 refused = await inv.call("body.validate", {"invocationId": inv.id, "body": body})
                 if refused is not None:
                     return refused
-            return await _call(step, (req, ctx), executor)
+            return await _call(step, (req, ctx), executor, carry)
         result = chain[index](req, ctx, lambda: at(index + 1))
         if _isawaitable(result):
             result = await result
@@ -90,20 +98,25 @@ def _stopped(inv: Invocation, step: Step, timeout_ms: float | None) -> RpcError:
 
 async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id: str,
                   flows: list[str], timeout_ms: float | None, executor: Executor,
-                  validate_body: bool = False) -> Any:
+                  validate_body: bool = False, traceparent: str | None = None,
+                  tracestate: str | None = None) -> Any:
     """Run the handler; return its output (falsy -> None) or raise an RpcError."""
-    ctx = Context(inv, trace_id, flows)
+    ctx = Context(inv, trace_id, flows, traceparent, tracestate)
+    # This coroutine runs as its own task, so the OTel context attached here is the handler's.
+    token = attach(traceparent, tracestate)
+    carry = token is not None
     timer = None
     if timeout_ms is not None:
         timer = inv.loop.call_later(timeout_ms / 1000, inv.stop, "timeout")
     try:
         try:
             if trigger == "cron":
-                output = await _call(step, (ctx,), executor)
+                output = await _call(step, (ctx,), executor, carry)
             elif trigger == "api" and (step.middleware or validate_body):
-                output = await _with_middleware(step, data, ctx, executor, inv, validate_body)
+                output = await _with_middleware(step, data, ctx, executor, inv, validate_body,
+                                                carry)
             else:
-                output = await _call(step, (data, ctx), executor)
+                output = await _call(step, (data, ctx), executor, carry)
         except asyncio.CancelledError:
             raise
         except (Exception, SystemExit) as exc:
@@ -120,6 +133,7 @@ async def execute(inv: Invocation, step: Step, trigger: str, data: Any, trace_id
         inv.ended = True
         if timer is not None:
             timer.cancel()
+        detach(token)
     if inv.stop_reason is not None:  # the handler swallowed the cancellation
         raise _stopped(inv, step, timeout_ms)
     return output if output else None

@@ -86,6 +86,8 @@ class Server:
             elif method == "steps.load":
                 endpoint.respond(req_id, self._load(params))
             elif method == "shutdown":
+                # At once, not in the task: an invocation read right after it is refused.
+                self.shutting_down = True
                 self.loop.create_task(self._shutdown(req_id))
             elif method == "streams.canAccess":
                 task = self.loop.create_task(self._can_access(req_id, params))
@@ -240,16 +242,19 @@ class Server:
         inv = Invocation(inv_id, self.endpoint, self.streams)
         self.inflight[req_id] = inv
         inv.task = self.loop.create_task(
-            self._run(req_id, inv, step, trigger, p.get("input"), trace_id, flows, timeout_ms,
+            self._run(req_id, inv, step, trigger, p.get("input"), trace, flows, timeout_ms,
                       validate_body))
 
     async def _run(self, req_id: Any, inv: Invocation, step: Step, trigger: str, data: Any,
-                   trace_id: str, flows: list[str], timeout_ms: float | None,
+                   trace: dict[str, Any], flows: list[str], timeout_ms: float | None,
                    validate_body: bool) -> None:
         endpoint = self.endpoint
+        traceparent, tracestate = trace.get("traceparent"), trace.get("tracestate")
         try:
-            output = await execute(inv, step, trigger, data, trace_id, flows, timeout_ms,
-                                   self.executor, validate_body)
+            output = await execute(inv, step, trigger, data, trace["traceId"], flows, timeout_ms,
+                                   self.executor, validate_body,
+                                   traceparent if type(traceparent) is str else None,
+                                   tracestate if type(tracestate) is str else None)
         except RpcError as exc:
             endpoint.send_error(req_id, exc)
         except asyncio.CancelledError:

@@ -1,24 +1,20 @@
 // Logs: a live tail of structured log lines, filtered by level, step, trace and text, with each
 // line's fields shown. Opened from a trace, it lists that trace's lines and links back.
-import { useEffect, useState } from 'preact/hooks'
-import { api, query, type Flows, type LogRecord, type Page } from '../api'
-import { Empty, ErrorBox, JsonInline, Level, PageHeader } from '../components'
+import { useState } from 'preact/hooks'
+import { api, type Flows, type LogRecord } from '../api'
+import { Empty, ErrorBox, JsonInline, Level, PageHeader, SearchBox } from '../components'
 import { clock, shortId } from '../format'
-import { useLoad } from '../hooks'
+import { useLoad, usePagedList, useUrlFilter } from '../hooks'
 import { useLive } from '../live'
-import { href, navigate } from '../router'
+import { href } from '../router'
 
 const LIMIT = 200
 const KEEP = 2000 // lines kept in the page while tailing; older ones are one "older" click away
 const LEVELS = ['debug', 'info', 'warn', 'error']
 const RANK: Record<string, number> = { trace: 0, debug: 1, info: 2, warn: 3, warning: 3, error: 4, critical: 5, fatal: 5 }
 
-interface Filter {
-  traceId: string
-  step: string
-  level: string
-  q: string
-}
+const FILTER_KEYS = ['traceId', 'step', 'level', 'q'] as const
+type Filter = Record<(typeof FILTER_KEYS)[number], string>
 
 function matches(record: LogRecord, f: Filter): boolean {
   if (f.traceId && record.traceId !== f.traceId) return false
@@ -63,23 +59,12 @@ function Fields({ fields }: { fields: Record<string, unknown> | null }) {
 }
 
 export function Logs({ query: params }: { query: URLSearchParams }) {
-  const filter: Filter = {
-    traceId: params.get('traceId') ?? '',
-    step: params.get('step') ?? '',
-    level: params.get('level') ?? '',
-    q: params.get('q') ?? '',
-  }
-  const setFilter = (change: Partial<Filter>) => navigate(href(['logs'], { ...filter, ...change }), true)
-  const [text, setText] = useState(filter.q)
-  useEffect(() => setText(filter.q), [filter.q])
+  const [filter, setFilter] = useUrlFilter('logs', params, FILTER_KEYS)
   const [paused, setPaused] = useState(false)
   const [missed, setMissed] = useState(0)
 
   const steps = useLoad(() => api<Flows>('flows').then((f) => f.steps.map((s) => s.name).sort()), [])
-  const logs = useLoad(
-    () => api<Page<LogRecord>>(`logs${query({ ...filter, limit: LIMIT })}`),
-    [filter.traceId, filter.step, filter.level, filter.q],
-  )
+  const logs = usePagedList<LogRecord>('logs', filter, LIMIT)
 
   useLive(['log'], (frame) => {
     if (frame.kind === 'resync') return logs.reload()
@@ -96,13 +81,6 @@ export function Logs({ query: params }: { query: URLSearchParams }) {
     if (missed) logs.reload()
     setMissed(0)
   }
-  const older = async () => {
-    const cursor = logs.data?.nextCursor
-    if (!cursor) return
-    const next = await api<Page<LogRecord>>(`logs${query({ ...filter, limit: LIMIT, cursor })}`)
-    logs.setData((page) => page && { items: [...page.items, ...next.items], nextCursor: next.nextCursor })
-  }
-
   const items = logs.data?.items ?? []
   return (
     <div class="page">
@@ -158,20 +136,7 @@ export function Logs({ query: params }: { query: URLSearchParams }) {
           value={filter.traceId}
           onChange={(e) => setFilter({ traceId: (e.target as HTMLInputElement).value.trim() })}
         />
-        <form
-          onSubmit={(e) => {
-            e.preventDefault()
-            setFilter({ q: text })
-          }}
-        >
-          <input
-            type="search"
-            placeholder="Search messages…"
-            data-testid="log-search"
-            value={text}
-            onInput={(e) => setText((e.target as HTMLInputElement).value)}
-          />
-        </form>
+        <SearchBox value={filter.q} placeholder="Search messages…" testid="log-search" onSearch={(q) => setFilter({ q })} />
         <span class="muted small" data-testid="log-count">
           {items.length} line{items.length === 1 ? '' : 's'}
         </span>
@@ -217,7 +182,7 @@ export function Logs({ query: params }: { query: URLSearchParams }) {
       )}
       {logs.data?.nextCursor && (
         <div class="actions">
-          <button onClick={older}>Older lines</button>
+          <button onClick={logs.more}>Older lines</button>
         </div>
       )}
     </div>

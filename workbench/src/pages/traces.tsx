@@ -1,21 +1,17 @@
 // Traces: every request, event chain and cron tick, newest first, filtered by status and text;
 // new traces and status changes arrive live.
-import { useEffect, useState } from 'preact/hooks'
-import { api, query, type Page, type Trace } from '../api'
-import { Empty, ErrorBox, LangBadge, PageHeader, StatusBadge } from '../components'
+import type { Trace } from '../api'
+import { Empty, ErrorBox, LangBadge, PageHeader, SearchBox, StatusBadge } from '../components'
 import { clock, duration, shortId } from '../format'
-import { useLoad } from '../hooks'
+import { usePagedList, useUrlFilter } from '../hooks'
 import { useLive } from '../live'
 import { href, navigate } from '../router'
 
 const LIMIT = 100
 const STATUSES = ['', 'running', 'completed', 'failed']
 
-interface Filter {
-  status: string
-  q: string
-  step: string
-}
+const FILTER_KEYS = ['status', 'q', 'step'] as const
+type Filter = Record<(typeof FILTER_KEYS)[number], string>
 
 function matches(trace: Trace, filter: Filter): boolean {
   if (filter.status && trace.status !== filter.status) return false
@@ -26,20 +22,8 @@ function matches(trace: Trace, filter: Filter): boolean {
 }
 
 export function Traces({ query: params }: { query: URLSearchParams }) {
-  const filter: Filter = {
-    status: params.get('status') ?? '',
-    q: params.get('q') ?? '',
-    step: params.get('step') ?? '',
-  }
-  const [text, setText] = useState(filter.q)
-  useEffect(() => setText(filter.q), [filter.q])
-  const setFilter = (change: Partial<Filter>) =>
-    navigate(href(['traces'], { ...filter, ...change }), true)
-
-  const list = useLoad(
-    () => api<Page<Trace>>(`traces${query({ ...filter, limit: LIMIT })}`),
-    [filter.status, filter.q, filter.step],
-  )
+  const [filter, setFilter] = useUrlFilter('traces', params, FILTER_KEYS)
+  const list = usePagedList<Trace>('traces', filter, LIMIT)
   useLive(['span'], (frame) => {
     if (frame.kind === 'resync') return list.reload()
     if (frame.kind !== 'span') return
@@ -56,13 +40,6 @@ export function Traces({ query: params }: { query: URLSearchParams }) {
     })
   })
 
-  const loadMore = async () => {
-    const cursor = list.data?.nextCursor
-    if (!cursor) return
-    const next = await api<Page<Trace>>(`traces${query({ ...filter, limit: LIMIT, cursor })}`)
-    list.setData((page) => page && { items: [...page.items, ...next.items], nextCursor: next.nextCursor })
-  }
-
   const items = list.data?.items ?? []
   return (
     <div class="page">
@@ -78,20 +55,12 @@ export function Traces({ query: params }: { query: URLSearchParams }) {
             </option>
           ))}
         </select>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault()
-            setFilter({ q: text })
-          }}
-        >
-          <input
-            type="search"
-            placeholder="Search id, name, step, error…"
-            data-testid="trace-search"
-            value={text}
-            onInput={(e) => setText((e.target as HTMLInputElement).value)}
-          />
-        </form>
+        <SearchBox
+          value={filter.q}
+          placeholder="Search id, name, step, error…"
+          testid="trace-search"
+          onSearch={(q) => setFilter({ q })}
+        />
         {filter.step && (
           <span class="chip">
             step {filter.step}{' '}
@@ -156,7 +125,7 @@ export function Traces({ query: params }: { query: URLSearchParams }) {
       )}
       {list.data?.nextCursor && (
         <div class="actions">
-          <button onClick={loadMore}>Older traces</button>
+          <button onClick={list.more}>Older traces</button>
         </div>
       )}
     </div>

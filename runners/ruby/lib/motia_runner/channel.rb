@@ -29,24 +29,64 @@ module MotiaRunner
     end
   end
 
-  # Writes whole messages to the protocol IO: one line each, under a mutex, so two threads'
-  # messages never interleave. A thread being cancelled (Thread#raise) while it writes is only
-  # interrupted once the line is out: a torn line would be a protocol violation.
+  # Writes whole messages to the protocol IO, one line each. On the event loop's thread (every
+  # fiber) a message is appended to a buffer that the loop writes once per turn, non-blocking
+  # (what the pipe does not take now waits for it to be writable), so a turn's answers go out in
+  # one write. Another thread (a handler's own, or every invocation with threads) writes the
+  # buffer and its message itself, at once, as before: its messages are out before it goes on
+  # (before its exception report reaches stderr, say). Lines never interleave or tear.
   class Writer
-    def initialize(io, on_broken)
+    attr_reader :io
+
+    def initialize(io, on_broken, loop_thread)
       @io = io
       @on_broken = on_broken
+      @loop_thread = loop_thread
       @mutex = Mutex.new
+      @buf = String.new(encoding: Encoding::BINARY)
       @broken = false
     end
 
     def write(line)
+      line = line.frozen? ? line.b : line.force_encoding(Encoding::BINARY) # our own frame: no copy
+      if Thread.current.equal?(@loop_thread)
+        @mutex.synchronize { @buf << line unless @broken } # one C call: no interrupt tears it
+      else
+        write_now(line)
+      end
+    end
+
+    # Writes what the pipe takes now; true when nothing is left. On the loop's thread.
+    def flush
+      lost = false
+      done = @mutex.synchronize do
+        until @buf.empty?
+          written = @io.write_nonblock(@buf, exception: false)
+          break if written == :wait_writable
+
+          @buf = written == @buf.bytesize ? String.new(encoding: Encoding::BINARY) : @buf.byteslice(written..)
+        end
+        @buf.empty?
+      rescue IOError, SystemCallError
+        @broken = true
+        @buf = String.new(encoding: Encoding::BINARY)
+        lost = true
+      end
+      @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
+      done
+    end
+
+    # A thread other than the loop's: everything buffered, then this line, written at once. A
+    # thread being cancelled (Thread#raise) is only interrupted once the line is out.
+    def write_now(line)
       lost = Thread.handle_interrupt(Object => :never) do
         @mutex.synchronize do
           next false if @broken
 
+          @buf << line
           begin
-            @io.write(line)
+            @io.write(@buf)
+            @buf = String.new(encoding: Encoding::BINARY)
             false
           rescue IOError, SystemCallError
             @broken = true
@@ -56,16 +96,18 @@ module MotiaRunner
       @on_broken.call if lost # outside the lock: it may exit the process, which quiesces first
     end
 
-    # Waits (a bounded time) for a write in progress so the process never exits mid-line.
+    # Before the process exits: writes what is left (for a bounded time), then takes no more.
     def quiesce(seconds = 1.0)
       deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
-      until @mutex.try_lock
-        return if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      until @broken || flush
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        break unless left.positive?
 
-        sleep 0.005
+        IO.select(nil, [@io], nil, left)
       end
-      @broken = true # nothing after this point may start a new line
-      @mutex.unlock
+      @mutex.synchronize { @broken = true } # nothing after this point may start a new line
+    rescue ThreadError # held by a thread that is gone with the process anyway
+      @broken = true
     end
   end
 
@@ -159,10 +201,11 @@ module MotiaRunner
     end
   end
 
-  # Splits the protocol input into lines and enforces the per-line byte limit. Runs on the
-  # thread that calls #run (the main thread), until end of input.
+  # Splits the protocol input into lines and enforces the per-line byte limit. Driven by the
+  # event loop (#read_available when the input is readable), on the main thread.
   class LineReader
     attr_accessor :max_bytes
+    attr_reader :io
 
     def initialize(io, on_line, on_oversized)
       @io = io
@@ -178,16 +221,16 @@ module MotiaRunner
       @stopped = true
     end
 
-    # Reads until end of input or #stop.
-    def run
-      until @stopped
-        begin
-          data = @io.readpartial(Channel::CHUNK)
-        rescue EOFError, IOError, SystemCallError
-          return
-        end
-        feed(data)
-      end
+    # Reads what the input has now and handles its whole lines; false at end of input.
+    def read_available
+      data = @io.read_nonblock(Channel::CHUNK, exception: false)
+      return true if data == :wait_readable
+      return false if data.nil?
+
+      feed(data)
+      true
+    rescue IOError, SystemCallError
+      false
     end
 
     def feed(data)

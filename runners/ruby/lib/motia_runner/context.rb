@@ -176,11 +176,14 @@ module MotiaRunner
 
   # What a handler gets as `ctx`.
   class Context
-    attr_reader :trace_id, :flows, :state, :logger
+    # traceparent/tracestate: the W3C context of the step's span, for outgoing calls (PROTOCOL.md 3.9).
+    attr_reader :trace_id, :flows, :state, :logger, :traceparent, :tracestate
 
-    def initialize(inv, trace_id, flows)
+    def initialize(inv, trace_id, flows, trace = nil)
       @inv = inv
       @trace_id = trace_id
+      @traceparent = trace && trace['traceparent'].is_a?(String) ? trace['traceparent'] : nil
+      @tracestate = trace && trace['tracestate'].is_a?(String) ? trace['tracestate'] : nil
       @flows = flows
       @state = State.new(inv)
       @logger = Logger.new(inv)
@@ -191,6 +194,13 @@ module MotiaRunner
 
     def streams
       @streams ||= Streams.new(@inv, @inv.stream_names)
+    end
+
+    # The W3C headers for an outgoing call: { 'traceparent' => ..., 'tracestate' => ... }.
+    def trace_context
+      return {} if @traceparent.nil?
+
+      @tracestate ? { 'traceparent' => @traceparent, 'tracestate' => @tracestate } : { 'traceparent' => @traceparent }
     end
 
     # Publishes { topic:, data:, messageGroupId: } (Symbol or String keys, or keyword arguments);

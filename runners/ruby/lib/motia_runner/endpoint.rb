@@ -7,10 +7,10 @@ require_relative 'json_value'
 module MotiaRunner
   # One JSON-RPC 2.0 connection on the protocol IOs.
   #
-  # Incoming lines are handled on the thread running #run (the main thread): requests and
-  # notifications go to the server, responses to our own requests wake the thread waiting for
-  # them. Outgoing messages may come from any thread; each is checked against maxMessageBytes
-  # before it is written, so an oversized result becomes an error instead of a line the core
+  # Incoming lines are handled on the event loop (the main thread): requests and notifications go
+  # to the server, responses to our own requests wake the fiber (or thread) waiting for them.
+  # Outgoing messages may come from any fiber or thread; each is checked against maxMessageBytes
+  # before it is queued, so an oversized result becomes an error instead of a line the core
   # would treat as a protocol violation.
   class Endpoint
     MAX_ERROR_TEXT = 4096
@@ -19,23 +19,25 @@ module MotiaRunner
 
     # `server` answers on_request(id, method, params), on_notification(method, params) and
     # on_closed(exit_code).
-    def initialize(in_io, out_io, server)
+    def initialize(in_io, out_io, server, loop)
       @server = server
+      @loop = loop
       @max_bytes = Channel::DEFAULT_MAX_BYTES
       @mutex = Mutex.new
       @pending = {} # our request id -> Queue that receives [:ok, result] or [:error, RpcError]
       @next_id = 0
-      @writer = Writer.new(out_io, -> { server.on_closed(1) })
+      @writer = Writer.new(out_io, -> { server.on_closed(1) }, loop.thread)
       @reader = LineReader.new(in_io, method(:on_line), method(:on_oversized))
     end
 
     # Reads until end of input or #stop.
     def run
-      @reader.run
+      @loop.run(@reader, @writer)
     end
 
     def stop
       @reader.stop
+      @loop.stop
     end
 
     # The limit the core announced in `initialize`, for both directions.
@@ -104,8 +106,8 @@ module MotiaRunner
       line << "\n"
     end
 
-    # Sends a request to the core and blocks this thread until the answer; an error answer
-    # raises it. A Cancelled raised into the waiting thread leaves no entry behind.
+    # Sends a request to the core and suspends this fiber (blocks this thread) until the answer;
+    # an error answer raises it. A Cancelled raised into the waiter leaves no entry behind.
     def request(method, params)
       id = @mutex.synchronize { @next_id += 1 }
       line = frame({ 'jsonrpc' => '2.0', 'id' => id, 'method' => method, 'params' => params })

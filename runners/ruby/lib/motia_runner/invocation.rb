@@ -5,26 +5,29 @@ require_relative 'errors'
 require_relative 'json_value'
 
 module MotiaRunner
-  # One running step.invoke: its id, its thread, the ctx calls in flight, and why it was stopped.
+  # One running step.invoke: its id, its fiber (or thread), the ctx calls in flight, and why it
+  # was stopped.
   #
   # Stopping (a $/cancelRequest or the timeoutMs deadline) raises MotiaRunner::Cancelled in the
-  # handler's thread, but only while the handler runs: once it has returned, the answer is being
-  # written and must not be torn.
+  # handler's fiber (where it waits) or thread, but only while the handler runs: once it has
+  # returned, the answer is being written and must not be torn.
   class Invocation
     attr_reader :id, :stream_names, :stop_reason
     # Set once answered: later calls come from threads the handler left running (PROTOCOL 3.4).
-    attr_accessor :thread, :ended
+    attr_accessor :ended
 
-    def initialize(id, endpoint, stream_names)
+    # `tasks`: FiberTasks or ThreadTasks (tasks.rb), which know how to reach the handler.
+    def initialize(id, endpoint, stream_names, tasks)
       @id = id
       @endpoint = endpoint
       @stream_names = stream_names
+      @tasks = tasks
       @mutex = Mutex.new
       @idle = ConditionVariable.new
       @calls = 0
       @raisable = false
       @stop_reason = nil
-      @thread = nil
+      @task = nil
       @ended = false
     end
 
@@ -70,7 +73,7 @@ module MotiaRunner
     def stoppable
       Thread.handle_interrupt(Cancelled => :immediate) do
         @mutex.synchronize do
-          @thread = Thread.current
+          @task = @tasks.current
           @raisable = true
           raise Cancelled, @stop_reason if @stop_reason
         end
@@ -88,7 +91,7 @@ module MotiaRunner
         return unless @stop_reason.nil?
 
         @stop_reason = reason
-        @thread&.raise(Cancelled.new(reason)) if @raisable
+        @tasks.interrupt(@task, Cancelled.new(reason)) if @raisable
       end
     end
   end

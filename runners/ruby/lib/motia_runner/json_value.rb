@@ -197,8 +197,17 @@ module MotiaRunner
       copy.valid_encoding? ? copy : copy.scrub
     end
 
+    # One generator state for the main thread (where the event loop writes nearly every message),
+    # reset before each use; other threads make their own.
+    MAIN_STATE = JSON::State.new(max_nesting: MAX_NESTING + 10)
+
     def dump(message)
-      JSON.generate(message, max_nesting: MAX_NESTING + 10)
+      if Thread.current.equal?(Thread.main)
+        MAIN_STATE.depth = 0
+        MAIN_STATE.generate(message)
+      else
+        JSON.generate(message, max_nesting: MAX_NESTING + 10)
+      end
     end
 
     def parse(line)

@@ -6,27 +6,32 @@ require_relative 'errors'
 require_relative 'execution'
 require_relative 'invocation'
 require_relative 'loader'
+require_relative 'tasks'
 require_relative 'version'
 
 module MotiaRunner
   # The runner's side of protocol v1: lifecycle, the step table, and routing of core messages.
   #
-  # Core messages arrive on the main thread; initialize and steps.load are answered there, every
-  # step.invoke runs in a thread of its own, and shutdown waits in one.
+  # Core messages arrive on the event loop (the main thread); initialize and steps.load are
+  # answered there, every step.invoke and streams.canAccess runs in a fiber of its own (a thread
+  # with MOTIA_RUBY_CONCURRENCY=threads), and shutdown is answered once none is in flight.
   class Server
     PROTOCOL_VERSION = 1
     TRIGGERS = %w[api event cron].freeze
     FILE_PATTERNS = ['.step.rb', '_step.rb', '.stream.rb', '_stream.rb'].freeze
 
     def initialize(in_io, out_io, project_root)
-      @endpoint = Endpoint.new(in_io, out_io, self)
+      @loop = EventLoop.new
+      @tasks = Tasks.build(@loop)
+      @endpoint = Endpoint.new(in_io, out_io, self, @loop)
       @loader = Loader.new(project_root)
       @steps = {} # file -> Step; replaced whole on (re)load, so invocations keep their Step
       @inflight = {} # request id -> Invocation
       @mutex = Mutex.new
       @streams = [].freeze
       @shutting_down = false
-      @deadlines = Deadlines.new
+      @shutdown_ids = [] # shutdown requests, answered once nothing is in flight
+      @deadlines = @tasks.deadlines
       @exit_code = nil
     end
 
@@ -175,23 +180,30 @@ module MotiaRunner
 
     def shutdown(id)
       @shutting_down = true
-      Thread.new do
-        threads = @mutex.synchronize { @inflight.values.map(&:thread) }
-        threads.each { |t| t&.join }
-        @endpoint.respond(id, nil)
-      end
+      @mutex.synchronize { @shutdown_ids << id }
+      shutdown_when_idle
     end
 
-    # A thread per check: canAccess is user code and may be slow (a database lookup, say).
+    # Answers the shutdown requests once no invocation is in flight (each has been answered).
+    def shutdown_when_idle
+      ids = @mutex.synchronize { @inflight.empty? ? @shutdown_ids.slice!(0..) : [] }
+      ids.each { |id| @endpoint.respond(id, nil) }
+    end
+
+    # A fiber (thread) per check: canAccess is user code and may wait (a database lookup, say).
     def can_access(id, params)
       steps = @steps
-      Thread.new do
+      @tasks.spawn('motia-can-access') do
         @endpoint.respond(id, Access.check(steps, params))
       rescue RpcError => e
         @endpoint.send_error(id, e)
+      rescue SignalException => e
+        raise if @tasks.signals_reach_handlers?
+
+        @endpoint.send_error(id, Failure.internal_error(e))
       rescue StandardError => e # a bug of ours
         @endpoint.send_error(id, Failure.internal_error(e))
-      end.report_on_exception = false
+      end
     end
 
     # --- invocations --------------------------------------------------------------------------
@@ -235,29 +247,31 @@ module MotiaRunner
                             '(noop steps and streams cannot be invoked)'
       end
 
-      inv = Invocation.new(inv_id, @endpoint, @streams)
+      inv = Invocation.new(inv_id, @endpoint, @streams, @tasks)
       @mutex.synchronize { @inflight[id] = inv }
       job = { id: id, step: step, trigger: trigger, input: p['input'], trace_id: trace['traceId'],
-              flows: flows, timeout_ms: timeout_ms, validate_body: validate_body }
-      thread = Thread.new { perform(inv, job) }
-      thread.report_on_exception = false
-      inv.thread ||= thread
+              flows: flows, timeout_ms: timeout_ms, validate_body: validate_body, trace: trace }
+      @tasks.spawn("motia-invoke #{inv_id}") { perform(inv, job) }
     end
 
     def perform(inv, job)
-      Thread.current.name = "motia-invoke #{inv.id}"
       Thread.handle_interrupt(Cancelled => :never) { answer(inv, job) }
     rescue Cancelled
       nil # a stop that arrived after the answer was on its way
+    rescue SignalException => e
+      raise if @tasks.signals_reach_handlers?
+
+      @endpoint.send_error(job[:id], Failure.internal_error(e))
     rescue Exception => e # rubocop:disable Lint/RescueException -- a bug of ours must still answer
       @endpoint.send_error(job[:id], Failure.internal_error(e))
     ensure
       @deadlines.remove(inv)
       @mutex.synchronize { @inflight.delete(job[:id]) if @inflight[job[:id]].equal?(inv) }
+      shutdown_when_idle if @shutting_down
     end
 
     def answer(inv, job)
-      ctx = Context.new(inv, job[:trace_id], job[:flows].freeze)
+      ctx = Context.new(inv, job[:trace_id], job[:flows].freeze, job[:trace])
       @deadlines.add(inv, job[:timeout_ms] / 1000.0) if job[:timeout_ms]
       output, error = run_handler(inv, job, ctx)
       inv.ended = true
@@ -285,6 +299,8 @@ module MotiaRunner
         rescue Cancelled
           raise
         rescue Exception => e # rubocop:disable Lint/RescueException -- exit, NotImplementedError, ...
+          raise if e.is_a?(SignalException) && @tasks.signals_reach_handlers?
+
           error = Failure.handler_error(e)
         end
         inv.wait_for_calls

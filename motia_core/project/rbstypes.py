@@ -236,8 +236,9 @@ class _ProjectTypes:
             fifo = any(s.queue is not None and s.queue.type == "fifo" for s in steps)
             known = [s for s in schemas if s is not None]
             distinct = list({repr(s): s for s in known}.values())
+            # A subscriber without `input` takes anything: the others decide.
             merged = (distinct[0] if len(distinct) == 1 else merge_objects(distinct)
-                      if distinct and len(known) == len(schemas) else None)
+                      if distinct else None)
             data = "untyped" if merged is None else self.schema(merged, snake(topic) + "_data")
             self.topics[topic] = (data, fifo)
 

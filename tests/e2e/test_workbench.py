@@ -311,8 +311,8 @@ async def test_a_failing_event_is_a_dead_letter_replayed_once_the_step_is_fixed(
         '"flows": ["support"],\n}',
         '"flows": ["support"],\n    "infrastructure": {"queue": {"maxRetries": 0}},\n}',
     ).replace(
-        "async def handler(input, context):\n",
-        "async def handler(input, context):\n    raise RuntimeError('the triage model is down')\n",
+        "-> None:\n",  # the end of the handler's (typed) signature
+        "-> None:\n    raise RuntimeError('the triage model is down')\n",
     )
     assert broken.count("maxRetries") == 1 and "model is down" in broken
     triage.write_text(broken)

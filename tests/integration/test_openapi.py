@@ -22,7 +22,7 @@ from motia_core.project import Project
 from motia_core.project.checker import ConfigError
 from motia_core.project.openapi import build_openapi, openapi_path
 from motia_core.project.steps import parse_step
-from motia_core.testing import MotiaTestApp
+from motia_core.testing import MotiaTestApp, require_runtime
 from tests.runners import PROJECTS, node_project, require_node_runner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -214,3 +214,27 @@ def test_motia_openapi_exits_1_naming_a_file_that_did_not_load(tmp_path: Path) -
     assert list(document["paths"]) == ["/ok"]
     assert document["x-motia-skipped"][0]["file"] == "steps/bad_step.py"
     assert "steps/bad_step.py" in result.stderr
+
+
+def test_a_ruby_schema_object_that_cannot_describe_itself_is_named(tmp_path: Path) -> None:
+    require_runtime("ruby")
+    root = tmp_path / "p"
+    (root / "steps").mkdir(parents=True)
+    (root / "steps" / "ok.step.rb").write_text(
+        "class Shape\n  def json_schema = { type: 'object' }\nend\n"
+        "def config = { type: 'api', name: 'Ok', path: '/ok', method: 'POST', emits: [],\n"
+        "               bodySchema: Shape.new }\n"
+        "def handler(req, ctx) = { status: 200, body: {} }\n")
+    (root / "steps" / "bad.step.rb").write_text(
+        "class Broken\n  def json_schema = raise(ArgumentError, 'no idea')\nend\n"
+        "def config = { type: 'api', name: 'Bad', path: '/bad', method: 'POST', emits: [],\n"
+        "               bodySchema: Broken.new }\n"
+        "def handler(req, ctx) = { status: 200, body: {} }\n")
+    result = run_openapi(root)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    validate(document)
+    assert document["components"]["schemas"]["OkBody"] == {"type": "object"}
+    [skipped] = document["x-motia-skipped"]
+    assert skipped["file"] == "steps/bad.step.rb"
+    assert "Broken#json_schema raised ArgumentError: no idea" in skipped["reason"]

@@ -184,3 +184,21 @@ async def test_motia_dev_rewrites_the_python_types_when_a_config_changes(tmp_pat
         await app.reload(step)
         assert ("class UserCreatedData(TypedDict):\n    id: str\n    name: str\n"
                 "    plan: NotRequired[str]\n") in types.read_text()
+
+
+def test_the_polyglot_example_ships_current_types_and_its_python_step_type_checks(
+        tmp_path: Path) -> None:
+    require_node_runner()
+    require_runtime("ruby")
+    example = Path(__file__).resolve().parents[2] / "examples" / "polyglot"
+    root = node_project(tmp_path / "polyglot", example, zod="v3")
+    result = generate(root)
+    assert result.returncode == 0, result.stderr
+    for file in ("types.d.ts", "motia_types.py", "sig/motia_types.rbs"):
+        assert (root / file).read_text() == (example / file).read_text(), (
+            f"examples/polyglot/{file} is stale: run motia generate-types there")
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null",
+         "motia_types.py", "steps/tickets/triage_step.py"],
+        cwd=root, capture_output=True, text=True, timeout=90, check=False)
+    assert checked.returncode == 0, checked.stdout

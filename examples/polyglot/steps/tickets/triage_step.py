@@ -1,6 +1,17 @@
-"""Triage in Python, where a team would put its AI work: here a small keyword classifier."""
+"""Triage in Python, where a team would put its AI work: here a small keyword classifier.
+
+Typed with motia_types.py (written by `motia generate-types` and `motia dev`): mypy checks that
+what it emits is what the steps subscribed to ticket.triaged take, whatever their language.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from src.triage.classify import classify
+
+if TYPE_CHECKING:
+    from motia_types import TriageTicketContext, TriageTicketInput
 
 config = {
     "type": "event",
@@ -16,7 +27,7 @@ config = {
 }
 
 
-async def handler(input, context):
+async def handler(input: TriageTicketInput, context: TriageTicketContext) -> None:
     wrapped = await context.state.get("tickets", input["id"])
     ticket = wrapped.get("data", wrapped)  # Motia's Python state.get wraps dicts as {"data": ...}
     priority, team = classify(f"{ticket['title']} {ticket['body']}")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from tests.support import FakeCore
 __all__ = ("FIXTURES", "missing", "require_runtime")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+_BEFORE = pytest.StashKey[set[str] | None]()
+_LEFT = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture
@@ -31,13 +34,43 @@ def pytest_configure(config: Any) -> None:
     os.environ.setdefault("MOTIA_TEST", "1")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """End-to-end tests (real CLI, real servers) run last, after the faster layers."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+# --- The tests write nothing into the repository (they copy a fixture before changing it) ----
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _untracked() -> set[str] | None:
+    """The files git sees as new in the checkout (ignored ones aside), or None outside git."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                                cwd=REPO, capture_output=True, text=True, timeout=60,
+                                check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {line[3:] for line in result.stdout.splitlines() if line.startswith("??")}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = _untracked()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_BEFORE, None)
+    after = _untracked() if before is not None else None
+    if before is None or after is None or session.config.option.collectonly:
+        return
+    if new := sorted(after - before):
+        session.config.stash[_LEFT] = new
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """One line for what this machine lacks, however many tests it skipped."""
+    """What the tests left in the repository, and one line for what this machine lacks."""
+    left = terminalreporter.config.stash.get(_LEFT, [])
+    if left:
+        terminalreporter.write_line(
+            f"FAILED: the tests wrote {len(left)} new file(s) into the repository (copy the "
+            f"fixture to tmp_path first): {', '.join(left[:10])}", red=True)
     reasons: dict[str, int] = {}
     for report in terminalreporter.stats.get("skipped", []):
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
@@ -50,6 +83,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{sum(reasons.values())} tests skipped, {MISSING} {listed}. `make test` installs "
             "these where it can (root with apt-get); under CI=true they fail instead.",
             yellow=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests (real CLI, real servers) run last, after the faster layers."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
 # --- Redis: the server the Redis adapters' tests use, and a key prefix of each test's own -----

@@ -66,6 +66,14 @@ def test_dev_loads_dotenv_and_reloads_when_it_changes(dotenv_project: Path,
         stop(process)
 
 
+@pytest.fixture
+def json_logs_project(tmp_path: Path) -> Path:
+    """A copy: `motia dev` writes the project's generated types, never into the repository."""
+    target = tmp_path / "compat-json-logs"
+    shutil.copytree(FIXTURES / "compat-json-logs", target)
+    return target
+
+
 def json_lines(stderr: str) -> list[dict[str, object]]:
     """Every line of ``stderr``, each of which must be one JSON object."""
     records = []
@@ -79,9 +87,9 @@ def json_lines(stderr: str) -> list[dict[str, object]]:
     return records
 
 
-def test_dev_json_logs_reports_broken_and_skipped_steps_as_json() -> None:
+def test_dev_json_logs_reports_broken_and_skipped_steps_as_json(json_logs_project: Path) -> None:
     port = free_port()
-    process = start("dev", FIXTURES / "compat-json-logs", port, "--json-logs", "--runners",
+    process = start("dev", json_logs_project, port, "--json-logs", "--runners",
                     "python", "--state", "memory", "--queue", "memory")
     try:
         assert request(f"http://127.0.0.1:{port}/ok") == (200, {"ok": True})
@@ -209,9 +217,9 @@ def test_npm_install_runs_the_original_postinstall(install_project: Path) -> Non
     assert (install_project / "python_modules" / "bin" / "python").exists()
 
 
-def test_json_logs_report_a_bad_setting_as_json() -> None:
+def test_json_logs_report_a_bad_setting_as_json(json_logs_project: Path) -> None:
     result = subprocess.run(
-        [*MOTIA, "dev", "--project", str(FIXTURES / "compat-json-logs"), "--json-logs",
+        [*MOTIA, "dev", "--project", str(json_logs_project), "--json-logs",
          "--workers", "python=0", "-p", str(free_port())],
         capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2

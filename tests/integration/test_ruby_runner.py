@@ -386,6 +386,15 @@ async def test_handlers_that_wait_let_the_others_run(mode: str) -> None:
             assert gave == {"gave": kind}
             got = await asyncio.wait_for(waiting[kind], 10)
             assert got["result"]["output"] == {"kind": kind, "got": "given"}
+        # One handler closes the pipe another one reads from: the reader fails, the runner lives
+        # (Ruby may also raise "stream closed in another thread" in the closer).
+        reading = core.invoke_start(waits, input={"kind": "closed", "role": "wait", "tag": mode})
+        await core.wait_for(lambda: len([log for log in core.logs
+                                         if log["msg"] == "waiting"]) == len(kinds) + 3)
+        await core.invoke(waits, input={"kind": "closed", "role": "give", "tag": mode})
+        failed = (await asyncio.wait_for(reading, 10))["error"]
+        assert failed["code"] == -32001 and failed["data"]["name"] == "IOError", failed
+        assert await core.output(step("event_step.rb"), input={"n": 2}) == {"handled": 2}
 
 
 @MODES

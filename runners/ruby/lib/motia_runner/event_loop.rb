@@ -97,7 +97,9 @@ module MotiaRunner
         begin
           readable, writable, = IO.select(reads, writes, nil, timeout)
         rescue IOError, Errno::EBADF # a handler closed an IO another one waits on
-          next wake_closed
+          next if wake_closed
+
+          raise
         end
         readable&.each do |io|
           if io.equal?(in_io)
@@ -267,17 +269,20 @@ module MotiaRunner
     end
 
     # Wakes the fibers waiting on closed IOs: their read or write then raises in their handler.
+    # False when there is none (the loop's own IOs failed: the runner cannot go on).
     def wake_closed
+      woken = false
       [@readers, @writers].each do |table|
         table.each do |io, waiters|
           next unless io.closed?
 
           waiters.each do |waiter|
             waiter.ready |= waiter.events
-            resume_soon(waiter.fiber)
+            woken = resume_soon(waiter.fiber)
           end
         end
       end
+      woken
     end
 
     def forget(table, io, waiter)

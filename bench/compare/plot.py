@@ -14,19 +14,21 @@ from typing import Any
 
 from .contenders import BARE, HANDBUILT, ORIGINAL, OURS, OURS_REDIS
 from .figures import Figure, Scalar
-from .scenarios import COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE
+from .scenarios import COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE, WRK_BARE, WRK_PY, WRK_TS
 
 __all__ = ("draw",)
 
 CONTENDERS = (OURS, OURS_REDIS, HANDBUILT, ORIGINAL, BARE)
 COLOURS = {OURS: "#2a7ab0", OURS_REDIS: "#7fb8de", HANDBUILT: "#b03a48", ORIGINAL: "#d9822b",
            BARE: "#7a7a7a"}
-GROUPS = ((GET_TS, "GET TS api"), (GET_PY, "GET Py api"), (PIPELINE, "pipeline"))
+GROUPS = ((GET_TS, "GET TS api"), (GET_PY, "GET Py api"), (WRK_TS, "wrk GET TS api"),
+          (WRK_PY, "wrk GET Py api"), (PIPELINE, "pipeline"))
+_BARE_OF = {GET_TS: GET_BARE, GET_PY: GET_BARE, WRK_TS: WRK_BARE, WRK_PY: WRK_BARE}
 
 
 def _lookup(figures: Sequence[Figure], scenario: str, contender: str, c: int) -> Figure | None:
-    if contender == BARE and scenario in (GET_TS, GET_PY):
-        scenario = GET_BARE
+    if contender == BARE:
+        scenario = _BARE_OF.get(scenario, scenario)
     for f in figures:
         if (f.scenario, f.contender, f.in_flight) == (scenario, contender, c) and f.ok:
             return f
@@ -64,20 +66,28 @@ def draw(path: Path, figures: Sequence[Figure], scalars: Sequence[Scalar],
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed (pip install matplotlib into .venv for the PNG)"
-    labels = [f"{short}\n{c} in flight" for _, short in GROUPS for c in (1, 32)]
-    keys = [(scenario, c) for scenario, _ in GROUPS for c in (1, 32)]
+    # only what this run measured (``--only``, ``--no-...``): no columns or legends of n/a
+    measured = {(f.scenario, f.in_flight) for f in figures} | {
+        (scenario, f.in_flight) for f in figures for scenario, bare in _BARE_OF.items()
+        if f.scenario == bare}
+    keys = [(scenario, c) for scenario, _ in GROUPS for c in (1, 32)
+            if (scenario, c) in measured]
+    shorts = dict(GROUPS)
+    labels = [f"{shorts[scenario]}\n{c} in flight" for scenario, c in keys]
+    present = {f.contender for f in figures} | {s.contender for s in scalars}
+    contenders = tuple(name for name in CONTENDERS if name in present) or CONTENDERS
     rates = {name: [f.rate if (f := _lookup(figures, s, name, c)) else math.nan
-                    for s, c in keys] for name in CONTENDERS}
+                    for s, c in keys] for name in contenders}
     p50s = {name: [f.p50_ms if (f := _lookup(figures, s, name, c)) else math.nan
-                   for s, c in keys] for name in CONTENDERS}
+                   for s, c in keys] for name in contenders}
     p99s = [[f.p99_ms if (f := _lookup(figures, s, name, c)) else math.nan for s, c in keys]
-            for name in CONTENDERS]
+            for name in contenders]
     fig, axes = plt.subplots(2, 2, figsize=(14, 9))
     _bars(axes[0][0], labels, rates, "per second (log)", "throughput (median of runs)")
     _bars(axes[0][1], labels, p50s, "ms (log)", "p50 latency (dots: p99)")
     for k, values in enumerate(p99s):
-        width = 0.8 / len(CONTENDERS)
-        xs = [i + (k - (len(CONTENDERS) - 1) / 2) * width for i in range(len(labels))]
+        width = 0.8 / len(contenders)
+        xs = [i + (k - (len(contenders) - 1) / 2) * width for i in range(len(labels))]
         axes[0][1].scatter(xs, values, s=14, color="black", zorder=3,
                            label="p99" if k == 0 else None)
     by_key = {(s.scenario, s.contender): s for s in scalars if s.ok}
@@ -85,7 +95,7 @@ def draw(path: Path, figures: Sequence[Figure], scalars: Sequence[Scalar],
                                      (axes[1][1], MEMORY, "MiB", True)):
         scalar = {name: [(max(s.values) if peak else s.median)
                          if (s := by_key.get((scenario, name))) else math.nan]
-                  for name in CONTENDERS}
+                  for name in contenders}
         _bars(ax, [scenario], scalar, unit, scenario, log=False)
     for ax in (axes[0][0], axes[0][1], axes[1][0], axes[1][1]):
         ax.legend(fontsize=8)

@@ -35,7 +35,6 @@ from motia_core.events.bus import (
     Subscription,
 )
 from motia_core.events.memory import MemoryQueue, QueueOperation
-from motia_core.events.redis import RedisQueue
 from motia_core.events.retry import (
     Decision,
     GiveUp,
@@ -69,7 +68,6 @@ __all__ = (
     "QueueMetrics",
     "QueueOperation",
     "QueueSettingsError",
-    "RedisQueue",
     "Retry",
     "RetryLater",
     "RetryPolicy",
@@ -112,6 +110,8 @@ def open_queue(kind: str, motia_dir: Path, *, redis_url: str | None = None,
                 "redis://127.0.0.1:6379, set MOTIA_REDIS_URL, or set url under [redis] in "
                 "motia.toml"
             )
+        from motia_core.events.redis import RedisQueue  # redis-py only when asked for
+
         return RedisQueue(redis_url, prefix=redis_prefix)
     valid = ", ".join(repr(k) for k in QUEUE_KINDS)
     raise UnknownQueueAdapter(f"unknown queue adapter {kind!r}; valid kinds are {valid}")

@@ -14,7 +14,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -48,9 +48,11 @@ from motia_core.runtime.triggers import AppHandlers, cron_topic
 from motia_core.state import StateAdapter, StateError, open_state
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
-from motia_core.streams.redis_fanout import FanoutError, RedisFanout
 from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
 from motia_core.workbench.ui import WORKBENCH_PATH
+
+if TYPE_CHECKING:
+    from motia_core.streams.redis_fanout import RedisFanout
 
 __all__ = ("App", "StartupFailed", "serve")
 
@@ -90,6 +92,8 @@ class App:
         # Streams in Redis: every change goes to the other instances' hubs, theirs to ours.
         self.stream_fanout: RedisFanout | None = None
         if streams == "redis" and redis_url:
+            from motia_core.streams.redis_fanout import RedisFanout  # redis-py only when asked
+
             self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
             self.stream_store.listeners.append(self.stream_fanout.on_change)
             self.stream_fanout.listeners.append(self.stream_hub.on_change)
@@ -201,6 +205,8 @@ class App:
             try:
                 await self._open_stores()
                 if self.stream_fanout is not None:
+                    from motia_core.streams.redis_fanout import FanoutError
+
                     try:
                         await tg.start(self.stream_fanout.run)
                     except FanoutError as exc:

@@ -22,7 +22,6 @@ from motia_core.state.base import (
     ValueType,
 )
 from motia_core.state.memory import MemoryState, StateOperation
-from motia_core.state.redis import RedisState
 from motia_core.state.sqlite import SqliteState
 from motia_core.storage.redis import DEFAULT_PREFIX
 
@@ -31,7 +30,6 @@ __all__ = (
     "STATE_KINDS",
     "InvalidStateValue",
     "MemoryState",
-    "RedisState",
     "SqliteState",
     "StateAdapter",
     "StateClosed",
@@ -74,6 +72,8 @@ def open_state(kind: str, motia_dir: Path, *, redis_url: str | None = None,
                 "redis://127.0.0.1:6379, set MOTIA_REDIS_URL, or set url under [redis] in "
                 "motia.toml"
             )
+        from motia_core.state.redis import RedisState  # redis-py only when asked for
+
         return RedisState(redis_url, prefix=redis_prefix)
     valid = ", ".join(repr(k) for k in STATE_KINDS)
     raise UnknownStateAdapter(f"unknown state adapter {kind!r}; valid kinds are {valid}")

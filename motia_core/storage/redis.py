@@ -13,9 +13,12 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-import redis.asyncio
-import redis.exceptions
+# redis-py is imported on first use, not with this module: a project on SQLite never loads it
+# (nor what it loads in turn, e.g. OpenTelemetry's metrics when installed).
+if TYPE_CHECKING:
+    import redis.asyncio
 
 __all__ = (
     "DEFAULT_PREFIX",
@@ -53,6 +56,8 @@ def redact(url: str) -> str:
 
 def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.asyncio.Redis:
     """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) that owns its pool."""
+    import redis.asyncio
+
     pool = redis.asyncio.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=POOL_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S)
@@ -61,6 +66,8 @@ def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.asyncio.R
 
 def unreachable(what: str, url: str, exc: BaseException) -> str:
     """The message for a store whose server failed: which store, which server, what to do."""
+    import redis.exceptions
+
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return f"cannot reach Redis at {redact(url)} for the {what}: {exc}; is redis-server " \
                f"running? {START_HINT}"
@@ -70,6 +77,8 @@ def unreachable(what: str, url: str, exc: BaseException) -> str:
 @asynccontextmanager
 async def mapped_errors(what: str, url: str, error: type[Exception]) -> AsyncIterator[None]:
     """Turn the client's exceptions into the store's own ``error`` class, naming the server."""
+    import redis.exceptions
+
     try:
         yield
     except redis.exceptions.RedisError as exc:

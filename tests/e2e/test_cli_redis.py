@@ -11,7 +11,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from motia_core.events import ErrorInfo, Event, RedisQueue
+from motia_core.events import ErrorInfo, Event
+from motia_core.events.redis import RedisQueue
 from tests.e2e.cli import REPO, free_port, motia, request, start, stop
 
 EXAMPLE = REPO / "examples" / "orders-python"

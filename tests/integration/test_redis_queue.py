@@ -24,10 +24,10 @@ from motia_core.events import (
     EventBus,
     QueueCounts,
     QueueMessage,
-    RedisQueue,
     RetryPolicy,
     SubscriptionSettings,
 )
+from motia_core.events.redis import RedisQueue
 
 pytestmark = pytest.mark.anyio
 
@@ -122,7 +122,7 @@ async def group_consumers(url: str, prefix: str) -> list[str]:
 LEASE_HOLDER = """
 import sys
 import anyio
-from motia_core.events import RedisQueue
+from motia_core.events.redis import RedisQueue
 
 async def main() -> None:
     queue = RedisQueue(sys.argv[1], prefix=sys.argv[2], consumer="doomed")

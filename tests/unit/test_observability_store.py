@@ -15,9 +15,9 @@ from motia_core.observability.store import (
     LogQuery,
     MemoryBackend,
     ObservabilityBackend,
-    RedisBackend,
     SqliteBackend,
 )
+from motia_core.observability.store.redis import RedisBackend
 from motia_core.observability.traces import (
     LogTraceEvent,
     MemoryTraceStore,

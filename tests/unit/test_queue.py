@@ -32,7 +32,6 @@ from motia_core.events import (
     QueueCounts,
     QueueError,
     QueueMessage,
-    RedisQueue,
     SqliteQueue,
     UnknownQueueAdapter,
     dlq,
@@ -40,12 +39,15 @@ from motia_core.events import (
     queue_name,
 )
 from motia_core.events.base import now_ms
+from motia_core.events.redis import RedisQueue
 from motia_core.protocol.errors import HandlerError
 
 pytestmark = pytest.mark.anyio
 
 Q = "order.created.notify"
 BOUND_S = 10.0  # generous bound on every wait: a hang fails, a slow machine does not
+# A delay that a check made right after the enqueue sees still running, however busy the machine.
+DELAY_S = 1.0
 
 
 KINDS = ("memory", "sqlite", "redis")
@@ -156,18 +158,19 @@ async def test_messages_come_out_in_order(queue: QueueAdapter) -> None:
 
 
 async def test_a_delayed_message_becomes_visible_later(queue: QueueAdapter) -> None:
-    await queue.enqueue(Q, event(), delay_s=0.05)
+    # The delay leaves a loaded machine ample time to look before it ends (0.05 s did not).
+    await queue.enqueue(Q, event(), delay_s=DELAY_S)
     assert await queue.receive(Q, 30) is None
     assert (await queue.counts(Q)).delayed == 1
     message = await receive_when_ready(queue)
     assert message.attempt == 1
-    assert message.enqueued_at_ms + 50 <= now_ms()
+    assert message.enqueued_at_ms + DELAY_S * 1000 <= now_ms()
 
 
 async def test_nack_counts_the_attempt_and_delays_the_message(queue: QueueAdapter) -> None:
     await queue.enqueue(Q, event())
     first = await receive_when_ready(queue)
-    assert await queue.nack(first, delay_s=0.05) is True
+    assert await queue.nack(first, delay_s=DELAY_S) is True
     assert await queue.receive(Q, 30) is None
     second = await receive_when_ready(queue)
     assert (second.id, second.attempt) == (first.id, 2)

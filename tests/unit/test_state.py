@@ -26,7 +26,6 @@ from motia_core.state import (
     SQLITE_FILENAME,
     InvalidStateValue,
     MemoryState,
-    RedisState,
     SqliteState,
     StateAdapter,
     StateClosed,
@@ -36,6 +35,7 @@ from motia_core.state import (
     open_state,
 )
 from motia_core.state.memory import OPERATION_LOG_SIZE
+from motia_core.state.redis import RedisState
 
 pytestmark = pytest.mark.anyio
 

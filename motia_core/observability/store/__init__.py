@@ -19,7 +19,6 @@ from motia_core.observability.store.base import (
     summarize,
 )
 from motia_core.observability.store.memory import DiscardBackend, MemoryBackend
-from motia_core.observability.store.redis import RedisBackend, RedisObservabilityError
 from motia_core.observability.store.sqlite import FILE_NAME, ObservabilityStoreError, SqliteBackend
 
 __all__ = (
@@ -35,8 +34,6 @@ __all__ = (
     "ObservabilityBackend",
     "ObservabilityStoreError",
     "Page",
-    "RedisBackend",
-    "RedisObservabilityError",
     "Retention",
     "SqliteBackend",
     "TraceQuery",
@@ -58,6 +55,8 @@ def open_backend(kind: str, motia_dir: Path, *, redis_url: str | None = None,
         if not redis_url:
             raise ValueError("observability store 'redis' needs the server's URL: pass "
                              "--redis-url, set MOTIA_REDIS_URL or [redis] url")
+        from motia_core.observability.store.redis import RedisBackend  # redis-py only when asked
+
         return RedisBackend(redis_url, prefix=redis_prefix)
     if name == "sqlite":
         return SqliteBackend(Path(motia_dir) / FILE_NAME)

@@ -34,7 +34,7 @@ from typing import Any
 
 from motia_core.project import Project
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
-from motia_core.project.typegen import GeneratedTypes
+from motia_core.project.typegen import GeneratedTypes, declared_types
 
 __all__ = ("PYTHON_TYPES_FILE", "generate_python_types", "pascal")
 
@@ -162,16 +162,8 @@ class _Converter:
         return self._by_type(schema, name, depth)
 
     def _by_type(self, schema: dict[str, Any], name: str, depth: int) -> str:
-        declared = schema.get("type")
-        if isinstance(declared, str):
-            types = [declared]
-        elif isinstance(declared, list):
-            types = [t for t in declared if isinstance(t, str)]
-        elif "properties" in schema or "additionalProperties" in schema:
-            types = ["object"]
-        elif "items" in schema or "prefixItems" in schema:
-            types = ["array"]
-        else:
+        types = declared_types(schema)
+        if not types:
             return "Any"
         parts = []
         for kind in types:

@@ -24,7 +24,7 @@ from typing import Any
 from motia_core.project import Project
 from motia_core.project.pytypes import merge_objects, pascal
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
-from motia_core.project.typegen import GeneratedTypes
+from motia_core.project.typegen import GeneratedTypes, declared_types
 
 __all__ = ("RBS_TYPES_FILE", "generate_rbs_types")
 
@@ -105,16 +105,8 @@ class _Converter:
         return self._by_type(schema, depth)
 
     def _by_type(self, schema: dict[str, Any], depth: int) -> str:
-        declared = schema.get("type")
-        if isinstance(declared, str):
-            types = [declared]
-        elif isinstance(declared, list):
-            types = [t for t in declared if isinstance(t, str)]
-        elif "properties" in schema or "additionalProperties" in schema:
-            types = ["object"]
-        elif "items" in schema or "prefixItems" in schema:
-            types = ["array"]
-        else:
+        types = declared_types(schema)
+        if not types:
             return "untyped"
         parts = []
         for kind in types:

@@ -29,7 +29,8 @@ from typing import Any
 from motia_core.project import Project
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
 
-__all__ = ("TYPES_FILE", "GeneratedTypes", "generate_types", "schema_to_ts", "write_types")
+__all__ = ("TYPES_FILE", "GeneratedTypes", "declared_types", "generate_types", "schema_to_ts",
+           "write_types")
 
 TYPES_FILE = "types.d.ts"
 MAX_SCHEMA_DEPTH = 32  # deeper than any hand-written schema; stops a pathological one
@@ -84,17 +85,24 @@ def _convert(schema: Any, depth: int) -> _Ts:
     return result
 
 
-def _by_type(schema: dict[str, Any], depth: int) -> _Ts:
+def declared_types(schema: dict[str, Any]) -> list[str]:
+    """The JSON types ``schema`` allows: its ``type`` (one or a list), else what its keywords
+    imply (properties: an object, items: an array); empty when it says nothing."""
     declared = schema.get("type")
     if isinstance(declared, str):
-        types = [declared]
-    elif isinstance(declared, list):
-        types = [t for t in declared if isinstance(t, str)]
-    elif "properties" in schema or "additionalProperties" in schema:
-        types = ["object"]
-    elif "items" in schema or "prefixItems" in schema:
-        types = ["array"]
-    else:
+        return [declared]
+    if isinstance(declared, list):
+        return [t for t in declared if isinstance(t, str)]
+    if "properties" in schema or "additionalProperties" in schema:
+        return ["object"]
+    if "items" in schema or "prefixItems" in schema:
+        return ["array"]
+    return []
+
+
+def _by_type(schema: dict[str, Any], depth: int) -> _Ts:
+    types = declared_types(schema)
+    if not types:
         return "unknown", _ATOM
     parts: list[_Ts] = []
     for name in types:

@@ -96,6 +96,7 @@ class App:
 
             self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
             self.stream_store.listeners.append(self.stream_fanout.on_change)
+            self.stream_store.wait_sent.append(self.stream_fanout.wait_sent)
             self.stream_fanout.listeners.append(self.stream_hub.on_change)
         self.mode = "start" if strict else "dev"
         self.started_ms = now_ms()

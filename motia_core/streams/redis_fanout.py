@@ -48,6 +48,9 @@ log = logging.getLogger("motia.streams")
 DEFAULT_BUFFER = 10_000
 # Wait before reconnecting to a server that went away while running.
 RECONNECT_S = 1.0
+# How long a stream write waits for its change to be published (then it returns; the change
+# stays buffered and goes out when the server answers again).
+SENT_WAIT_S = 5.0
 
 
 class FanoutError(Exception):
@@ -80,6 +83,10 @@ class RedisFanout:
         self.listeners: list[StreamListener] = []
         self.dropped = 0  # changes not published because the buffer was full
         self._send, self._outgoing = anyio.create_memory_object_stream[bytes](buffer)
+        # Changes buffered and published so far (in buffer order), for ``wait_sent``.
+        self._queued = 0
+        self._published = 0
+        self._progress = anyio.Event()
 
     def __repr__(self) -> str:
         return f"RedisFanout({redact(self.url)!r}, channel={self.channel.decode()!r})"
@@ -90,6 +97,7 @@ class RedisFanout:
         data = _encode(_Change(self.origin, stream, group, item_id, kind, payload))
         try:
             self._send.send_nowait(data)
+            self._queued += 1
         except (anyio.WouldBlock, anyio.ClosedResourceError):
             self.dropped += 1
             if self.dropped == 1 or math.log2(self.dropped).is_integer():
@@ -161,9 +169,24 @@ class RedisFanout:
         if failures:
             raise FanoutError(unreachable("stream fan-out", self.url, failures[0]))
 
+    async def wait_sent(self) -> None:
+        """Return once every change buffered so far is published (at most ``SENT_WAIT_S``): a
+        stream write awaits this, so the step that made the change, and the acknowledgement of
+        its event, come after the other instances were told; an instance killed right after
+        cannot take the change with it."""
+        target = self._queued
+        with anyio.move_on_after(SENT_WAIT_S):
+            while self._published < target:  # bounded by SENT_WAIT_S
+                await self._progress.wait()
+
     async def _publish(self, client: redis.asyncio.Redis) -> None:
         async for data in self._outgoing:
-            await client.publish(self.channel, data)
+            try:
+                await client.publish(self.channel, data)
+            finally:  # sent or lost with the connection: either way no writer waits for it
+                self._published += 1
+                self._progress.set()
+                self._progress = anyio.Event()
 
     async def _receive(self, pubsub: Any) -> None:
         async for message in pubsub.listen():

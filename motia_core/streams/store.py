@@ -19,7 +19,7 @@ an item in the order they were stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -104,7 +104,14 @@ class StreamStore:
     def __init__(self, storage: StateAdapter) -> None:
         self.storage = storage
         self.listeners: list[StreamListener] = []
+        # Awaited after the listeners heard a change and before the write returns: what must be
+        # done with the change before the writer goes on (the Redis fan-out's publish).
+        self.wait_sent: list[Callable[[], Awaitable[None]]] = []
         self._locks = _ItemLocks()
+
+    async def _sent(self) -> None:
+        for wait in self.wait_sent:
+            await wait()
 
     def _notify(self, stream: str, group: str, item_id: str | None, kind: str,
                 payload: Any) -> None:
@@ -130,6 +137,7 @@ class StreamStore:
             existed = await self.storage.get(key, item_id) is not None
             item = await self.storage.set(key, item_id, _stored(data, item_id))
             self._notify(stream, group, item_id, "update" if existed else "create", item)
+        await self._sent()
         return with_marker(item, stream, group, item_id)
 
     async def delete(self, stream: str, group: str, item_id: str) -> Any:
@@ -139,6 +147,7 @@ class StreamStore:
             removed = await self.storage.delete(_group(stream, group), item_id)
             if removed is not None:
                 self._notify(stream, group, item_id, "delete", removed)
+        await self._sent()
         return None if removed is None else with_marker(removed, stream, group, item_id)
 
     async def get_group(self, stream: str, group: str) -> list[Any]:
@@ -167,3 +176,4 @@ class StreamStore:
                    data: Any) -> None:
         """An ephemeral event to the channel's subscribers; nothing is stored."""
         self._notify(stream, group, item_id, "event", {"type": event_type, "data": data})
+        await self._sent()

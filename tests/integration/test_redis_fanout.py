@@ -75,3 +75,29 @@ async def test_a_change_on_one_instance_reaches_a_hub_on_another_in_order(
         ("progress", "job-1", "item")}
     assert heard_by_a == []  # its own changes are not handed back to it
     assert a.dropped == 0
+
+
+async def test_a_write_returns_only_once_its_change_is_published(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """An instance that stops (or is killed) the moment a stream write returns has already told
+    the others: the write waits for the fan-out's publish, so the step that made the change and
+    the acknowledgement of its event come after it."""
+    a, b = RedisFanout(redis_url, prefix=redis_prefix), RedisFanout(redis_url, prefix=redis_prefix)
+    store_a = StreamStore(MemoryState())
+    store_a.listeners.append(a.on_change)
+    store_a.wait_sent.append(a.wait_sent)
+    heard: list[tuple[Any, ...]] = []
+    b.listeners.append(lambda *change: heard.append(change))
+
+    with anyio.fail_after(BOUND_S):
+        async with anyio.create_task_group() as tg_b:
+            await tg_b.start(b.run)
+            async with anyio.create_task_group() as tg_a:
+                await tg_a.start(a.run)
+                await store_a.set("progress", "job-1", "last", {"step": 1})
+                tg_a.cancel_scope.cancel()  # instance A ends now, with whatever it still holds
+            while not heard:  # bounded by fail_after
+                await anyio.sleep(0.01)
+            tg_b.cancel_scope.cancel()
+    assert [change[:4] for change in heard] == [("progress", "job-1", "last", "create")]

@@ -15,8 +15,8 @@ events, cron ticks and retries flow between them. It serves nothing itself; it
 - asks the kernel to SIGTERM the children if it dies itself (``PR_SET_PDEATHSIG``, Linux), so a
   killed supervisor leaves no orphans serving the port.
 
-The children run in their own session (and process group): a Ctrl-C in the terminal reaches the supervisor
-only, which forwards it once.
+The children run in their own session (and process group): a Ctrl-C in the terminal reaches
+the supervisor only, which forwards it once.
 """
 
 from __future__ import annotations

@@ -78,6 +78,14 @@ def _post_chain(port: int, n: int) -> None:
         assert response.status == 202
 
 
+def _chain_traces(port: int) -> int:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/__motia/api/traces?step=StartChain&limit=100",
+        headers={"connection": "close"})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return len(json.loads(response.read())["items"])
+
+
 def _group(project: Path, group: str) -> list[Any]:
     async def read() -> list[Any]:
         state = open_state("sqlite", project / ".motia")
@@ -131,7 +139,7 @@ def two(tmp_path: Path) -> Iterator[tuple[Server, int, Path]]:
     port = free_port()
     env = {**os.environ, "MOTIA_JSON_LOGS": "1", "MOTIA_HANDLER_TIMEOUT_S": "5"}
     server = Server([*MOTIA, "start", "--project", str(project), "-p", str(port),
-                     "--processes", "2"], env=env)
+                     "--processes", "2", "--workbench"], env=env)
     try:
         _wait_for("both processes ready", lambda: _actions(server, "processes_ready"), server)
         yield server, port, project
@@ -162,6 +170,11 @@ def test_two_processes_share_the_port_the_queue_and_the_cron(
         _post_chain(port, n)
     _wait_for("20 chains done", lambda: {d["id"] for d in _group(project, "done")}
               >= {f"e{n}" for n in range(20)}, server)
+
+    # The Workbench API of either process lists the traces of both (one shared trace store):
+    # twenty answers in a row from fresh connections (so from both processes) list all 20.
+    _wait_for("every chain's trace from both processes", lambda: all(
+        _chain_traces(port) >= 20 for _ in range(20)), server)
 
     # kill -9 of one process, with work accepted just before: nothing is lost, and the
     # supervisor starts a new process in its place.

@@ -64,11 +64,13 @@ def _pid_of(port: int) -> int | None:
 
 
 def _start(project: Path, env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
+    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base).
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "motia_core.cli", "start", "--project", str(project), "-p",
          str(port), "--runners", "python", "--processes", str(processes)],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, **env, "PYTHONPATH": env.get("MOTIA_BENCH_CODE", "")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + START_BOUND_S
     pids: set[int] = set()
     while len(pids) < processes:  # bounded: every process answers once it serves
@@ -107,7 +109,7 @@ async def _drain(queue: QueueAdapter, events: int) -> float:
     return events / (time.perf_counter() - began)
 
 
-def _run(kind: str, processes: int, events: int, redis_url: str) -> float:
+def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "") -> float:
     """One measured run: events/s of `motia start --processes N` on the ``kind`` stores."""
     with tempfile.TemporaryDirectory(prefix="motia-bench-") as scratch:
         project = Path(scratch) / "app"
@@ -116,7 +118,7 @@ def _run(kind: str, processes: int, events: int, redis_url: str) -> float:
         env = {"MOTIA_QUEUE": kind, "MOTIA_STATE": kind, "MOTIA_STREAMS": kind,
                "MOTIA_OBSERVABILITY": "off", "MOTIA_REDIS_URL": redis_url,
                "MOTIA_REDIS_PREFIX": prefix, "MOTIA_JSON_LOGS": "1",
-               "MOTIA_LOG_LEVEL": "warning"}
+               "MOTIA_LOG_LEVEL": "warning", "MOTIA_BENCH_CODE": code}
         server = _start(project, env, processes)
         try:
             async def measure() -> float:
@@ -156,26 +158,32 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000, help="events per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")
     parser.add_argument("--no-redis", action="store_true", help="SQLite only")
+    parser.add_argument("--base", default="",
+                        help="also run every configuration with the core from this source tree "
+                             "(e.g. a `git archive` of another commit), interleaved: an A/B")
     parser.add_argument("--redis-url",
                         default=os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
     args = parser.parse_args()
     kinds = ["sqlite"] if args.no_redis else ["sqlite", "redis"]
-    configs = [(kind, n) for kind in kinds for n in (1, 2)]
-    results: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+    codes = ["", args.base] if args.base else [""]
+    configs = [(kind, n, code) for code in codes for kind in kinds for n in (1, 2)]
+    results: dict[tuple[str, int, str], list[float]] = {c: [] for c in configs}
     for _ in range(args.runs):  # alternated
-        for kind, processes in configs:
-            results[(kind, processes)].append(_run(kind, processes, args.events,
-                                                   args.redis_url))
+        for kind, processes, code in configs:
+            results[(kind, processes, code)].append(_run(kind, processes, args.events,
+                                                         args.redis_url, code))
     print(f"\nevents/s through the two-step Python chain, {args.events} events per run, median "
           f"of {args.runs} (cores: {os.cpu_count()}, load average: "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
-    for (kind, processes), figures in results.items():
+    for (kind, processes, code), figures in results.items():
         shown = ", ".join(f"{f:,.0f}" for f in figures)
-        print(f"  {kind:6} --processes {processes}: {statistics.median(figures):8,.0f}   "
-              f"(runs: {shown})")
-    for kind in kinds:
-        one, two = (statistics.median(results[(kind, n)]) for n in (1, 2))
-        print(f"  {kind}: --processes 2 / --processes 1 = {two / one:.2f}")
+        print(f"  {kind:6} --processes {processes}{' (base)' if code else ''}: "
+              f"{statistics.median(figures):8,.0f}   (runs: {shown})")
+    for code in codes:
+        for kind in kinds:
+            one, two = (statistics.median(results[(kind, n, code)]) for n in (1, 2))
+            print(f"  {kind}{' (base)' if code else ''}: --processes 2 / --processes 1 = "
+                  f"{two / one:.2f}")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def _process_count(strict: bool, settings: Settings, asked: int | None) -> int:
     """How many core processes: --processes, else one per core for `start` on shared stores."""
     memory = [name for name in ("state", "queue") if getattr(settings, name) == "memory"]
     if asked is None:
-        return (os.cpu_count() or 1) if strict and not memory else 1
+        return _cores() if strict and not memory else 1
     if asked > 1 and not strict:
         raise click.UsageError("motia dev runs one process (it reloads on change); "
                                "--processes is for motia start")
@@ -136,6 +136,13 @@ def _process_count(strict: bool, settings: Settings, asked: int | None) -> int:
             f"--processes {asked} needs stores the processes share: --{memory[0]} memory "
             "keeps them in each process (use sqlite or redis, or --processes 1)")
     return asked
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _supervise(settings: Settings, count: int) -> int:

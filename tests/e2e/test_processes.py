@@ -225,3 +225,14 @@ def test_processes_need_shared_stores_and_dev_runs_one() -> None:
     assert memory.returncode == 2 and "--queue memory" in memory.stderr
     dev = motia("dev", "--project", str(BROKEN), "--processes", "2")
     assert dev.returncode == 2 and "motia dev runs one process" in dev.stderr
+
+
+def test_the_default_is_one_per_core_for_start_on_shared_stores(tmp_path: Path) -> None:
+    from motia_core.cli.main import _cores, _process_count
+    from motia_core.config import Settings
+
+    shared = Settings(project_root=tmp_path)
+    assert _process_count(True, shared, None) == _cores() >= 1
+    assert _process_count(False, shared, None) == 1  # motia dev
+    assert _process_count(True, Settings(project_root=tmp_path, queue="memory"), None) == 1
+    assert _process_count(True, shared, 3) == 3

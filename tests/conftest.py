@@ -32,6 +32,8 @@ def fake_core() -> FakeCore:
 
 def pytest_configure(config: Any) -> None:
     os.environ.setdefault("MOTIA_TEST", "1")
+    # `motia start` runs one process per core by default; the tests that want several say so.
+    os.environ.setdefault("MOTIA_PROCESSES", "1")
 
 
 # --- The tests write nothing into the repository (they copy a fixture before changing it) ----

@@ -5,8 +5,10 @@ Every option has an environment variable (shown in --help). List-like commands t
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,10 +85,16 @@ def _serve_options(func: Any) -> Any:
     return func
 
 
-def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
-    from motia_core.runtime.app import (
-        serve,  # the app pulls in aiohttp & co; `motia --help` should not
-    )
+_processes_option = click.option(
+    "--processes", type=click.IntRange(min=1), envvar="MOTIA_PROCESSES", show_envvar=True,
+    help="Core processes serving the project on one port, sharing its stores (SQLite or "
+         "Redis), each with its own runners [default: one per core for start when the state "
+         "and queue are shared (not memory); always 1 for dev].")
+
+
+def _serve(strict: bool, project: Path, debug: bool, processes: int | None = None,
+           **overrides: Any) -> None:
+    from motia_core.cli.processes import BANNER_ENV, CHILD_ENV, child_ready
 
     try:
         settings = Settings.load(project).with_overrides(
@@ -101,8 +109,71 @@ def _serve(strict: bool, project: Path, debug: bool, **overrides: Any) -> None:
         logging.getLogger("motia.app").error("cannot start: %s", exc,
                                              extra={"action": "startup_failed"})
         sys.exit(2)
-    code = anyio.run(serve, settings, strict)
+    count = _process_count(strict, settings, processes)
+    if count > 1:
+        sys.exit(_supervise(settings, count))
+    from motia_core.runtime.app import (
+        serve,  # the app pulls in aiohttp & co; `motia --help` should not
+    )
+
+    child = CHILD_ENV in os.environ
+    code = anyio.run(functools.partial(
+        serve, settings, strict, reuse_port=child, on_ready=child_ready,
+        banner=os.environ.get(BANNER_ENV, "1") != "0"))
     sys.exit(code)
+
+
+def _process_count(strict: bool, settings: Settings, asked: int | None) -> int:
+    """How many core processes: --processes, else one per core for `start` on shared stores."""
+    memory = [name for name in ("state", "queue") if getattr(settings, name) == "memory"]
+    if asked is None:
+        return _cores() if strict and not memory else 1
+    if asked > 1 and not strict:
+        raise click.UsageError("motia dev runs one process (it reloads on change); "
+                               "--processes is for motia start")
+    if asked > 1 and memory:
+        raise click.UsageError(
+            f"--processes {asked} needs stores the processes share: --{memory[0]} memory "
+            "keeps them in each process (use sqlite or redis, or --processes 1)")
+    return asked
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _supervise(settings: Settings, count: int) -> int:
+    """Start ``count`` `motia start --processes 1` children with this command's options."""
+    from motia_core.cli.processes import free_port, supervise
+    from motia_core.observability import configure_logging
+
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+    ctx = click.get_current_context()
+    port = settings.port or free_port(settings.host)
+    args = [sys.executable, "-m", "motia_core.cli", ctx.info_name or "start"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if not isinstance(param, click.Option) or value is None or param.name in (
+                "processes", "port"):
+            continue
+        if param.is_flag:
+            if param.secondary_opts:
+                args.append(param.opts[-1] if value else param.secondary_opts[-1])
+            elif value:
+                args.append(param.opts[-1])
+        else:
+            args += [param.opts[-1], str(value)]
+    args += ["--port", str(port), "--processes", "1"]
+    streams = settings.streams_store
+    if streams == "sqlite":
+        logging.getLogger("motia.processes").warning(
+            "streams are kept in SQLite: with %d processes a WebSocket subscriber hears only the "
+            "stream changes made by the process it is connected to (--streams redis carries "
+            "every change to every process)", count, extra={"action": "streams_per_process"})
+    return supervise(args, count, f"http://{settings.host}:{port}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,6 +184,7 @@ def main() -> None:
 
 @main.command()
 @_serve_options
+@_processes_option
 def dev(project: Path, debug: bool, **options: Any) -> None:
     """Run the project for development: broken steps are reported and the rest run."""
     _serve(False, project, debug, **options)
@@ -120,6 +192,7 @@ def dev(project: Path, debug: bool, **options: Any) -> None:
 
 @main.command()
 @_serve_options
+@_processes_option
 def start(project: Path, debug: bool, **options: Any) -> None:
     """Run the project in production: any invalid step refuses the start (exit 1)."""
     _serve(True, project, debug, **options)

@@ -75,8 +75,14 @@ class App:
         state: StateAdapter | None = None,
         queue: QueueAdapter | None = None,
         traces: Recorder | None = None,
+        reuse_port: bool = False,
+        banner: bool = True,
     ) -> None:
         self.settings = settings
+        # `motia start --processes N`: each child binds the same port (SO_REUSEPORT) and only
+        # the first prints the start-up table.
+        self.reuse_port = reuse_port
+        self.banner = banner
         self.strict = strict
         self.watch = watch
         self.registry = registry or registry_for_project(settings.project_root)
@@ -224,8 +230,10 @@ class App:
                     await tg.start(self.reloader.watch)
                 assert self.project is not None
                 url = f"http://{self.settings.host}:{self.port}"
-                print_startup(self.project, url, self.settings.project_root, self.serving.skipped,
-                              workbench=url + WORKBENCH_PATH if self.workbench_enabled else None)
+                if self.banner:
+                    print_startup(self.project, url, self.settings.project_root,
+                                  self.serving.skipped, workbench=url + WORKBENCH_PATH
+                                  if self.workbench_enabled else None)
                 task_status.started(self)
                 await self._stop.wait()
                 await runner.cleanup()
@@ -348,7 +356,8 @@ class App:
         http_app.on_shutdown.append(self.live.close_all)
         runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(runner, self.settings.host, self.settings.port,
+                           reuse_port=self.reuse_port or None)
         await site.start()
         self.port = runner.addresses[0][1]  # the real one when port 0 asked for a free port
         return runner
@@ -419,6 +428,7 @@ class App:
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
+            "pid": os.getpid(),  # which core process answered (`motia start --processes N`)
             "runners": {
                 language: [{"name": p.name, "state": p.state.value, "pid": p.pid,
                             "inFlight": p.in_flight, "restarts": p.restarts}
@@ -457,11 +467,14 @@ def _otel_exporter(settings: Settings,
     return exporter
 
 
-async def serve(settings: Settings, strict: bool) -> int:
-    """Run until SIGINT/SIGTERM; the CLI's exit code."""
+async def serve(settings: Settings, strict: bool, *, reuse_port: bool = False,
+                banner: bool = True, on_ready: Callable[[], None] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; the CLI's exit code. ``on_ready`` is called once it serves
+    (a supervisor of several processes waits for it)."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
     try:
-        app = App(settings, strict=strict, watch=not strict)
+        app = App(settings, strict=strict, watch=not strict, reuse_port=reuse_port,
+                  banner=banner)
     # The project's own settings (a runner, the stream hook, a store): say which.
     except (RunnerConfigError, HookNotFound, SettingsError, StateError, QueueError) as exc:
         log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
@@ -481,6 +494,8 @@ async def serve(settings: Settings, strict: bool) -> int:
             log.error("cannot start: %s", exc, extra={"action": "startup_failed"})
             return 1
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            if on_ready is not None:  # now a signal from the supervisor stops gracefully
+                on_ready()
             async with anyio.create_task_group() as watch:
                 watch.start_soon(_on_signals, signals, app)
                 await stopped.wait()

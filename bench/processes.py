@@ -1,0 +1,190 @@
+"""Events/s of the event pipeline with `motia start --processes 1` and `--processes 2`, on SQLite
+and on Redis (issue 20, item 2).
+
+Each run starts one `motia start --processes N` of bench/app (the two-step Python chain
+bench.chain.a -> BenchChainFirst -> bench.chain.b -> BenchChainSecond; recording off, so the
+queue is what is measured), waits until all N processes answer on the port, puts ``--events``
+events into the first step's queue straight through the queue adapter (the same SQLite file, or
+the same Redis prefix), and times until both queues are empty. The configurations alternate run
+by run so a burst of load elsewhere on the shared machine hits them alike; each figure is the
+median of ``--runs``, and the x2/x1 ratios are of those medians.
+
+    .venv/bin/python bench/processes.py [--events 3000] [--runs 3] [--no-redis]
+
+Redis: MOTIA_TEST_REDIS_URL or redis://127.0.0.1:6379 (keys under a prefix of the run's own,
+deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import anyio
+
+from motia_core.events import Enqueue, Event, QueueAdapter, open_queue, queue_name
+from motia_core.observability import new_trace_id
+
+__all__ = ("main",)
+
+APP = Path(__file__).resolve().parent / "app"
+FIRST = queue_name("bench.chain.a", "BenchChainFirst")
+SECOND = queue_name("bench.chain.b", "BenchChainSecond")
+START_BOUND_S = 90.0
+DRAIN_BOUND_S = 600.0
+POLL_S = 0.02
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pid_of(port: int) -> int | None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/__motia/health",
+                                 headers={"connection": "close"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return int(json.loads(response.read())["pid"])
+    except OSError:
+        return None
+
+
+def _start(project: Path, env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
+    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base).
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "motia_core.cli", "start", "--project", str(project), "-p",
+         str(port), "--runners", "python", "--processes", str(processes)],
+        env={**os.environ, **env, "PYTHONPATH": env.get("MOTIA_BENCH_CODE", "")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_BOUND_S
+    pids: set[int] = set()
+    while len(pids) < processes:  # bounded: every process answers once it serves
+        pid = _pid_of(port)
+        if pid is not None:
+            pids.add(pid)
+        elif process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"motia start --processes {processes} did not start ({env})")
+        else:
+            time.sleep(0.05)
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"only {len(pids)} of {processes} processes answered")
+    return process
+
+
+async def _unfinished(queue: QueueAdapter) -> int:
+    total = 0
+    for name in (FIRST, SECOND):  # the first queue first: it feeds the second
+        counts = await queue.counts(name)
+        total += counts.ready + counts.delayed + counts.in_flight
+    return total
+
+
+async def _drain(queue: QueueAdapter, events: int) -> float:
+    batch = [Enqueue(queue=FIRST, event=Event(topic="bench.chain.a", data={"n": n},
+                                              trace_id=new_trace_id()))
+             for n in range(events)]
+    began = time.perf_counter()
+    for at in range(0, events, 500):
+        await queue.enqueue_many(batch[at:at + 500])
+    with anyio.fail_after(DRAIN_BOUND_S):
+        while await _unfinished(queue):
+            await anyio.sleep(POLL_S)
+    return events / (time.perf_counter() - began)
+
+
+def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "") -> float:
+    """One measured run: events/s of `motia start --processes N` on the ``kind`` stores."""
+    with tempfile.TemporaryDirectory(prefix="motia-bench-") as scratch:
+        project = Path(scratch) / "app"
+        shutil.copytree(APP, project)
+        prefix = f"motia-bench:{uuid.uuid4().hex}:"
+        env = {"MOTIA_QUEUE": kind, "MOTIA_STATE": kind, "MOTIA_STREAMS": kind,
+               "MOTIA_OBSERVABILITY": "off", "MOTIA_REDIS_URL": redis_url,
+               "MOTIA_REDIS_PREFIX": prefix, "MOTIA_JSON_LOGS": "1",
+               "MOTIA_LOG_LEVEL": "warning", "MOTIA_BENCH_CODE": code}
+        server = _start(project, env, processes)
+        try:
+            async def measure() -> float:
+                queue = open_queue(kind, project / ".motia", redis_url=redis_url,
+                                   redis_prefix=prefix)
+                try:
+                    return await _drain(queue, events)
+                finally:
+                    await queue.aclose()
+
+            return anyio.run(measure)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            if kind == "redis":
+                _delete_prefix(redis_url, prefix)
+
+
+def _delete_prefix(redis_url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000, help="events per run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")
+    parser.add_argument("--no-redis", action="store_true", help="SQLite only")
+    parser.add_argument("--base", default="",
+                        help="also run every configuration with the core from this source tree "
+                             "(e.g. a `git archive` of another commit), interleaved: an A/B")
+    parser.add_argument("--redis-url",
+                        default=os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    args = parser.parse_args()
+    kinds = ["sqlite"] if args.no_redis else ["sqlite", "redis"]
+    codes = ["", args.base] if args.base else [""]
+    configs = [(kind, n, code) for code in codes for kind in kinds for n in (1, 2)]
+    results: dict[tuple[str, int, str], list[float]] = {c: [] for c in configs}
+    for _ in range(args.runs):  # alternated
+        for kind, processes, code in configs:
+            results[(kind, processes, code)].append(_run(kind, processes, args.events,
+                                                         args.redis_url, code))
+    print(f"\nevents/s through the two-step Python chain, {args.events} events per run, median "
+          f"of {args.runs} (cores: {os.cpu_count()}, load average: "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    for (kind, processes, code), figures in results.items():
+        shown = ", ".join(f"{f:,.0f}" for f in figures)
+        print(f"  {kind:6} --processes {processes}{' (base)' if code else ''}: "
+              f"{statistics.median(figures):8,.0f}   (runs: {shown})")
+    for code in codes:
+        for kind in kinds:
+            one, two = (statistics.median(results[(kind, n, code)]) for n in (1, 2))
+            print(f"  {kind}{' (base)' if code else ''}: --processes 2 / --processes 1 = "
+                  f"{two / one:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,7 @@ async def main():
                                          observability="off") as app:
             row = await app_load.drain(app, "bench.chain.a", {events}, "chain", cpu_list)
         cpu = cpu_list[0]
-    print("RESULT " + json.dumps({{"rate": row.rate, "cpu_us": cpu}}))
+    print("RESULT " + json.dumps({{"rate": row.calls_per_s, "cpu_us": cpu}}))
 anyio.run(main)
 """
 

@@ -212,7 +212,10 @@ class SqliteQueue(QueueAdapter):
         return row[0]
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
-        return await self._run(self._receive, queue, self._clock_ms(), _ms(visibility_timeout_s))
+        # Not waiting for the commit: a lease lost in a crash leaves the message visible, and
+        # no other process can lease it before the commit (this connection holds the lock).
+        return await self._db.run(self._receive, queue, self._clock_ms(),
+                                  _ms(visibility_timeout_s), confirm=False)
 
     async def ack(self, message: QueueMessage) -> bool:
         # Only a FIFO group's next message can become visible when one is acked.
@@ -227,7 +230,7 @@ class SqliteQueue(QueueAdapter):
     async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
         if not message.receipt:
             return None
-        letter = await self._run(self._bury, message, error, self._clock_ms())
+        letter = await self._db.run(self._bury, message, error, self._clock_ms(), confirm=False)
         if letter is not None:
             self._notify(message.queue)
         return letter
@@ -264,7 +267,7 @@ class SqliteQueue(QueueAdapter):
             if changed is None:
                 changed = self._changed[queue] = anyio.Event()
             now = self._clock_ms()
-            visible, next_at_ms = await self._run(self._peek, queue, now)
+            visible, next_at_ms = await self._db.read(self._peek, queue, now)
             if visible or deadline <= anyio.current_time():
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
                 return
@@ -293,7 +296,7 @@ class SqliteQueue(QueueAdapter):
         if anyio.current_time() - self._looked_at < self.poll_interval_s / 2:
             return  # another waiter looked a moment ago
         self._looked_at = anyio.current_time()
-        [(version,)] = await self._run(self._fetch, "PRAGMA data_version", ())
+        [(version,)] = await self._db.read(self._fetch, "PRAGMA data_version", ())
         if version != self._seen_version:
             self._seen_version = version
             for queue in list(self._changed):
@@ -311,8 +314,11 @@ class SqliteQueue(QueueAdapter):
         """Finish or hand back a delivery, only while ``message`` holds the current lease."""
         if not message.receipt:
             return False
-        done = await self._run(self._count_changes, sql,
-                               (*first, message.queue, message.id, message.receipt)) > 0
+        # Not waiting for the commit: an outcome lost in a crash only means one more delivery
+        # (at least once), as when the process dies just before settling.
+        done = await self._db.run(self._count_changes, sql,
+                                  (*first, message.queue, message.id, message.receipt),
+                                  confirm=False) > 0
         if done and wakes:
             self._notify(message.queue)
         return done

@@ -53,6 +53,7 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    new_id,
 )
 from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, ping, redact
 
@@ -120,7 +121,7 @@ class RedisQueue(QueueAdapter):
     async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
         if not items:
             return []
-        ids = [uuid.uuid4().hex for _ in items]
+        ids = [new_id() for _ in items]
         args: list[Any] = []
         for message_id, item in zip(ids, items, strict=True):
             args += [item.queue, message_id, "0" if item.group_id is None else "1",
@@ -130,14 +131,14 @@ class RedisQueue(QueueAdapter):
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
-        message_id = uuid.uuid4().hex
+        message_id = new_id()
         taken = await self._call(lua.ENQUEUE_ONCE, "", key, max(1, _ms(ttl_s)), queue,
                                  message_id, "0" if group_id is None else "1", group_id or "", 0,
                                  msgspec.json.encode(event))
         return None if taken is None else message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
-        receipt = uuid.uuid4().hex
+        receipt = new_id()
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
                                receipt)
         self._received_from.add(queue)
@@ -185,7 +186,7 @@ class RedisQueue(QueueAdapter):
         return [_text(name) for name in sorted(names)]
 
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
-        return bool(await self._call(lua.REPLAY, queue, message_id, uuid.uuid4().hex))
+        return bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
 
     async def purge_dead_letters(self, queue: str) -> int:
         return int(await self._call(lua.PURGE, queue))

@@ -4,7 +4,8 @@
 
 A steadier figure than wall time on a loaded machine: the core's own CPU time per event
 (``time.process_time`` over the drain; the runners are other processes). Each run is a fresh
-process (``app_load.recording``) with one side's ``motia_core`` first on ``PYTHONPATH``; the
+process (``app_load.recording``; ``--queue redis``: the local Redis under a
+prefix of the run's own, deleted afterwards) with one side's ``motia_core`` first on ``PYTHONPATH``; the
 sides alternate run by run and each figure is the median. Bounded: ``--runs`` x 2 processes of
 ``--events`` events each, every one under a timeout.
 """
@@ -32,11 +33,21 @@ async def main():
     if {queue!r} == "sqlite":
         row, cpu = await app_load.recording({events}, "off")
     else:
+        import uuid, redis
         cpu_list = []
-        async with app_load.MotiaTestApp(app_load.PROJECT, queue={queue!r},
-                                         motia_dir=app_load._scratch(),
-                                         observability="off") as app:
-            row = await app_load.drain(app, "bench.chain.a", {events}, "chain", cpu_list)
+        prefix = "motia-bench-cpu-ab:" + uuid.uuid4().hex + ":"
+        try:
+            async with app_load.MotiaTestApp(app_load.PROJECT, queue={queue!r},
+                                             motia_dir=app_load._scratch(),
+                                             observability="off", redis_url={redis_url!r},
+                                             redis_prefix=prefix) as app:
+                row = await app_load.drain(app, "bench.chain.a", {events}, "chain", cpu_list)
+        finally:
+            client = redis.Redis.from_url({redis_url!r})
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
         cpu = cpu_list[0]
     print("RESULT " + json.dumps({{"rate": row.calls_per_s, "cpu_us": cpu}}))
 anyio.run(main)
@@ -56,7 +67,8 @@ def _checkout(ref: str) -> str:
 
 
 def _run(source: Path, events: int, queue: str) -> dict[str, float]:
-    code = _ONE.format(bench=str(BENCH), events=events, queue=queue)
+    code = _ONE.format(bench=str(BENCH), events=events, queue=queue,
+                       redis_url=os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
     env = {**os.environ, "PYTHONPATH": str(source), "MOTIA_LOG_LEVEL": "warning"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=RUN_BOUND_S, cwd=source)

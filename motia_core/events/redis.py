@@ -67,6 +67,8 @@ POLL_INTERVAL_S = 1.0
 # Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
 # up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
 MAX_WAITING = 64
+# How long an empty receive's look stands in for wait()'s own (it is used once, at once).
+LOOKED_FRESH_S = 0.5
 # How long closing may spend leaving consumer groups (the server may be gone).
 LEAVE_TIMEOUT_S = 2.0
 
@@ -97,6 +99,8 @@ class RedisQueue(QueueAdapter):
         self._scripts: dict[str, Any] = {}
         # Queues this instance received from: on close it leaves their consumer groups.
         self._received_from: set[str] = set()
+        # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
+        self._looked: dict[str, tuple[float, Any]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -142,7 +146,8 @@ class RedisQueue(QueueAdapter):
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
                                receipt)
         self._received_from.add(queue)
-        if not got:
+        if len(got) == 3:  # nothing: what PEEK would say, for the wait that follows
+            self._looked[queue] = (anyio.current_time(), got)
             return None
         message_id, event, attempt, group_id, enqueued_at, lease_until = got
         return QueueMessage(id=_text(message_id), queue=queue, event=_event_decoder.decode(event),
@@ -199,8 +204,20 @@ class RedisQueue(QueueAdapter):
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
         stream = f"{self.prefix}stream:{queue}".encode()
+        looked = self._looked.pop(queue, None)
         while True:
-            visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+            if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
+                # The empty receive just before looked: nothing written since is missed, as
+                # XREAD below watches the stream from the last entry it saw.
+                visible, due_ms, last_id = looked[1]
+                due_ms = int(due_ms) - math.ceil((anyio.current_time() - looked[0]) * 1000)
+                if int(looked[1][1]) >= 0:
+                    due_ms = max(0, due_ms)
+                else:
+                    due_ms = -1
+            else:
+                visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+            looked = None
             remaining_s = deadline - anyio.current_time()
             if visible or remaining_s <= 0:
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import time
+import uuid
 from pathlib import Path
 
 import anyio
@@ -26,8 +28,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def _profile(events: int, queue: str, out: Path) -> None:
+    extra = {}
+    if queue == "redis":  # the local Redis, under a prefix of this run's own
+        extra = {"redis_url": os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+                 "redis_prefix": f"motia-bench-profile:{uuid.uuid4().hex}:"}
     async with MotiaTestApp(app_load.PROJECT, queue=queue, motia_dir=app_load._scratch(),
-                            observability="off") as app:
+                            observability="off", **extra) as app:
         for i in range(50):
             await app.emit("bench.chain.a", {"i": i})
         await app.settle()

@@ -28,6 +28,7 @@ delay or lease expiry and by ``poll_interval_s``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -55,7 +56,14 @@ from motia_core.events.base import (
     QueueMessage,
     new_id,
 )
-from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, ping, redact
+from motia_core.storage.redis import (
+    DEFAULT_PREFIX,
+    connect,
+    mapped_errors,
+    ping,
+    redact,
+    unreachable,
+)
 
 __all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
 
@@ -96,7 +104,8 @@ class RedisQueue(QueueAdapter):
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
         self._waiting: redis.asyncio.Redis | None = None
-        self._scripts: dict[str, Any] = {}
+        self._shas: dict[str, str] = {}  # script -> its SHA1, for EVALSHA
+        self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # Queues this instance received from: on close it leaves their consumer groups.
         self._received_from: set[str] = set()
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
@@ -262,11 +271,62 @@ class RedisQueue(QueueAdapter):
         return bool(await self._call(script, message.queue, message.id, message.receipt, *extra))
 
     async def _call(self, script: str, queue: str, *args: Any) -> Any:
-        async with self._errors() as client:
-            runner = self._scripts.get(script)
-            if runner is None:
-                runner = self._scripts[script] = client.register_script(script)
-            return await runner(args=[self.prefix, queue, *args])
+        """Run one script. The calls made in one turn of the loop go to the server together, in
+        one pipeline (one write, one read): at 32 deliveries in flight their receives, acks and
+        enqueues cost a few round trips, not one each. Each script stays atomic on its own."""
+        self._check_open()
+        call = _Call(script, [self.prefix, queue, *args])
+        batch = self._batch
+        if batch is not None:
+            batch.append(call)
+            await call.done.wait()
+        else:
+            # This call leads the batch: it lets the other tasks of this turn add theirs, then
+            # sends them all (shielded: the others wait on it).
+            batch = self._batch = [call]
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()
+                if self._batch is batch:
+                    self._batch = None
+                await self._send(batch)
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    async def _send(self, batch: list[_Call]) -> None:
+        try:
+            async with self._errors() as client:
+                results = await self._pipeline(client, batch)
+                missing = {batch[i].script for i, r in enumerate(results)
+                           if isinstance(r, redis.exceptions.NoScriptError)}
+                if missing:  # a server restarted or flushed: load the scripts, run those again
+                    for script in missing:
+                        await client.script_load(script)
+                    again = [i for i, r in enumerate(results)
+                             if isinstance(r, redis.exceptions.NoScriptError)]
+                    for i, result in zip(again, await self._pipeline(client, [
+                            batch[i] for i in again]), strict=True):
+                        results[i] = result
+            for call, result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    call.error = QueueError(unreachable("event queue", self.url, result))
+                else:
+                    call.result = result
+        except QueueError as exc:
+            for call in batch:
+                call.error = exc
+        finally:
+            for call in batch:
+                call.done.set()
+
+    async def _pipeline(self, client: redis.asyncio.Redis, batch: list[_Call]) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            for call in batch:
+                sha = self._shas.get(call.script)
+                if sha is None:
+                    sha = self._shas[call.script] = hashlib.sha1(call.script.encode()).hexdigest()
+                pipe.execute_command("EVALSHA", sha, 0, *call.args)
+            return list(await pipe.execute(raise_on_error=False))
 
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
@@ -285,6 +345,19 @@ class RedisQueue(QueueAdapter):
         if self._closed:
             raise QueueClosed(f"the event queue at {redact(self.url)} is closed; open a new "
                               "RedisQueue")
+
+
+class _Call:
+    """One script call waiting in a batch (``RedisQueue._call``)."""
+
+    __slots__ = ("args", "done", "error", "result", "script")
+
+    def __init__(self, script: str, args: list[Any]) -> None:
+        self.script = script
+        self.args = args
+        self.done = anyio.Event()
+        self.result: Any = None
+        self.error: QueueError | None = None
 
 
 def _ms(seconds: float) -> int:

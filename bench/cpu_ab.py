@@ -4,9 +4,9 @@
 
 A steadier figure than wall time on a loaded machine: the core's own CPU time per event
 (``time.process_time`` over the drain; the runners are other processes). Each run is a fresh
-process (``app_load.recording``; ``--queue redis``: the local Redis under a
-prefix of the run's own, deleted afterwards) with one side's ``motia_core`` first on ``PYTHONPATH``; the
-sides alternate run by run and each figure is the median. Bounded: ``--runs`` x 2 processes of
+process (``app_load.recording``; ``--queue redis``: the local Redis under a prefix of the run's
+own, deleted afterwards) with one side's ``motia_core`` first on ``PYTHONPATH``; the sides
+alternate run by run and each figure is the median. Bounded: ``--runs`` x 2 processes of
 ``--events`` events each, every one under a timeout.
 """
 

@@ -145,32 +145,43 @@ add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 
-# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5] new receipt. An expired lease first
-# (claimed from whichever consumer held it), else the next new entry of the stream. Nothing:
-# PEEK's answer, so the wait that follows an empty receive needs no call of its own.
+# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new receipt per message wanted.
+# Each: an expired lease first (claimed from whichever consumer held it), else the next new
+# entry of the stream. Returns {{id, event, attempt, group, enqueued_at, lease_until}, ...};
+# nothing: PEEK's answer, so the wait that follows an empty receive needs no call of its own.
 RECEIVE = _script("""
 local now = now_ms()
 promote(now)
-local id, attempt
-local expired = redis.call('ZRANGEBYSCORE', K('leases'), '-inf', now, 'LIMIT', 0, 1)[1]
-if expired then
-  id = expired
-  local entry = redis.call('HGET', msg(id), 'entry')
-  redis.call('XCLAIM', K('stream'), GROUP, ARGV[4], 0, entry, 'JUSTID')
-  attempt = redis.call('HINCRBY', msg(id), 'attempt', 1)
-else
-  if redis.call('EXISTS', K('stream')) == 0 then return peek(now) end
-  local got = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[4], 'COUNT', 1,
-                         'STREAMS', K('stream'), '>')
-  if not got then return peek(now) end
-  id = got[1][2][1][2][2]
-  attempt = tonumber(redis.call('HGET', msg(id), 'attempt'))
+local function take(receipt)
+  local id, attempt
+  local expired = redis.call('ZRANGEBYSCORE', K('leases'), '-inf', now, 'LIMIT', 0, 1)[1]
+  if expired then
+    id = expired
+    local entry = redis.call('HGET', msg(id), 'entry')
+    redis.call('XCLAIM', K('stream'), GROUP, ARGV[4], 0, entry, 'JUSTID')
+    attempt = redis.call('HINCRBY', msg(id), 'attempt', 1)
+  else
+    if redis.call('EXISTS', K('stream')) == 0 then return nil end
+    local got = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[4], 'COUNT', 1,
+                           'STREAMS', K('stream'), '>')
+    if not got then return nil end
+    id = got[1][2][1][2][2]
+    attempt = tonumber(redis.call('HGET', msg(id), 'attempt'))
+  end
+  local lease_until = now + tonumber(ARGV[3])
+  redis.call('HSET', msg(id), 'receipt', receipt, 'available_at', lease_until)
+  redis.call('ZADD', K('leases'), lease_until, id)
+  local f = redis.call('HMGET', msg(id), 'event', 'group', 'enqueued_at')
+  return {id, f[1], attempt, f[2], f[3], lease_until}
 end
-local lease_until = now + tonumber(ARGV[3])
-redis.call('HSET', msg(id), 'receipt', ARGV[5], 'available_at', lease_until)
-redis.call('ZADD', K('leases'), lease_until, id)
-local f = redis.call('HMGET', msg(id), 'event', 'group', 'enqueued_at')
-return {id, f[1], attempt, f[2], f[3], lease_until}
+local out = {}
+for i = 5, #ARGV do
+  local one = take(ARGV[i])
+  if not one then break end
+  table.insert(out, one)
+end
+if #out == 0 then return peek(now) end
+return out
 """)
 
 # ARGV[3] id, ARGV[4] receipt. 1 if done, 0 if the lease is not current.

@@ -221,6 +221,14 @@ class QueueAdapter(ABC):
         A message whose lease ran out is visible again and comes back with ``attempt + 1``.
         """
 
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        """Lease up to ``max_messages`` visible messages, oldest first, as ``receive`` would one
+        by one ([] when none is visible now). Adapters override this to lease them in one
+        transaction or one round trip; this default leases one."""
+        message = await self.receive(queue, visibility_timeout_s)
+        return [] if message is None else [message]
+
     @abstractmethod
     async def ack(self, message: QueueMessage) -> bool:
         """Done: remove the message."""

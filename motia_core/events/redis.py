@@ -151,19 +151,25 @@ class RedisQueue(QueueAdapter):
         return None if taken is None else message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
-        receipt = new_id()
+        messages = await self.receive_many(queue, visibility_timeout_s, 1)
+        return messages[0] if messages else None
+
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        receipts = [new_id() for _ in range(max(1, max_messages))]
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
-                               receipt)
+                               *receipts)
         self._received_from.add(queue)
-        if len(got) == 3:  # nothing: what PEEK would say, for the wait that follows
+        if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
             self._looked[queue] = (anyio.current_time(), got)
-            return None
-        message_id, event, attempt, group_id, enqueued_at, lease_until = got
-        return QueueMessage(id=_text(message_id), queue=queue, event=_event_decoder.decode(event),
-                            attempt=int(attempt), available_at_ms=int(lease_until),
-                            receipt=receipt,
-                            group_id=None if group_id is None else _text(group_id),
-                            enqueued_at_ms=int(enqueued_at))
+            return []
+        return [QueueMessage(id=_text(message_id), queue=queue,
+                             event=_event_decoder.decode(event), attempt=int(attempt),
+                             available_at_ms=int(lease_until), receipt=receipt,
+                             group_id=None if group_id is None else _text(group_id),
+                             enqueued_at_ms=int(enqueued_at))
+                for receipt, (message_id, event, attempt, group_id, enqueued_at, lease_until)
+                in zip(receipts, got, strict=False)]
 
     async def ack(self, message: QueueMessage) -> bool:
         return await self._settle(lua.ACK, message)

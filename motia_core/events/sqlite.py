@@ -216,14 +216,22 @@ class SqliteQueue(QueueAdapter):
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
         # Taken before looking: if nothing is visible, ``wait`` trusts this look (and the next
         # due time found with it) as long as no write here has set the event since.
+        messages = await self.receive_many(queue, visibility_timeout_s, 1)
+        return messages[0] if messages else None
+
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        # Taken before looking: if nothing is visible, ``wait`` trusts this look (and the next
+        # due time found with it) as long as no write here has set the event since.
         changed = self._changed_event(queue)
         # Not waiting for the commit: a lease lost in a crash leaves the message visible, and
         # no other process can lease it before the commit (this connection holds the lock).
-        message, next_at_ms = await self._db.run(self._receive, queue, self._clock_ms(),
-                                                 _ms(visibility_timeout_s), confirm=False)
-        if message is None:
+        messages, next_at_ms = await self._db.run(self._receive, queue, self._clock_ms(),
+                                                  _ms(visibility_timeout_s), max(1, max_messages),
+                                                  confirm=False)
+        if not messages:
             self._looked[queue] = (changed, next_at_ms)
-        return message
+        return messages
 
     async def ack(self, message: QueueMessage) -> bool:
         # Only a FIFO group's next message can become visible when one is acked.
@@ -365,23 +373,36 @@ class SqliteQueue(QueueAdapter):
             conn.execute(_INSERT, row)
         return True
 
-    def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
-                 visibility_ms: int) -> tuple[QueueMessage | None, int | None]:
-        """The next message, leased; or None and when the next delay or lease runs out."""
+    def _receive(self, conn: sqlite3.Connection, queue: str, now: int, visibility_ms: int,
+                 count: int) -> tuple[list[QueueMessage], int | None]:
+        """Up to ``count`` messages, leased; or none and when the next delay or lease runs
+        out."""
         if conn.in_transaction:  # the loop's shared transaction: it holds the write lock
-            return self._lease_next(conn, queue, now, visibility_ms)
+            return self._lease(conn, queue, now, visibility_ms, count)
         with write_transaction(conn):
-            return self._lease_next(conn, queue, now, visibility_ms)
+            return self._lease(conn, queue, now, visibility_ms, count)
 
-    def _lease_next(self, conn: sqlite3.Connection, queue: str, now: int,
-                    visibility_ms: int) -> tuple[QueueMessage | None, int | None]:
+    def _lease(self, conn: sqlite3.Connection, queue: str, now: int, visibility_ms: int,
+               count: int) -> tuple[list[QueueMessage], int | None]:
         # Partial work left by a failure is harmless: marking due messages due is idempotent.
         conn.execute(_PROMOTE, (queue, now))
+        messages: list[QueueMessage] = []
+        while len(messages) < count:
+            message = self._lease_next(conn, queue, now, visibility_ms)
+            if message is None:
+                break
+            messages.append(message)
+        if messages:
+            return messages, None
+        [(next_at_ms,)] = conn.execute(_NEXT_AT, (queue, now)).fetchall()
+        return messages, next_at_ms
+
+    def _lease_next(self, conn: sqlite3.Connection, queue: str, now: int,
+                    visibility_ms: int) -> QueueMessage | None:
         while True:
             row = conn.execute(_NEXT, (queue, now)).fetchone()
             if row is None:
-                [(next_at_ms,)] = conn.execute(_NEXT_AT, (queue, now)).fetchall()
-                return None, next_at_ms
+                return None
             seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
             if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
                 attempt += 1
@@ -397,7 +418,7 @@ class SqliteQueue(QueueAdapter):
             conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
             return QueueMessage(id=message_id, queue=queue, event=decoded, attempt=attempt,
                                 available_at_ms=now + visibility_ms, receipt=receipt,
-                                group_id=group_id, enqueued_at_ms=enqueued_at_ms), None
+                                group_id=group_id, enqueued_at_ms=enqueued_at_ms)
 
     def _bury_undecodable(self, conn: sqlite3.Connection, queue: str, row: tuple[Any, ...],
                           attempt: int, exc: Exception, now: int) -> None:

@@ -25,6 +25,7 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    new_id,
     queue_name,
 )
 from motia_core.events.bus import (
@@ -75,6 +76,7 @@ __all__ = (
     "Subscription",
     "SubscriptionSettings",
     "UnknownQueueAdapter",
+    "new_id",
     "open_queue",
     "queue_name",
 )

@@ -87,6 +87,27 @@ local function leased(id, receipt)
   local f = redis.call('HMGET', msg(id), 'receipt', 'queue')
   return f[1] == receipt and f[2] == Q
 end
+-- what wait() needs: {1 if something is receivable now, ms until the next delay or lease runs
+-- out (-1: none), the stream's last entry id (new entries come after it)}
+local function peek(now)
+  local leases = redis.call('ZCARD', K('leases'))
+  local visible = redis.call('XLEN', K('stream')) > leases
+    or redis.call('ZCOUNT', K('leases'), '-inf', now) > 0
+    or redis.call('ZCOUNT', K('delayed'), '-inf', now) > 0
+  local due = -1
+  for _, kind in ipairs({'leases', 'delayed'}) do
+    local first = redis.call('ZRANGE', K(kind), 0, 0, 'WITHSCORES')[2]
+    if first and (due < 0 or tonumber(first) - now < due) then due = tonumber(first) - now end
+  end
+  local last = '0-0'
+  if redis.call('EXISTS', K('stream')) == 1 then
+    local info = redis.call('XINFO', 'STREAM', K('stream'))
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+  end
+  return {visible and 1 or 0, due, last}
+end
 local function promote(now)
   local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', now, 'LIMIT', 0, 100)
   for _, id in ipairs(due) do
@@ -124,31 +145,43 @@ add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 
-# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5] new receipt. An expired lease first
-# (claimed from whichever consumer held it), else the next new entry of the stream.
+# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new receipt per message wanted.
+# Each: an expired lease first (claimed from whichever consumer held it), else the next new
+# entry of the stream. Returns {{id, event, attempt, group, enqueued_at, lease_until}, ...};
+# nothing: PEEK's answer, so the wait that follows an empty receive needs no call of its own.
 RECEIVE = _script("""
 local now = now_ms()
 promote(now)
-local id, attempt
-local expired = redis.call('ZRANGEBYSCORE', K('leases'), '-inf', now, 'LIMIT', 0, 1)[1]
-if expired then
-  id = expired
-  local entry = redis.call('HGET', msg(id), 'entry')
-  redis.call('XCLAIM', K('stream'), GROUP, ARGV[4], 0, entry, 'JUSTID')
-  attempt = redis.call('HINCRBY', msg(id), 'attempt', 1)
-else
-  if redis.call('EXISTS', K('stream')) == 0 then return false end
-  local got = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[4], 'COUNT', 1,
-                         'STREAMS', K('stream'), '>')
-  if not got then return false end
-  id = got[1][2][1][2][2]
-  attempt = tonumber(redis.call('HGET', msg(id), 'attempt'))
+local function take(receipt)
+  local id, attempt
+  local expired = redis.call('ZRANGEBYSCORE', K('leases'), '-inf', now, 'LIMIT', 0, 1)[1]
+  if expired then
+    id = expired
+    local entry = redis.call('HGET', msg(id), 'entry')
+    redis.call('XCLAIM', K('stream'), GROUP, ARGV[4], 0, entry, 'JUSTID')
+    attempt = redis.call('HINCRBY', msg(id), 'attempt', 1)
+  else
+    if redis.call('EXISTS', K('stream')) == 0 then return nil end
+    local got = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[4], 'COUNT', 1,
+                           'STREAMS', K('stream'), '>')
+    if not got then return nil end
+    id = got[1][2][1][2][2]
+    attempt = tonumber(redis.call('HGET', msg(id), 'attempt'))
+  end
+  local lease_until = now + tonumber(ARGV[3])
+  redis.call('HSET', msg(id), 'receipt', receipt, 'available_at', lease_until)
+  redis.call('ZADD', K('leases'), lease_until, id)
+  local f = redis.call('HMGET', msg(id), 'event', 'group', 'enqueued_at')
+  return {id, f[1], attempt, f[2], f[3], lease_until}
 end
-local lease_until = now + tonumber(ARGV[3])
-redis.call('HSET', msg(id), 'receipt', ARGV[5], 'available_at', lease_until)
-redis.call('ZADD', K('leases'), lease_until, id)
-local f = redis.call('HMGET', msg(id), 'event', 'group', 'enqueued_at')
-return {id, f[1], attempt, f[2], f[3], lease_until}
+local out = {}
+for i = 5, #ARGV do
+  local one = take(ARGV[i])
+  if not one then break end
+  table.insert(out, one)
+end
+if #out == 0 then return peek(now) end
+return out
 """)
 
 # ARGV[3] id, ARGV[4] receipt. 1 if done, 0 if the lease is not current.
@@ -256,24 +289,7 @@ return {ready, delayed, leases - expired, redis.call('ZCARD', K('dead'))}
 # For wait(): {1 if something is receivable now, ms until the next delay or lease runs out
 # (-1: none), the stream's last entry id (new entries come after it)}.
 PEEK = _script("""
-local now = now_ms()
-local leases = redis.call('ZCARD', K('leases'))
-local visible = redis.call('XLEN', K('stream')) > leases
-  or redis.call('ZCOUNT', K('leases'), '-inf', now) > 0
-  or redis.call('ZCOUNT', K('delayed'), '-inf', now) > 0
-local due = -1
-for _, kind in ipairs({'leases', 'delayed'}) do
-  local first = redis.call('ZRANGE', K(kind), 0, 0, 'WITHSCORES')[2]
-  if first and (due < 0 or tonumber(first) - now < due) then due = tonumber(first) - now end
-end
-local last = '0-0'
-if redis.call('EXISTS', K('stream')) == 1 then
-  local info = redis.call('XINFO', 'STREAM', K('stream'))
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
-  end
-end
-return {visible and 1 or 0, due, last}
+return peek(now_ms())
 """)
 
 # ARGV[3] consumer name. Removes it from the group if it holds no entry; 1 if removed.

@@ -17,9 +17,10 @@ are unordered and all may be in flight at once.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 import traceback
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = (
     "QueueCounts",
     "QueueError",
     "QueueMessage",
+    "new_id",
     "now_ms",
     "queue_name",
 )
@@ -53,8 +55,24 @@ def queue_name(topic: str, step_name: str) -> str:
     return f"{topic}.{step_name}"
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
+def _reseed_ids() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+_id_prefix = ""
+_id_counter = itertools.count()
+_reseed_ids()
+os.register_at_fork(after_in_child=_reseed_ids)  # a forked child must not repeat the parent's
+
+
+def new_id() -> str:
+    """An id unique across processes, in uuid4().hex's shape (32 hex digits): 64 random bits
+    drawn once per process, then a counter. Several times cheaper than ``uuid4()`` (no
+    ``urandom`` call, no UUID object) for the ids made per event: event, message, lease receipt.
+    Not a secret: nothing may rely on it being unguessable."""
+    return f"{_id_prefix}{next(_id_counter):016x}"
 
 
 class _Record(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
@@ -73,7 +91,7 @@ class Event(_Record, kw_only=True, frozen=True):
     flows: list[str] = msgspec.field(default_factory=list)
     # FIFO subscribers keep the events of one group in order (``emit({..., messageGroupId})``).
     message_group_id: str | None = None
-    id: str = msgspec.field(default_factory=_new_id)
+    id: str = msgspec.field(default_factory=new_id)
     emitted_at_ms: int = msgspec.field(default_factory=now_ms)
     # The W3C ``tracestate`` the trace came in with, passed on to every subscriber.
     tracestate: str | None = None
@@ -202,6 +220,14 @@ class QueueAdapter(ABC):
 
         A message whose lease ran out is visible again and comes back with ``attempt + 1``.
         """
+
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        """Lease up to ``max_messages`` visible messages, oldest first, as ``receive`` would one
+        by one ([] when none is visible now). Adapters override this to lease them in one
+        transaction or one round trip; this default leases one."""
+        message = await self.receive(queue, visibility_timeout_s)
+        return [] if message is None else [message]
 
     @abstractmethod
     async def ack(self, message: QueueMessage) -> bool:

@@ -49,6 +49,8 @@ T = TypeVar("T")
 # An event step's delivery: raise to fail the attempt; ``attempt`` is 1-based.
 Deliver = Callable[[Event, int], Awaitable[None]]
 
+# The most messages one receive call leases (as many as the subscription has free slots).
+MAX_RECEIVE_BATCH = 32
 # ``join`` re-checks this often even without a wake-up, for adapters shared with other processes.
 JOIN_RECHECK_S = 0.25
 
@@ -234,24 +236,32 @@ class EventBus:
         slots = anyio.Semaphore(sub.settings.concurrency, fast_acquire=True)
         while True:
             await slots.acquire()
-            message = await self._guard(self.queue.receive(sub.queue,
-                                                           sub.settings.visibility_timeout_s),
-                                        sub, None, "receive")
-            if message is None:
+            # Every free slot at once (bounded): one receive call leases a message for each.
+            taken = 1
+            while taken < MAX_RECEIVE_BATCH and slots.value > 0:
+                slots.acquire_nowait()
+                taken += 1
+            messages = await self._guard(
+                self.queue.receive_many(sub.queue, sub.settings.visibility_timeout_s, taken),
+                sub, None, "receive") or []
+            for _ in range(taken - len(messages)):
                 slots.release()
+            if not messages:
                 await self._guard(self.queue.wait(sub.queue, self._idle_wait_s), sub, None,
                                   "wait")
                 continue
             if sub.fetching is not None and sub.fetching.cancel_called:
                 # Replaced or unsubscribed while receiving (an adapter's receive need not yield):
-                # the message belongs to whoever consumes the queue now.
-                slots.release()
+                # the messages belong to whoever consumes the queue now.
                 with anyio.CancelScope(shield=True):
-                    await self._guard(self.queue.release(message), sub, message, "release")
+                    for message in messages:
+                        slots.release()
+                        await self._guard(self.queue.release(message), sub, message, "release")
                 return
-            self._delivering += 1
-            deliveries.start_soon(self._handle, sub, message, slots,
-                                  name=f"motia.events deliver {sub.queue} {message.id}")
+            for message in messages:
+                self._delivering += 1
+                deliveries.start_soon(self._handle, sub, message, slots,
+                                      name=f"motia.events deliver {sub.queue} {message.id}")
 
     async def _handle(self, sub: Subscription, message: QueueMessage,
                       slots: anyio.Semaphore) -> None:

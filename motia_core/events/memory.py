@@ -12,7 +12,6 @@ what is stored) and ``reset()``.
 from __future__ import annotations
 
 import math
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from motia_core.events.base import (
     QueueAdapter,
     QueueCounts,
     QueueMessage,
+    new_id,
     now_ms,
 )
 
@@ -100,7 +100,7 @@ class MemoryQueue(QueueAdapter):
     async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
                       group_id: str | None = None) -> str:
         now = self._clock_ms()
-        stored = _Stored(id=uuid.uuid4().hex, event=event, group_id=group_id, attempt=1,
+        stored = _Stored(id=new_id(), event=event, group_id=group_id, attempt=1,
                          available_at_ms=now + _ms(delay_s), enqueued_at_ms=now)
         q = self._queue(queue)
         q.stored[stored.id] = stored
@@ -118,7 +118,7 @@ class MemoryQueue(QueueAdapter):
             return None
         if stored.receipt:  # the previous lease ran out: that delivery counts as an attempt
             stored.attempt += 1
-        stored.receipt = uuid.uuid4().hex
+        stored.receipt = new_id()
         stored.available_at_ms = now + _ms(visibility_timeout_s)
         self._log("receive", queue, stored)
         return stored.snapshot(queue)
@@ -174,8 +174,8 @@ class MemoryQueue(QueueAdapter):
         letter = None if q is None else q.dead.pop(message_id, None)
         if letter is None:
             return False
-        new_id = await self.enqueue(queue, letter.event, group_id=letter.group_id)
-        self.operations.append(QueueOperation("replay", queue, new_id, 1))
+        message_id = await self.enqueue(queue, letter.event, group_id=letter.group_id)
+        self.operations.append(QueueOperation("replay", queue, message_id, 1))
         return True
 
     async def purge_dead_letters(self, queue: str) -> int:

@@ -28,6 +28,7 @@ delay or lease expiry and by ``poll_interval_s``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -53,8 +54,16 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    new_id,
 )
-from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, ping, redact
+from motia_core.storage.redis import (
+    DEFAULT_PREFIX,
+    connect,
+    mapped_errors,
+    ping,
+    redact,
+    unreachable,
+)
 
 __all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
 
@@ -66,6 +75,8 @@ POLL_INTERVAL_S = 1.0
 # Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
 # up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
 MAX_WAITING = 64
+# How long an empty receive's look stands in for wait()'s own (it is used once, at once).
+LOOKED_FRESH_S = 0.5
 # How long closing may spend leaving consumer groups (the server may be gone).
 LEAVE_TIMEOUT_S = 2.0
 
@@ -93,9 +104,12 @@ class RedisQueue(QueueAdapter):
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
         self._waiting: redis.asyncio.Redis | None = None
-        self._scripts: dict[str, Any] = {}
+        self._shas: dict[str, str] = {}  # script -> its SHA1, for EVALSHA
+        self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # Queues this instance received from: on close it leaves their consumer groups.
         self._received_from: set[str] = set()
+        # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
+        self._looked: dict[str, tuple[float, Any]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -120,7 +134,7 @@ class RedisQueue(QueueAdapter):
     async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
         if not items:
             return []
-        ids = [uuid.uuid4().hex for _ in items]
+        ids = [new_id() for _ in items]
         args: list[Any] = []
         for message_id, item in zip(ids, items, strict=True):
             args += [item.queue, message_id, "0" if item.group_id is None else "1",
@@ -130,25 +144,32 @@ class RedisQueue(QueueAdapter):
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
-        message_id = uuid.uuid4().hex
+        message_id = new_id()
         taken = await self._call(lua.ENQUEUE_ONCE, "", key, max(1, _ms(ttl_s)), queue,
                                  message_id, "0" if group_id is None else "1", group_id or "", 0,
                                  msgspec.json.encode(event))
         return None if taken is None else message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
-        receipt = uuid.uuid4().hex
+        messages = await self.receive_many(queue, visibility_timeout_s, 1)
+        return messages[0] if messages else None
+
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        receipts = [new_id() for _ in range(max(1, max_messages))]
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
-                               receipt)
+                               *receipts)
         self._received_from.add(queue)
-        if not got:
-            return None
-        message_id, event, attempt, group_id, enqueued_at, lease_until = got
-        return QueueMessage(id=_text(message_id), queue=queue, event=_event_decoder.decode(event),
-                            attempt=int(attempt), available_at_ms=int(lease_until),
-                            receipt=receipt,
-                            group_id=None if group_id is None else _text(group_id),
-                            enqueued_at_ms=int(enqueued_at))
+        if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
+            self._looked[queue] = (anyio.current_time(), got)
+            return []
+        return [QueueMessage(id=_text(message_id), queue=queue,
+                             event=_event_decoder.decode(event), attempt=int(attempt),
+                             available_at_ms=int(lease_until), receipt=receipt,
+                             group_id=None if group_id is None else _text(group_id),
+                             enqueued_at_ms=int(enqueued_at))
+                for receipt, (message_id, event, attempt, group_id, enqueued_at, lease_until)
+                in zip(receipts, got, strict=False)]
 
     async def ack(self, message: QueueMessage) -> bool:
         return await self._settle(lua.ACK, message)
@@ -185,7 +206,7 @@ class RedisQueue(QueueAdapter):
         return [_text(name) for name in sorted(names)]
 
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
-        return bool(await self._call(lua.REPLAY, queue, message_id, uuid.uuid4().hex))
+        return bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
 
     async def purge_dead_letters(self, queue: str) -> int:
         return int(await self._call(lua.PURGE, queue))
@@ -198,8 +219,20 @@ class RedisQueue(QueueAdapter):
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
         stream = f"{self.prefix}stream:{queue}".encode()
+        looked = self._looked.pop(queue, None)
         while True:
-            visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+            if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
+                # The empty receive just before looked: nothing written since is missed, as
+                # XREAD below watches the stream from the last entry it saw.
+                visible, due_ms, last_id = looked[1]
+                due_ms = int(due_ms) - math.ceil((anyio.current_time() - looked[0]) * 1000)
+                if int(looked[1][1]) >= 0:
+                    due_ms = max(0, due_ms)
+                else:
+                    due_ms = -1
+            else:
+                visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+            looked = None
             remaining_s = deadline - anyio.current_time()
             if visible or remaining_s <= 0:
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
@@ -244,11 +277,62 @@ class RedisQueue(QueueAdapter):
         return bool(await self._call(script, message.queue, message.id, message.receipt, *extra))
 
     async def _call(self, script: str, queue: str, *args: Any) -> Any:
-        async with self._errors() as client:
-            runner = self._scripts.get(script)
-            if runner is None:
-                runner = self._scripts[script] = client.register_script(script)
-            return await runner(args=[self.prefix, queue, *args])
+        """Run one script. The calls made in one turn of the loop go to the server together, in
+        one pipeline (one write, one read): at 32 deliveries in flight their receives, acks and
+        enqueues cost a few round trips, not one each. Each script stays atomic on its own."""
+        self._check_open()
+        call = _Call(script, [self.prefix, queue, *args])
+        batch = self._batch
+        if batch is not None:
+            batch.append(call)
+            await call.done.wait()
+        else:
+            # This call leads the batch: it lets the other tasks of this turn add theirs, then
+            # sends them all (shielded: the others wait on it).
+            batch = self._batch = [call]
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()
+                if self._batch is batch:
+                    self._batch = None
+                await self._send(batch)
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    async def _send(self, batch: list[_Call]) -> None:
+        try:
+            async with self._errors() as client:
+                results = await self._pipeline(client, batch)
+                missing = {batch[i].script for i, r in enumerate(results)
+                           if isinstance(r, redis.exceptions.NoScriptError)}
+                if missing:  # a server restarted or flushed: load the scripts, run those again
+                    for script in missing:
+                        await client.script_load(script)
+                    again = [i for i, r in enumerate(results)
+                             if isinstance(r, redis.exceptions.NoScriptError)]
+                    for i, result in zip(again, await self._pipeline(client, [
+                            batch[i] for i in again]), strict=True):
+                        results[i] = result
+            for call, result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    call.error = QueueError(unreachable("event queue", self.url, result))
+                else:
+                    call.result = result
+        except QueueError as exc:
+            for call in batch:
+                call.error = exc
+        finally:
+            for call in batch:
+                call.done.set()
+
+    async def _pipeline(self, client: redis.asyncio.Redis, batch: list[_Call]) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            for call in batch:
+                sha = self._shas.get(call.script)
+                if sha is None:
+                    sha = self._shas[call.script] = hashlib.sha1(call.script.encode()).hexdigest()
+                pipe.execute_command("EVALSHA", sha, 0, *call.args)
+            return list(await pipe.execute(raise_on_error=False))
 
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
@@ -267,6 +351,19 @@ class RedisQueue(QueueAdapter):
         if self._closed:
             raise QueueClosed(f"the event queue at {redact(self.url)} is closed; open a new "
                               "RedisQueue")
+
+
+class _Call:
+    """One script call waiting in a batch (``RedisQueue._call``)."""
+
+    __slots__ = ("args", "done", "error", "result", "script")
+
+    def __init__(self, script: str, args: list[Any]) -> None:
+        self.script = script
+        self.args = args
+        self.done = anyio.Event()
+        self.result: Any = None
+        self.error: QueueError | None = None
 
 
 def _ms(seconds: float) -> int:

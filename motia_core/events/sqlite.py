@@ -26,7 +26,6 @@ import os
 import random
 import socket
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +44,7 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    new_id,
     now_ms,
 )
 from motia_core.storage.sqlite import BUSY_TIMEOUT_S, Database, write_transaction
@@ -171,6 +171,8 @@ class SqliteQueue(QueueAdapter):
                             migrations=_MIGRATIONS, holds="the events it holds",
                             after=self._opened)
         self._changed: dict[str, anyio.Event] = {}
+        # queue -> (its _changed event when an empty receive looked, the next due time found)
+        self._looked: dict[str, tuple[anyio.Event, int | None]] = {}
         # _look_elsewhere: when it last looked, and the file's data_version it saw then.
         self._looked_at = -math.inf
         self._seen_version: int | None = None
@@ -194,7 +196,7 @@ class SqliteQueue(QueueAdapter):
         if not items:
             return []
         now = self._clock_ms()
-        rows = [(uuid.uuid4().hex, i.queue, i.group_id, msgspec.json.encode(i.event).decode(),
+        rows = [(new_id(), i.queue, i.group_id, msgspec.json.encode(i.event).decode(),
                  now + _ms(i.delay_s), now) for i in items]
         await self._run(self._insert, rows)
         for queue in {i.queue for i in items}:
@@ -204,7 +206,7 @@ class SqliteQueue(QueueAdapter):
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
         now = self._clock_ms()
-        row = (uuid.uuid4().hex, queue, group_id, msgspec.json.encode(event).decode(), now, now)
+        row = (new_id(), queue, group_id, msgspec.json.encode(event).decode(), now, now)
         taken = await self._run(self._insert_once, key, now + max(1, _ms(ttl_s)), row)
         if not taken:
             return None
@@ -212,7 +214,24 @@ class SqliteQueue(QueueAdapter):
         return row[0]
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
-        return await self._run(self._receive, queue, self._clock_ms(), _ms(visibility_timeout_s))
+        # Taken before looking: if nothing is visible, ``wait`` trusts this look (and the next
+        # due time found with it) as long as no write here has set the event since.
+        messages = await self.receive_many(queue, visibility_timeout_s, 1)
+        return messages[0] if messages else None
+
+    async def receive_many(self, queue: str, visibility_timeout_s: float,
+                           max_messages: int) -> list[QueueMessage]:
+        # Taken before looking: if nothing is visible, ``wait`` trusts this look (and the next
+        # due time found with it) as long as no write here has set the event since.
+        changed = self._changed_event(queue)
+        # Not waiting for the commit: a lease lost in a crash leaves the message visible, and
+        # no other process can lease it before the commit (this connection holds the lock).
+        messages, next_at_ms = await self._db.run(self._receive, queue, self._clock_ms(),
+                                                  _ms(visibility_timeout_s), max(1, max_messages),
+                                                  confirm=False)
+        if not messages:
+            self._looked[queue] = (changed, next_at_ms)
+        return messages
 
     async def ack(self, message: QueueMessage) -> bool:
         # Only a FIFO group's next message can become visible when one is acked.
@@ -227,7 +246,7 @@ class SqliteQueue(QueueAdapter):
     async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
         if not message.receipt:
             return None
-        letter = await self._run(self._bury, message, error, self._clock_ms())
+        letter = await self._db.run(self._bury, message, error, self._clock_ms(), confirm=False)
         if letter is not None:
             self._notify(message.queue)
         return letter
@@ -260,11 +279,14 @@ class SqliteQueue(QueueAdapter):
         deadline = anyio.current_time() + max(0.0, timeout_s)
         while True:
             # Taken before looking, so a write between the look and the wait still wakes us.
-            changed = self._changed.get(queue)
-            if changed is None:
-                changed = self._changed[queue] = anyio.Event()
-            now = self._clock_ms()
-            visible, next_at_ms = await self._run(self._peek, queue, now)
+            changed = self._changed_event(queue)
+            looked = self._looked.pop(queue, None)
+            if looked is not None and looked[0] is changed:
+                # An empty receive looked after taking this event, which no write here has set
+                # since: what it found still holds (other processes' writes: polled below).
+                visible, next_at_ms = False, looked[1]
+            else:
+                visible, next_at_ms = await self._db.read(self._peek, queue, self._clock_ms())
             if visible or deadline <= anyio.current_time():
                 await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
                 return
@@ -293,7 +315,7 @@ class SqliteQueue(QueueAdapter):
         if anyio.current_time() - self._looked_at < self.poll_interval_s / 2:
             return  # another waiter looked a moment ago
         self._looked_at = anyio.current_time()
-        [(version,)] = await self._run(self._fetch, "PRAGMA data_version", ())
+        [(version,)] = await self._db.read(self._fetch, "PRAGMA data_version", ())
         if version != self._seen_version:
             self._seen_version = version
             for queue in list(self._changed):
@@ -311,11 +333,20 @@ class SqliteQueue(QueueAdapter):
         """Finish or hand back a delivery, only while ``message`` holds the current lease."""
         if not message.receipt:
             return False
-        done = await self._run(self._count_changes, sql,
-                               (*first, message.queue, message.id, message.receipt)) > 0
+        # Not waiting for the commit: an outcome lost in a crash only means one more delivery
+        # (at least once), as when the process dies just before settling.
+        done = await self._db.run(self._count_changes, sql,
+                                  (*first, message.queue, message.id, message.receipt),
+                                  confirm=False) > 0
         if done and wakes:
             self._notify(message.queue)
         return done
+
+    def _changed_event(self, queue: str) -> anyio.Event:
+        changed = self._changed.get(queue)
+        if changed is None:
+            changed = self._changed[queue] = anyio.Event()
+        return changed
 
     def _notify(self, queue: str) -> None:
         changed = self._changed.pop(queue, None)
@@ -342,29 +373,52 @@ class SqliteQueue(QueueAdapter):
             conn.execute(_INSERT, row)
         return True
 
-    def _receive(self, conn: sqlite3.Connection, queue: str, now: int,
-                 visibility_ms: int) -> QueueMessage | None:
+    def _receive(self, conn: sqlite3.Connection, queue: str, now: int, visibility_ms: int,
+                 count: int) -> tuple[list[QueueMessage], int | None]:
+        """Up to ``count`` messages, leased; or none and when the next delay or lease runs
+        out."""
+        if conn.in_transaction:  # the loop's shared transaction: it holds the write lock
+            return self._lease(conn, queue, now, visibility_ms, count)
         with write_transaction(conn):
-            conn.execute(_PROMOTE, (queue, now))
-            while True:
-                row = conn.execute(_NEXT, (queue, now)).fetchone()
-                if row is None:
-                    return None
-                seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
-                if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
-                    attempt += 1
-                # Decoded before it is leased: one that cannot be would come back at every
-                # lease expiry, never delivered, and hold its FIFO group behind it.
-                try:
-                    decoded = _event_decoder.decode(event)
-                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            return self._lease(conn, queue, now, visibility_ms, count)
+
+    def _lease(self, conn: sqlite3.Connection, queue: str, now: int, visibility_ms: int,
+               count: int) -> tuple[list[QueueMessage], int | None]:
+        # Partial work left by a failure is harmless: marking due messages due is idempotent.
+        conn.execute(_PROMOTE, (queue, now))
+        messages: list[QueueMessage] = []
+        while len(messages) < count:
+            message = self._lease_next(conn, queue, now, visibility_ms)
+            if message is None:
+                break
+            messages.append(message)
+        if messages:
+            return messages, None
+        [(next_at_ms,)] = conn.execute(_NEXT_AT, (queue, now)).fetchall()
+        return messages, next_at_ms
+
+    def _lease_next(self, conn: sqlite3.Connection, queue: str, now: int,
+                    visibility_ms: int) -> QueueMessage | None:
+        while True:
+            row = conn.execute(_NEXT, (queue, now)).fetchone()
+            if row is None:
+                return None
+            seq, message_id, group_id, event, attempt, old_receipt, enqueued_at_ms = row
+            if old_receipt:  # the previous lease ran out: that delivery counts as an attempt
+                attempt += 1
+            # Decoded before it is leased: one that cannot be would come back at every
+            # lease expiry, never delivered, and hold its FIFO group behind it.
+            try:
+                decoded = _event_decoder.decode(event)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                with write_transaction(conn):  # a savepoint: both statements or neither
                     self._bury_undecodable(conn, queue, row, attempt, exc, now)
-                    continue
-                receipt = uuid.uuid4().hex
-                conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
-                return QueueMessage(id=message_id, queue=queue, event=decoded, attempt=attempt,
-                                    available_at_ms=now + visibility_ms, receipt=receipt,
-                                    group_id=group_id, enqueued_at_ms=enqueued_at_ms)
+                continue
+            receipt = new_id()
+            conn.execute(_LEASE, (attempt, receipt, now + visibility_ms, self._owner, seq))
+            return QueueMessage(id=message_id, queue=queue, event=decoded, attempt=attempt,
+                                available_at_ms=now + visibility_ms, receipt=receipt,
+                                group_id=group_id, enqueued_at_ms=enqueued_at_ms)
 
     def _bury_undecodable(self, conn: sqlite3.Connection, queue: str, row: tuple[Any, ...],
                           attempt: int, exc: Exception, now: int) -> None:
@@ -401,7 +455,7 @@ class SqliteQueue(QueueAdapter):
                 return False
             group_id, event = row
             conn.execute(_UNBURY, (queue, message_id))
-            conn.execute(_INSERT, (uuid.uuid4().hex, queue, group_id, event, now, now))
+            conn.execute(_INSERT, (new_id(), queue, group_id, event, now, now))
         return True
 
     @staticmethod

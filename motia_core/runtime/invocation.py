@@ -10,12 +10,11 @@ is answered here against the core services and recorded on that invocation's spa
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from motia_core.events import Event
+from motia_core.events import Event, new_id
 from motia_core.observability import (
     EmitTraceEvent,
     LogTraceEvent,
@@ -119,7 +118,7 @@ class Invoker:
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
                                       span_id=span_id, language=step.language,
                                       runner=runner.name if runner is not None else None)
-        invocation = ActiveInvocation(uuid.uuid4().hex, step, trace_id, span.id, span.runner,
+        invocation = ActiveInvocation(new_id(), step, trace_id, span.id, span.runner,
                                       tracestate)
         self.active[invocation.id] = invocation
         params = InvokeParams(
@@ -261,7 +260,7 @@ class Callbacks:
             self._record(inv, EmitTraceEvent(topic=p.topic, success=False, timestamp=now_ms()))
             return None
         event = Event(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             topic=p.topic,
             data=p.data,
             trace_id=inv.trace_id,

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from motia_core.config import Settings
 from motia_core.cron import latest_fire_time, parse_cron
-from motia_core.events import Event, EventBus, QueueError, SubscriptionSettings, queue_name
+from motia_core.events import (
+    Event,
+    EventBus,
+    QueueError,
+    SubscriptionSettings,
+    new_id,
+    queue_name,
+)
 from motia_core.http import ApiInvocationError, ApiOutcome, EmitOutcome, IncomingTrace, Route
 from motia_core.observability import (
     TraceStore,
@@ -103,7 +109,7 @@ class AppHandlers:
                    ) -> EmitOutcome:
         trace_id, parent = self._trace(trace)
         self.traces.start_trace(trace_id, f"POST /emit {topic}")
-        count = await self.publish(Event(id=uuid.uuid4().hex, topic=topic, data=data,
+        count = await self.publish(Event(id=new_id(), topic=topic, data=data,
                                          trace_id=trace_id, parent_span_id=parent, flows=[],
                                          message_group_id=None, emitted_at_ms=now_ms(),
                                          tracestate=_tracestate(trace)))

@@ -1,6 +1,7 @@
 """State in a SQLite file under the project's ``.motia/``: the default, with nothing to install.
 
-Durable: every write is its own committed transaction in WAL mode, so a value whose ``set`` has
+Durable: every write is committed in WAL mode before its call returns (writes of one turn of the
+loop share a commit: storage/sqlite.py), so a value whose ``set`` has
 returned survives the process being killed, and any other connection (a second ``SqliteState``,
 ``motia state get`` from a terminal) sees it. With the default ``synchronous=NORMAL`` a power cut
 may lose the last commits; ``full_sync=True`` fsyncs every commit to close that window too.
@@ -82,7 +83,7 @@ class SqliteState(StateAdapter):
 
     async def get(self, group: str, key: str) -> Any:
         args = (check_name("group", group), check_name("key", key))
-        return await self._run(self._get, args)
+        return await self._db.read(self._get, args)
 
     async def set(self, group: str, key: str, value: Any) -> Any:
         check_name("group", group)
@@ -96,14 +97,14 @@ class SqliteState(StateAdapter):
         return await self._run(self._delete, args)
 
     async def get_group(self, group: str) -> list[Any]:
-        rows = await self._run(self._fetch, _GET_GROUP, (check_name("group", group),))
+        rows = await self._db.read(self._fetch, _GET_GROUP, (check_name("group", group),))
         return [decode_value(value) for (value,) in rows]
 
     async def clear(self, group: str) -> None:
         await self._run(self._execute, _CLEAR, (check_name("group", group),))
 
     async def keys(self, group: str) -> list[str]:
-        rows = await self._run(self._fetch, _KEYS, (check_name("group", group),))
+        rows = await self._db.read(self._fetch, _KEYS, (check_name("group", group),))
         return [key for (key,) in rows]
 
     async def groups(self) -> list[str]:

@@ -167,6 +167,44 @@ async def test_a_delayed_message_becomes_visible_later(queue: QueueAdapter) -> N
     assert message.enqueued_at_ms + DELAY_S * 1000 <= now_ms()
 
 
+async def test_receive_many_leases_up_to_the_count_oldest_first(queue: QueueAdapter) -> None:
+    for n in range(5):
+        await queue.enqueue(Q, event(n))
+    await queue.enqueue(Q, event(5), delay_s=60)  # not visible: never among them
+    first = await queue.receive_many(Q, 30, 3)
+    if len(first) == 1:  # the default (memory): one per call; still oldest first
+        first += await queue.receive_many(Q, 30, 1) + await queue.receive_many(Q, 30, 1)
+    assert [m.event.data["n"] for m in first] == [0, 1, 2]
+    assert len({m.receipt for m in first}) == 3 and all(m.attempt == 1 for m in first)
+    rest = await queue.receive_many(Q, 30, 10)
+    while len(rest) < 2:
+        more = await queue.receive_many(Q, 30, 10)
+        assert more, "a visible message was not received"
+        rest += more
+    assert [m.event.data["n"] for m in rest] == [3, 4]
+    assert await queue.receive_many(Q, 30, 10) == []
+    counts = await queue.counts(Q)
+    assert (counts.in_flight, counts.delayed, counts.ready) == (5, 1, 0)
+    for m in first + rest:
+        assert await queue.ack(m) is True
+
+
+async def test_receive_many_takes_one_message_per_fifo_group(queue: QueueAdapter) -> None:
+    for n in range(3):
+        await queue.enqueue(Q, event(n, "a"), group_id="a")
+        await queue.enqueue(Q, event(10 + n, "b"), group_id="b")
+    taken: list[QueueMessage] = []
+    for _ in range(3):
+        taken += await queue.receive_many(Q, 30, 10)
+    assert sorted(m.event.data["n"] for m in taken) == [0, 10]  # the heads only
+    for m in taken:
+        assert await queue.ack(m) is True
+    taken = []
+    for _ in range(3):
+        taken += await queue.receive_many(Q, 30, 10)
+    assert sorted(m.event.data["n"] for m in taken) == [1, 11]
+
+
 async def test_nack_counts_the_attempt_and_delays_the_message(queue: QueueAdapter) -> None:
     await queue.enqueue(Q, event())
     first = await receive_when_ready(queue)

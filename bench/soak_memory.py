@@ -62,11 +62,15 @@ async def handler(data, ctx):
 '''
 
 
-def rss_mb(pid: int | str = "self") -> float:
+def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def wal_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in (root / ".motia").glob("*-wal")) / 1024 / 1024
 
 
 async def round_of(app: MotiaTestApp, session: aiohttp.ClientSession, start: int,
@@ -141,7 +145,8 @@ async def main(rounds: int, requests: int, concurrency: int, small_bounds: bool,
             print(f"{rounds} rounds of {requests} requests at concurrency {concurrency}; "
                   "each request logs 40 lines and emits one event (20 lines more)")
             print(f"{'round':>5} {'seconds':>8} {'core RSS MB':>12} {'runner RSS MB':>14} "
-                  f"{'state ops':>10} {'live events':>12} {'ended invocations':>18}")
+                  f"{'state ops':>10} {'live events':>12} {'ended invocations':>18} "
+                  f"{'anon MB':>8} {'file MB':>8} {'WAL MB':>8}")
             async with aiohttp.ClientSession(f"http://127.0.0.1:{app.port}") as session:
                 for number in range(1, rounds + 1):
                     began = time.perf_counter()
@@ -153,7 +158,9 @@ async def main(rounds: int, requests: int, concurrency: int, small_bounds: bool,
                     print(f"{number:>5} {time.perf_counter() - began:>8.1f} "
                           f"{rss_mb():>12.1f} {rss_mb(runner_pid):>14.1f} {ops:>10} "
                           f"{app.app.traces.live.events_held:>12} "
-                          f"{len(app.app.invoker.ended._ended):>18}", flush=True)
+                          f"{len(app.app.invoker.ended._ended):>18} "
+                          f"{rss_mb(field='RssAnon'):>8.1f} {rss_mb(field='RssFile'):>8.1f} "
+                          f"{wal_mb(root):>8.1f}", flush=True)
                     if trace_memory and number == middle:
                         snapshot, types = tracemalloc.take_snapshot(), type_counts()
                     elif trace_memory and number == rounds and snapshot is not None:

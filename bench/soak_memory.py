@@ -12,6 +12,13 @@ fill, the ended invocations remembered for their leftover work (50,000: two per 
 test helper, not the server).
 
     .venv/bin/python bench/soak_memory.py [--rounds 36] [--requests 1000] [--concurrency 16]
+        [--small-bounds] [--tracemalloc]
+
+``--small-bounds`` shrinks those bounds (bench only: 100 live traces, 6,000 trace events,
+1,000 state operations, 2,000 ended invocations) so that they are full after the first round
+or two, and any slope after that is something unbounded. ``--tracemalloc`` traces the core's
+allocations (slow) and prints, between the middle round and the last one, the 15 tracebacks
+that grew most and the object counts by type that grew.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import argparse
 import gc
 import tempfile
 import time
+import tracemalloc
+from collections import Counter, deque
 from pathlib import Path
 
 import aiohttp
@@ -53,11 +62,15 @@ async def handler(data, ctx):
 '''
 
 
-def rss_mb(pid: int | str = "self") -> float:
+def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def wal_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in (root / ".motia").glob("*-wal")) / 1024 / 1024
 
 
 async def round_of(app: MotiaTestApp, session: aiohttp.ClientSession, start: int,
@@ -78,7 +91,39 @@ async def round_of(app: MotiaTestApp, session: aiohttp.ClientSession, start: int
         await app.settle(timeout_s=120)
 
 
-async def main(rounds: int, requests: int, concurrency: int) -> None:
+def shrink_bounds(app: MotiaTestApp) -> None:
+    """Bench only: smaller bounds, full after a round or two (see the module docstring)."""
+    from motia_core.runtime import leftover
+
+    leftover._REMEMBERED = 2_000  # type: ignore[attr-defined]
+    live = app.app.traces.live
+    live.max_traces = 100
+    live.max_events_total = 6_000
+    app.app.state.operations = deque(maxlen=1_000)  # type: ignore[attr-defined]
+
+
+def type_counts() -> Counter[str]:
+    return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+def report_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot,
+                  types_before: Counter[str], types_after: Counter[str], requests: int) -> None:
+    print(f"\ntracemalloc, top 15 by growth between the two snapshots ({requests} requests "
+          "apart), grouped by traceback:")
+    for stat in after.compare_to(before, "traceback")[:15]:
+        print(f"  {stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks "
+              f"({stat.size_diff / max(requests, 1):+.0f} B/request)")
+        for line in stat.traceback.format(limit=6):
+            print(f"      {line}")
+    grew = {name: types_after[name] - types_before.get(name, 0) for name in types_after}
+    top = sorted(((n, d) for n, d in grew.items() if d > 0), key=lambda x: -x[1])[:20]
+    print("\ngc objects that grew, by type:")
+    for name, diff in top:
+        print(f"  {diff:+8d} {name} (now {types_after[name]})")
+
+
+async def main(rounds: int, requests: int, concurrency: int, small_bounds: bool,
+               trace_memory: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="motia-soak-") as tmp:
         root = Path(tmp)
         (root / "steps").mkdir()
@@ -90,10 +135,18 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                                 log_level="warning") as app:
             runner_pid = app.app.pools["python"].processes[0].pid
             assert runner_pid is not None
+            if small_bounds:
+                shrink_bounds(app)
+            if trace_memory:
+                tracemalloc.start(12)
+            middle = max(1, rounds // 2)
+            snapshot: tracemalloc.Snapshot | None = None
+            types: Counter[str] = Counter()
             print(f"{rounds} rounds of {requests} requests at concurrency {concurrency}; "
                   "each request logs 40 lines and emits one event (20 lines more)")
             print(f"{'round':>5} {'seconds':>8} {'core RSS MB':>12} {'runner RSS MB':>14} "
-                  f"{'state ops':>10} {'live events':>12} {'ended invocations':>18}")
+                  f"{'state ops':>10} {'live events':>12} {'ended invocations':>18} "
+                  f"{'anon MB':>8} {'file MB':>8} {'WAL MB':>8}")
             async with aiohttp.ClientSession(f"http://127.0.0.1:{app.port}") as session:
                 for number in range(1, rounds + 1):
                     began = time.perf_counter()
@@ -105,7 +158,14 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                     print(f"{number:>5} {time.perf_counter() - began:>8.1f} "
                           f"{rss_mb():>12.1f} {rss_mb(runner_pid):>14.1f} {ops:>10} "
                           f"{app.app.traces.live.events_held:>12} "
-                          f"{len(app.app.invoker.ended._ended):>18}", flush=True)
+                          f"{len(app.app.invoker.ended._ended):>18} "
+                          f"{rss_mb(field='RssAnon'):>8.1f} {rss_mb(field='RssFile'):>8.1f} "
+                          f"{wal_mb(root):>8.1f}", flush=True)
+                    if trace_memory and number == middle:
+                        snapshot, types = tracemalloc.take_snapshot(), type_counts()
+                    elif trace_memory and number == rounds and snapshot is not None:
+                        report_growth(snapshot, tracemalloc.take_snapshot(), types,
+                                      type_counts(), (rounds - middle) * requests)
 
 
 if __name__ == "__main__":
@@ -113,5 +173,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=36)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--small-bounds", action="store_true",
+                        help="bench only: bounds that are full after a round or two")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="compare allocations between the middle and the last round")
     args = parser.parse_args()
-    anyio.run(main, args.rounds, args.requests, args.concurrency)
+    anyio.run(main, args.rounds, args.requests, args.concurrency, args.small_bounds,
+              args.tracemalloc)

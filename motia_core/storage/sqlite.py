@@ -13,8 +13,15 @@ sent to a thread instead:
   so SQLite refuses at once, and the call runs again, whole, in the worker thread, which waits up
   to ``BUSY_TIMEOUT_S`` (calls that come meanwhile queue behind it, in order);
 - WAL checkpoints (they fsync): automatic checkpoints are off on the loop's connection; every
-  ``CHECKPOINT_EVERY`` calls a thread of its own checkpoints on a second connection, while the
-  calls go on;
+  ``CHECKPOINT_EVERY`` calls, or sooner once the WAL file is past ``WAL_SIZE_LIMIT`` (looked at
+  every ``WAL_CHECK_EVERY`` calls: a store writing large batches, the trace and log store, makes
+  few calls), a thread of its own checkpoints on a second connection, while the calls go on. A
+  PASSIVE checkpoint never shrinks the WAL, and under steady writes one always lands while it
+  runs, so SQLite never starts the WAL over: the file grew without end (gigabytes in an hour's
+  soak, and its -shm index, mapped into the process, grew the core's RSS about 1 KB a request).
+  So a checkpoint that leaves the WAL past ``WAL_SIZE_LIMIT`` follows with a TRUNCATE one, which
+  holds writes back (they wait in the worker thread, as for another process's lock) only while
+  it copies what the PASSIVE one left, and gives up after ``TRUNCATE_WAIT_MS``;
 - every call when ``full_sync`` (each commit fsyncs), and closing;
 - reads that may walk many rows (``scan``: queue counts, listings), on a second, read-only
   connection, so the loop's own calls go on beside them (WAL lets readers and a writer overlap).
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -56,8 +64,14 @@ T = TypeVar("T")
 BUSY_TIMEOUT_S = 5.0
 # Calls on the loop between two checkpoints of the WAL (SQLite's own default is 1,000 pages).
 CHECKPOINT_EVERY = 1000
-# After a checkpoint the WAL file is cut back to this size when it is next reused.
+# After a checkpoint the WAL file is cut back to this size when it is next reused; past it a
+# checkpoint comes early and ends by truncating the file (see the module docstring).
 WAL_SIZE_LIMIT = 16 * 2**20
+# Calls on the loop between two looks at the WAL file's size (one stat each).
+WAL_CHECK_EVERY = 32
+# How long the truncating checkpoint waits for a writer or a reader before giving up until the
+# next checkpoint.
+TRUNCATE_WAIT_MS = 200
 # SQLITE_BUSY and SQLITE_LOCKED: someone else holds the lock (extended codes keep the low byte).
 # Numbers, as the sqlite3 module names them only from Python 3.11.
 _LOCKED_CODES = (5, 6)
@@ -217,7 +231,10 @@ class Database:
                 # Another process holds the write lock: wait for it in the worker thread.
             else:
                 self._calls += 1
-                if self._calls >= CHECKPOINT_EVERY and not self._checkpointing:
+                if not self._checkpointing and (
+                        self._calls >= CHECKPOINT_EVERY
+                        or (self._calls % WAL_CHECK_EVERY == 0
+                            and self._wal_bytes() > WAL_SIZE_LIMIT)):
                     self._checkpoint()
                 if confirm:
                     await batch.done.wait()
@@ -305,6 +322,12 @@ class Database:
         threading.Thread(target=self._checkpoint_in_thread, name=f"motia {self._name} checkpoint",
                          daemon=True).start()
 
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return 0
+
     # --- worker-thread side --------------------------------------------------------------------
 
     def _call_waiting(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -359,7 +382,16 @@ class Database:
                 self._checkpointer = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                                      isolation_level=None,
                                                      check_same_thread=False)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            checkpointer = self._checkpointer
+            checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if self._wal_bytes() > WAL_SIZE_LIMIT:
+                # Writes went on meanwhile: copy what is left and start the WAL over, waiting
+                # for a writer or a reader only briefly (busy: the next checkpoint tries again).
+                checkpointer.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
+                try:
+                    checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                finally:
+                    checkpointer.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         except sqlite3.Error as exc:  # the next one tries again; the WAL only grows meanwhile
             log.warning("the %s store %r: a WAL checkpoint failed: %s", self._name,
                         str(self.path), exc, extra={"action": "sqlite_checkpoint"})

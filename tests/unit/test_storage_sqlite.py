@@ -9,6 +9,7 @@ their order and that a lock held too long fails naming the file.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -167,6 +168,67 @@ async def test_the_wal_is_checkpointed_into_the_file_off_the_loop(
         with anyio.fail_after(10):
             while rows_in_the_file_alone() < 10:  # the first call opened the file: 24 counted
                 await anyio.sleep(0.02)
+    finally:
+        await db.aclose()
+
+
+def insert_blob(conn: sqlite3.Connection, size: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB NOT NULL)")
+    conn.execute("INSERT INTO blobs (b) VALUES (?)", (os.urandom(size),))
+
+
+def count_blobs(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM blobs").fetchone()[0])
+
+
+async def test_a_large_wal_is_checkpointed_early_and_cut_back_while_writes_go_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 7: a store that writes big batches in few calls (the trace and log store)
+    grew its WAL without end: checkpoints came only every CHECKPOINT_EVERY calls, and a PASSIVE
+    one never shrinks the file (the soak's WAL reached gigabytes, its -shm index mapped into the
+    core's RSS)."""
+    limit = 256 * 1024
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_EVERY", 10**9)  # only the size may trigger one
+    monkeypatch.setattr(_sqlite, "WAL_SIZE_LIMIT", limit)
+    monkeypatch.setattr(_sqlite, "WAL_CHECK_EVERY", 4, raising=False)
+    path = tmp_path / "a.sqlite3"
+    wal = tmp_path / "a.sqlite3-wal"
+    db = database(path)
+    written = 0
+    try:
+        for _ in range(64):  # 64 x 32 KiB: eight times the limit
+            await db.run(insert_blob, 32 * 1024)
+            written += 1
+        # The writes go on (a steady writer, as under load) until a checkpoint has cut the WAL
+        # back under the limit: bounded in count and time.
+        with anyio.fail_after(20):
+            while wal.stat().st_size > limit and written < 2000:
+                await db.run(insert_blob, 1024)
+                written += 1
+                await anyio.sleep(0.005)
+        assert wal.stat().st_size <= limit, f"the WAL is {wal.stat().st_size} bytes"
+        assert await db.run(count_blobs) == written  # nothing written was lost
+    finally:
+        await db.aclose()
+
+
+async def test_a_checkpoint_leaves_the_wal_file_under_the_limit_by_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PASSIVE checkpoint copies the WAL but leaves the file as large as it was, to be started
+    over by the next write only if none came while it ran: past the limit it truncates."""
+    limit = 256 * 1024
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_EVERY", 10**9)
+    monkeypatch.setattr(_sqlite, "WAL_CHECK_EVERY", 10**9, raising=False)
+    monkeypatch.setattr(_sqlite, "WAL_SIZE_LIMIT", limit)
+    path = tmp_path / "a.sqlite3"
+    db = database(path)
+    try:
+        for _ in range(64):
+            await db.run(insert_blob, 32 * 1024)
+        assert (tmp_path / "a.sqlite3-wal").stat().st_size > limit
+        await anyio.to_thread.run_sync(db._checkpoint_now)
+        assert (tmp_path / "a.sqlite3-wal").stat().st_size <= limit
+        assert await db.run(count_blobs) == 64
     finally:
         await db.aclose()
 

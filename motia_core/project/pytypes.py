@@ -34,7 +34,7 @@ from typing import Any
 
 from motia_core.project import Project
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
-from motia_core.project.typegen import GeneratedTypes, declared_types
+from motia_core.project.typegen import GeneratedTypes, declared_types, local_ref
 
 __all__ = ("PYTHON_TYPES_FILE", "generate_python_types", "pascal")
 
@@ -176,16 +176,8 @@ class _Converter:
         return _union(parts)
 
     def _ref(self, ref: str, depth: int) -> str:
-        if ref == "#":
-            target: Any = self.root
-        elif ref.startswith("#/"):
-            target = self.root
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                target = target.get(part) if isinstance(target, dict) else None
-        else:
-            return "Any"
-        if not isinstance(target, dict):
+        target = local_ref(self.root, ref)
+        if target is None:
             return "Any"
         if ref not in self.refs:
             # Named before it is converted, so a recursive reference finds the name.

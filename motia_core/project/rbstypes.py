@@ -24,7 +24,7 @@ from typing import Any
 from motia_core.project import Project
 from motia_core.project.pytypes import merge_objects, pascal
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
-from motia_core.project.typegen import GeneratedTypes, declared_types
+from motia_core.project.typegen import GeneratedTypes, declared_types, local_ref
 
 __all__ = ("RBS_TYPES_FILE", "generate_rbs_types")
 
@@ -121,14 +121,8 @@ class _Converter:
     def _ref(self, ref: str, depth: int) -> str:
         if ref == "#":
             return self.root_name  # the alias being written: RBS aliases may recurse
-        if ref.startswith("#/"):
-            target = self.root
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                target = target.get(part) if isinstance(target, dict) else None
-        else:
-            return "untyped"
-        if not isinstance(target, dict):
+        target = local_ref(self.root, ref)
+        if target is None:
             return "untyped"
         if ref not in self.refs:
             name = claim(self.names, f"{self.root_name}_{snake(ref.rsplit('/')[-1])}")

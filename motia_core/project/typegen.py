@@ -29,8 +29,8 @@ from typing import Any
 from motia_core.project import Project
 from motia_core.project.steps import ApiConfig, CronConfig, EventConfig, Step
 
-__all__ = ("TYPES_FILE", "GeneratedTypes", "declared_types", "generate_types", "schema_to_ts",
-           "write_types")
+__all__ = ("TYPES_FILE", "GeneratedTypes", "declared_types", "generate_types", "local_ref",
+           "schema_to_ts", "write_types")
 
 TYPES_FILE = "types.d.ts"
 MAX_SCHEMA_DEPTH = 32  # deeper than any hand-written schema; stops a pathological one
@@ -83,6 +83,21 @@ def _convert(schema: Any, depth: int) -> _Ts:
     if schema.get("nullable") is True:
         result = _union([result, ("null", _ATOM)])
     return result
+
+
+def local_ref(root: dict[str, Any], ref: str) -> dict[str, Any] | None:
+    """The schema a ``$ref`` inside ``root`` names ("#" or a JSON pointer "#/..."); None for a
+    reference that leaves the document or names nothing (or no schema)."""
+    if ref == "#":
+        target: Any = root
+    elif ref.startswith("#/"):
+        target = root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+    else:
+        return None
+    return target if isinstance(target, dict) else None
 
 
 def declared_types(schema: dict[str, Any]) -> list[str]:

@@ -274,7 +274,7 @@ class AppHandlers:
 
 
 def cron_topic(step_name: str) -> str:
-    """The internal topic whose queue carries a cron step's ticks (``__cron.<name>.<name>``)."""
+    """The internal topic of a cron step's ticks (``__cron.<name>``; its queue adds the step)."""
     return f"{CRON_TOPIC_PREFIX}{step_name}"
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import anyio
 from compare import contenders, output, scenarios
 from compare.figures import Figure, Scalar
+from worktree import REPO, checkout
 
 __all__ = ("main",)
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 SCRATCH = BENCH / ".scratch"
 PROJECT = BENCH / "compare" / "project"
 
@@ -45,15 +45,8 @@ def _arguments() -> argparse.Namespace:
 
 
 def _checkout(ref: str, target: Path) -> str:
-    """``ref`` checked out (detached) at ``target``; returns its short commit."""
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    if target.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(target)],
-                       check=False, capture_output=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force",
-                    str(target), commit], check=True, capture_output=True)
+    """``ref`` checked out at ``target``, its Node runner with packages; returns its commit."""
+    commit = checkout(ref, target)
     _node_packages(REPO / "runners" / "node", target / "runners" / "node")
     return commit
 

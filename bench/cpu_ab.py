@@ -20,8 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from worktree import REPO, checkout
+
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 BASE_TREE = BENCH / ".scratch" / "cpu-ab-base"
 RUN_BOUND_S = 300
 
@@ -54,18 +55,6 @@ anyio.run(main)
 """
 
 
-def _checkout(ref: str) -> str:
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    if BASE_TREE.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(BASE_TREE)],
-                       check=False, capture_output=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force",
-                    str(BASE_TREE), commit], check=True, capture_output=True)
-    return commit
-
-
 def _run(source: Path, events: int, queue: str) -> dict[str, float]:
     code = _ONE.format(bench=str(BENCH), events=events, queue=queue,
                        redis_url=os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
@@ -86,7 +75,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--queue", default="sqlite")
     args = parser.parse_args()
-    commit = _checkout(args.base)
+    commit = checkout(args.base, BASE_TREE)
     sides = {f"base {commit}": BASE_TREE, "working tree": REPO}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     for _ in range(args.runs):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import subprocess
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import anyio
 import persistent
 from report import Row
+from worktree import checkout
 
 from motia_core.runners import RunnerProcess, RunnerState
 from motia_core.runners.spec import RunnerSpec, builtin_specs
@@ -30,7 +30,6 @@ from motia_core.runners.spec import RunnerSpec, builtin_specs
 __all__ = ("main",)
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 SCRATCH = BENCH / ".scratch" / "ab-ruby"
 LIMITS = BENCH / "compare" / "limits"
 STEPS = {"python": "noop_step.py", "node": "noop.step.ts", "ruby": "noop.step.rb"}
@@ -45,16 +44,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--ruby-env", action="append", default=[],
                         help="NAME=VALUE: one more Ruby contender with this variable set")
     return parser.parse_args()
-
-
-def _checkout(ref: str) -> Path:
-    if SCRATCH.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(SCRATCH)],
-                       check=False, capture_output=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=True)
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force",
-                    str(SCRATCH), ref], check=True, capture_output=True)
-    return SCRATCH / "runners" / "ruby" / "runner.rb"
 
 
 async def _no_callbacks(method: str, params: object) -> object:
@@ -82,7 +71,8 @@ async def _main(args: argparse.Namespace) -> None:
         contenders.append((language, specs[language], str(LIMITS / "steps" / STEPS[language])))
     ruby_step = str(LIMITS / "steps" / STEPS["ruby"])
     if args.base:
-        old = _checkout(args.base)
+        checkout(args.base, SCRATCH)
+        old = SCRATCH / "runners" / "ruby" / "runner.rb"
         contenders.append((f"ruby@{args.base}",
                            dataclasses.replace(specs["ruby"], command=("ruby", str(old))),
                            ruby_step))

@@ -9,6 +9,10 @@ the same Redis prefix), and times until both queues are empty. The configuration
 by run so a burst of load elsewhere on the shared machine hits them alike; each figure is the
 median of ``--runs``, and the x2/x1 ratios are of those medians.
 
+Next to events/s it reports the CPU time per event of the core processes, of their runner
+processes and of the local redis-server (read from /proc): N processes can reach at most
+min(N, cores / (core + runners + redis)) / core of one, which says what bounds the x2 figure.
+
     .venv/bin/python bench/processes.py [--events 3000] [--runs 3] [--no-redis]
 
 Redis: MOTIA_TEST_REDIS_URL or redis://127.0.0.1:6379 (keys under a prefix of the run's own,
@@ -31,6 +35,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import anyio
 
@@ -51,6 +56,50 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one live process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        todo += [int(c) for c in children]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _cpu_split(root: int) -> dict[str, float]:
+    """CPU seconds so far of the core processes (the supervisor included) and of the runners."""
+    split = {"core": _cpu_s(root), "runners": 0.0}
+    for pid in _descendants(root):
+        split["core" if "motia_core.cli" in _cmdline(pid) else "runners"] += _cpu_s(pid)
+    return split
+
+
+def _redis_pid() -> int | None:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _cmdline(int(entry.name)).startswith("redis-server"):
+            return int(entry.name)
+    return None
 
 
 def _pid_of(port: int) -> int | None:
@@ -109,8 +158,13 @@ async def _drain(queue: QueueAdapter, events: int) -> float:
     return events / (time.perf_counter() - began)
 
 
-def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "") -> float:
-    """One measured run: events/s of `motia start --processes N` on the ``kind`` stores."""
+class Run(NamedTuple):
+    rate: float  # events/s
+    cpu_ms: dict[str, float]  # CPU ms per event: core, runners, redis
+
+
+def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "") -> Run:
+    """One measured run: events/s and CPU per event of `motia start --processes N` on ``kind``."""
     with tempfile.TemporaryDirectory(prefix="motia-bench-") as scratch:
         project = Path(scratch) / "app"
         shutil.copytree(APP, project)
@@ -129,7 +183,12 @@ def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "")
                 finally:
                     await queue.aclose()
 
-            return anyio.run(measure)
+            redis_pid = _redis_pid()
+            before = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
+            rate = anyio.run(measure)
+            after = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
+            return Run(rate, {part: (after[part] - before[part]) * 1000 / events
+                              for part in after})
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -167,7 +226,7 @@ def main() -> None:
     kinds = ["sqlite"] if args.no_redis else ["sqlite", "redis"]
     codes = ["", args.base] if args.base else [""]
     configs = [(kind, n, code) for code in codes for kind in kinds for n in (1, 2)]
-    results: dict[tuple[str, int, str], list[float]] = {c: [] for c in configs}
+    results: dict[tuple[str, int, str], list[Run]] = {c: [] for c in configs}
     for _ in range(args.runs):  # alternated
         for kind, processes, code in configs:
             results[(kind, processes, code)].append(_run(kind, processes, args.events,
@@ -175,13 +234,17 @@ def main() -> None:
     print(f"\nevents/s through the two-step Python chain, {args.events} events per run, median "
           f"of {args.runs} (cores: {os.cpu_count()}, load average: "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
-    for (kind, processes, code), figures in results.items():
-        shown = ", ".join(f"{f:,.0f}" for f in figures)
+    for (kind, processes, code), runs in results.items():
+        shown = ", ".join(f"{r.rate:,.0f}" for r in runs)
+        cpu = "  ".join(f"{part} {statistics.median(r.cpu_ms[part] for r in runs):.2f}"
+                        for part in runs[0].cpu_ms)
         print(f"  {kind:6} --processes {processes}{' (base)' if code else ''}: "
-              f"{statistics.median(figures):8,.0f}   (runs: {shown})")
+              f"{statistics.median(r.rate for r in runs):8,.0f}   (runs: {shown})   "
+              f"CPU ms/event: {cpu}")
     for code in codes:
         for kind in kinds:
-            one, two = (statistics.median(results[(kind, n, code)]) for n in (1, 2))
+            one, two = (statistics.median(r.rate for r in results[(kind, n, code)])
+                        for n in (1, 2))
             print(f"  {kind}{' (base)' if code else ''}: --processes 2 / --processes 1 = "
                   f"{two / one:.2f}")
 

@@ -125,8 +125,13 @@ async def _measure(args: argparse.Namespace, setup_log: list[str],
     sinks.mkdir(parents=True, exist_ok=True)
     field = [contenders.ours(STEPS.parent, work), contenders.bare()]  # the original: below
     if "pipeline" in args.only:  # the contenders with nothing else to measure
+        if contenders.ALL_CORES > 1:
+            field.append(contenders.all_cores(contenders.ours(STEPS.parent, work / "all")))
         if not args.no_redis:
             field.append(contenders.ours_redis(STEPS.parent, work))
+            if contenders.ALL_CORES > 1:
+                field.append(contenders.all_cores(
+                    contenders.ours_redis(STEPS.parent, work / "all")))
         if not args.no_handbuilt:
             field.append(contenders.handbuilt())
     theirs = None

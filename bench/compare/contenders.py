@@ -8,6 +8,8 @@
 - the bare limit: ``bare_server.py PORT`` (no framework; its handlers do the work in-process);
 - motia-core on Redis: the same ``motia start`` with ``--queue redis --state redis`` on the local
   Redis under a key prefix of its own (pipeline only: the GET routes touch neither);
+- motia-core with all cores: the same two with ``--processes <cores>`` (pipeline only), issue
+  20's "every core of one machine";
 - the hand-built stack: ``handbuilt/run.sh PORT``, what a team would assemble without motia-core
   (a Fastify endpoint enqueuing to BullMQ, a Node BullMQ worker writing state to Redis, a Python
   worker from PyPI's ``bullmq``), on the local Redis under a key prefix of its own (pipeline
@@ -25,21 +27,26 @@ import re
 import shutil
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .original import Original
 from .procs import Server
 
-__all__ = ("BARE", "HANDBUILT", "NAMES", "ORIGINAL", "OURS", "OURS_REDIS", "REDIS_URL",
-           "Contender", "bare", "handbuilt", "original", "ours", "ours_redis")
+__all__ = ("ALL_CORES", "BARE", "HANDBUILT", "NAMES", "ORIGINAL", "OURS", "OURS_ALL",
+           "OURS_REDIS", "OURS_REDIS_ALL", "REDIS_URL", "Contender", "all_cores", "bare",
+           "handbuilt", "original", "ours", "ours_redis")
 
 OURS = "motia-core"
 OURS_REDIS = "motia-core, Redis"
+ALL_CORES = os.cpu_count() or 1
+OURS_ALL = f"motia-core, {ALL_CORES} processes"
+OURS_REDIS_ALL = f"motia-core, Redis, {ALL_CORES} processes"
 HANDBUILT = "hand-built BullMQ"
 ORIGINAL = "original 0.6.4"
 BARE = "bare aiohttp"
-NAMES = (OURS, OURS_REDIS, HANDBUILT, ORIGINAL, BARE)  # the order of the tables' rows
+# the order of the tables' rows
+NAMES = (OURS, OURS_ALL, OURS_REDIS, OURS_REDIS_ALL, HANDBUILT, ORIGINAL, BARE)
 HERE = Path(__file__).resolve().parent
 HANDBUILT_DIR = HERE / "handbuilt"
 REDIS_URL = os.environ.get("MOTIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -61,6 +68,7 @@ class Contender:
     pipeline_only: bool = False  # no GET routes to measure, no cold start worth comparing
     ready_paths: tuple[str, ...] = ()  # GETs that answer 200 once it can take pipeline items
     redis_prefix: str | None = None  # every Redis key it writes starts so; deleted around runs
+    processes: int = 1  # core processes on its port: ready once this many answer /__motia/health
 
     @property
     def slug(self) -> str:
@@ -127,7 +135,8 @@ def ours(project: Path, scratch: Path) -> Contender:
     script = Path(sys.executable).with_name("motia")
     command = (str(script),) if script.exists() else (sys.executable, "-m", "motia_core.cli")
     return Contender(OURS, (*command, "start", "--project", str(copy), "-p", "{port}",
-                            "-H", "127.0.0.1"), copy, state_dir=copy / ".motia")
+                            "-H", "127.0.0.1", "--processes", "1"), copy,
+                     state_dir=copy / ".motia")
 
 
 def ours_redis(project: Path, scratch: Path) -> Contender:
@@ -139,6 +148,14 @@ def ours_redis(project: Path, scratch: Path) -> Contender:
     return Contender(OURS_REDIS, argv, base.cwd, state_dir=base.state_dir,
                      unavailable=_redis_problem(REDIS_URL), pipeline_only=True,
                      redis_prefix=prefix)
+
+
+def all_cores(one: Contender) -> Contender:
+    """``one`` (motia-core, on SQLite or Redis) with a core process per core of the machine."""
+    argv = [*one.argv]
+    argv[argv.index("--processes") + 1] = str(ALL_CORES)
+    name = OURS_ALL if one.name == OURS else OURS_REDIS_ALL
+    return replace(one, name=name, argv=tuple(argv), pipeline_only=True, processes=ALL_CORES)
 
 
 def handbuilt() -> Contender:

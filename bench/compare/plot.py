@@ -12,14 +12,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .contenders import BARE, HANDBUILT, ORIGINAL, OURS, OURS_REDIS
+from .contenders import (
+    BARE,
+    HANDBUILT,
+    NAMES,
+    ORIGINAL,
+    OURS,
+    OURS_ALL,
+    OURS_REDIS,
+    OURS_REDIS_ALL,
+)
 from .figures import Figure, Scalar
 from .scenarios import COLD, GET_BARE, GET_PY, GET_TS, MEMORY, PIPELINE, WRK_BARE, WRK_PY, WRK_TS
 
 __all__ = ("draw",)
 
-CONTENDERS = (OURS, OURS_REDIS, HANDBUILT, ORIGINAL, BARE)
-COLOURS = {OURS: "#2a7ab0", OURS_REDIS: "#7fb8de", HANDBUILT: "#b03a48", ORIGINAL: "#d9822b",
+CONTENDERS = NAMES
+COLOURS = {OURS: "#2a7ab0", OURS_ALL: "#1d5680", OURS_REDIS: "#7fb8de",
+           OURS_REDIS_ALL: "#4f96c4", HANDBUILT: "#b03a48", ORIGINAL: "#d9822b",
            BARE: "#7a7a7a"}
 GROUPS = ((GET_TS, "GET TS api"), (GET_PY, "GET Py api"), (WRK_TS, "wrk GET TS api"),
           (WRK_PY, "wrk GET Py api"), (PIPELINE, "pipeline"))

@@ -174,6 +174,27 @@ class Server:
                                f"{self.tail()}")
         return firsts
 
+    async def wait_processes(self, count: int, timeout_s: float) -> None:
+        """With ``motia start --processes N``: until N distinct pids answered /__motia/health
+        (the kernel spreads new connections over the processes bound to the port)."""
+        if count <= 1:
+            return
+        pids: set[int] = set()
+        timeout = aiohttp.ClientTimeout(total=max(timeout_s, 1))
+        with anyio.move_on_after(timeout_s):
+            while len(pids) < count:  # bounded by the enclosing timeout
+                # a new connection each time, so the kernel may pick another process
+                async with aiohttp.ClientSession(timeout=timeout) as session:
+                    try:
+                        async with session.get(self.base + "/__motia/health") as response:
+                            pids.add(int((await response.json())["pid"]))
+                    except (aiohttp.ClientError, KeyError, ValueError):
+                        await anyio.sleep(0.01)
+        if len(pids) < count:
+            raise RuntimeError(f"{self.name}: {len(pids)} of {count} processes answered "
+                               f"within {timeout_s:.0f} s; its output ({self.log}) ends with: "
+                               f"{self.tail()}")
+
     def tail(self, lines: int = 2) -> str:
         """The last lines of the output, after its last error line (often the telling one)."""
         try:

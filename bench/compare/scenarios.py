@@ -112,6 +112,7 @@ async def _servers(entries: Sequence[Entry], logs: Path, label: str,
             servers[contender.name] = server
             try:
                 await server.wait_ready(_ready_paths(contender, "ready"), READY_TIMEOUT_S)
+                await server.wait_processes(contender.processes, READY_TIMEOUT_S)
             except RuntimeError as exc:
                 failed[contender.name] = str(exc)
                 await servers.pop(contender.name).stop()

@@ -170,12 +170,12 @@ def _supervise(settings: Settings, count: int) -> int:
         else:
             args += [param.opts[-1], str(value)]
     args += ["--port", str(port), "--processes", "1"]
-    streams = settings.streams_store
-    if streams == "sqlite":
+    if settings.streams_store == "memory":
         logging.getLogger("motia.processes").warning(
-            "streams are kept in SQLite: with %d processes a WebSocket subscriber hears only the "
-            "stream changes made by the process it is connected to (--streams redis carries "
-            "every change to every process)", count, extra={"action": "streams_per_process"})
+            "streams are kept in memory: with %d processes each has its own, and a WebSocket "
+            "subscriber hears only the stream changes made by the process it is connected to "
+            "(--streams sqlite or redis share them)", count,
+            extra={"action": "streams_per_process"})
     return supervise(args, count, f"http://{settings.host}:{port}")
 
 

@@ -88,9 +88,10 @@ _LAST_CHANGE = "SELECT seq FROM sqlite_sequence WHERE name = 'changes'"
 _EXISTS = "SELECT 1 FROM state WHERE group_id = ? AND key = ?"
 _GROUP_ROWS = "SELECT key, value FROM state WHERE group_id = ? ORDER BY key"
 # Rows the change log keeps (a reader that falls further behind misses changes), and how many
-# rows a writer appends between two prunings.
-KEEP_CHANGES = 10_000
-PRUNE_EVERY = 500
+# rows a writer appends between two prunings. A row holds the item as written: with items of
+# 1 KB the log stays under 3 MB.
+KEEP_CHANGES = 2_000
+PRUNE_EVERY = 200
 
 
 class StateChange(NamedTuple):

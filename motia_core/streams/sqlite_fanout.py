@@ -26,7 +26,8 @@ committed (a change sent and then rolled back, or committed and not sent before 
 log has one order, the file's, and costs one insert per change in a transaction already open.
 The price is latency (up to ``FOLLOW_S``) and the log's rows; it keeps the last
 ``KEEP_CHANGES`` (state/sqlite.py), and a process more than that many changes behind misses the
-older ones (its clients re-sync when they re-join, as with Redis).
+older ones, with a warning (the log's ids have no gaps but those), and its clients re-sync when
+they re-join, as with Redis.
 
 A client that joins while no one on this process was subscribed may be handed, after its sync,
 the changes of up to ``IDLE_S`` before it (in order, ending with the latest): the join's read
@@ -78,6 +79,7 @@ class SqliteFanout:
         self.active = active
         self.listeners: list[StreamListener] = []
         self.last = 0  # the id of the last log row seen
+        self.missed = 0  # changes pruned from the log before this process read them
         self._events: list[tuple[str, str | None, str, Any]] = []
 
     def __repr__(self) -> str:
@@ -127,6 +129,12 @@ class SqliteFanout:
         while True:  # bounded: each turn moves past up to BATCH rows, and stops short of it
             rows = await self.storage.changes_after(self.last, BATCH)
             if rows:
+                if rows[0].id > self.last + 1 and self.active():  # ids have no gaps but pruning
+                    self.missed += rows[0].id - self.last - 1
+                    log.warning("%r: %d stream change(s) from other processes were pruned from "
+                                "the log before this process read them (its subscribers re-sync "
+                                "when they re-join)", self, rows[0].id - self.last - 1,
+                                extra={"action": "streams.fanout_missed"})
                 self.last = rows[-1].id
                 if self.active():
                     for row in rows:

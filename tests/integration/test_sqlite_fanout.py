@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
+from motia_core.state import sqlite as state_sqlite
 from motia_core.state.sqlite import KEEP_CHANGES, PRUNE_EVERY, SqliteState
 from motia_core.streams import StreamHub, StreamStore, Subscription
 from motia_core.streams.sqlite_fanout import SqliteFanout
@@ -149,3 +150,30 @@ async def test_a_follower_without_subscribers_only_keeps_its_place(tmp_path: Pat
     finally:
         await store_a.storage.aclose()
         await storage_b.aclose()
+
+
+async def test_a_follower_too_far_behind_says_how_many_changes_it_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(state_sqlite, "KEEP_CHANGES", 10)
+    monkeypatch.setattr(state_sqlite, "PRUNE_EVERY", 5)
+    path = tmp_path / "streams.sqlite3"
+    store_a, _hub_a, _fanout_a = _process(path)
+    storage_b = SqliteState(path)
+    fanout_b = SqliteFanout(storage_b)
+    heard: list[tuple[Any, ...]] = []
+    fanout_b.listeners.append(lambda *change: heard.append(change))
+    try:
+        await store_a.storage.open()
+        await storage_b.open()
+        await fanout_b.follow()
+        for n in range(30):
+            await store_a.set("s", "g", "item", {"n": n})
+        await fanout_b.follow()
+    finally:
+        await store_a.storage.aclose()
+        await storage_b.aclose()
+    steps = [change[4]["n"] for change in heard]
+    assert steps == list(range(30 - len(steps), 30)) and 10 <= len(steps) < 15
+    assert fanout_b.missed == 30 - len(steps)
+    assert "were pruned from the log before this process read them" in caplog.text

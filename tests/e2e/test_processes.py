@@ -249,7 +249,7 @@ def test_processes_need_shared_stores_and_dev_runs_one() -> None:
     assert dev.returncode == 2 and "motia dev runs one process" in dev.stderr
 
 
-def test_the_default_is_one_per_core_for_start_on_redis(tmp_path: Path) -> None:
+def test_the_default_is_one_per_core_for_start_on_shared_stores(tmp_path: Path) -> None:
     from motia_core.cli.main import _cores, _process_count
     from motia_core.config import Settings
 
@@ -257,7 +257,9 @@ def test_the_default_is_one_per_core_for_start_on_redis(tmp_path: Path) -> None:
     assert _process_count(True, shared, None) == _cores() >= 1
     assert _process_count(False, shared, None) == 1  # motia dev
     sqlite = Settings(project_root=tmp_path)
-    assert _process_count(True, sqlite, None) == 1  # measured slower with more on one file
+    assert _process_count(True, sqlite, None) == _cores()
+    assert _process_count(False, sqlite, None) == 1
     assert _process_count(True, sqlite, 2) == 2
+    assert _process_count(True, Settings(project_root=tmp_path, streams="memory"), None) == 1
     assert _process_count(True, Settings(project_root=tmp_path, queue="memory"), None) == 1
     assert _process_count(True, shared, 3) == 3

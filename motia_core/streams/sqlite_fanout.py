@@ -26,12 +26,13 @@ committed (a change sent and then rolled back, or committed and not sent before 
 log has one order, the file's, and costs one insert per change in a transaction already open.
 The price is latency (up to ``FOLLOW_S``) and the log's rows; it keeps the last
 ``KEEP_CHANGES`` (state/sqlite.py), and a process more than that many changes behind misses the
-older ones, with a warning (the log's ids have no gaps but those), and its clients re-sync when
-they re-join, as with Redis.
+older ones, with a warning (it sees the gap in the log's ids), and its clients re-sync when they
+re-join, as with Redis.
 
-A client that joins while no one on this process was subscribed may be handed, after its sync,
-the changes of up to ``IDLE_S`` before it (in order, ending with the latest): the join's read
-and the follower's place are not one step. Usage (the app wires it when streams are on SQLite):
+A join's read and the follower's place are not one step: after its sync a client may be handed
+other processes' changes made up to ``FOLLOW_S`` before the join (``IDLE_S`` when it is the
+process's first subscriber), in order, ending with the latest. Usage (the app wires it when
+streams are on SQLite):
 
     fanout = SqliteFanout(storage, active=lambda: hub.room_count > 0)  # before storage opens
     store.listeners.append(fanout.on_change)
@@ -129,7 +130,9 @@ class SqliteFanout:
         while True:  # bounded: each turn moves past up to BATCH rows, and stops short of it
             rows = await self.storage.changes_after(self.last, BATCH)
             if rows:
-                if rows[0].id > self.last + 1 and self.active():  # ids have no gaps but pruning
+                # Ids follow each other (AUTOINCREMENT; a failed insert may rarely skip one),
+                # so a gap after ours is what pruning took before we read it.
+                if rows[0].id > self.last + 1 and self.active():
                     self.missed += rows[0].id - self.last - 1
                     log.warning("%r: %d stream change(s) from other processes were pruned from "
                                 "the log before this process read them (its subscribers re-sync "

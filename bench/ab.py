@@ -69,7 +69,9 @@ def _side(name: str, source: Path, work: Path) -> contenders.Contender:
     ours = contenders.ours(PROJECT, work / name.split()[0])
     path = os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     argv = (sys.executable, "-m", "motia_core.cli", *ours.argv[ours.argv.index("start"):])
-    return replace(ours, name=name, argv=argv, env={**ours.env, "PYTHONPATH": path})
+    # One core process on each side: an A/B of the code, not of the default process count.
+    return replace(ours, name=name, argv=argv,
+                   env={**ours.env, "PYTHONPATH": path, "MOTIA_PROCESSES": "1"})
 
 
 async def _measure(args: argparse.Namespace, base: Path, commit: str,

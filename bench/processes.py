@@ -44,7 +44,8 @@ from motia_core.observability import new_trace_id
 
 __all__ = ("main",)
 
-APP = Path(__file__).resolve().parent / "app"
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "bench" / "app"
 FIRST = queue_name("bench.chain.a", "BenchChainFirst")
 SECOND = queue_name("bench.chain.b", "BenchChainSecond")
 START_BOUND_S = 90.0
@@ -113,13 +114,15 @@ def _pid_of(port: int) -> int | None:
 
 
 def _start(project: Path, env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
-    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base).
+    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base), else from
+    # this one. In the project's folder: `python -m` puts the working directory first on
+    # sys.path, so started from a checkout, every side would run that checkout's motia_core.
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "motia_core.cli", "start", "--project", str(project), "-p",
          str(port), "--runners", "python", "--processes", str(processes)],
-        env={**os.environ, **env, "PYTHONPATH": env.get("MOTIA_BENCH_CODE", "")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, **env, "PYTHONPATH": env.get("MOTIA_BENCH_CODE") or str(REPO)},
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + START_BOUND_S
     pids: set[int] = set()
     while len(pids) < processes:  # bounded: every process answers once it serves

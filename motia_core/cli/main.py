@@ -88,8 +88,8 @@ def _serve_options(func: Any) -> Any:
 _processes_option = click.option(
     "--processes", type=click.IntRange(min=1), envvar="MOTIA_PROCESSES", show_envvar=True,
     help="Core processes serving the project on one port, sharing its stores (SQLite or "
-         "Redis), each with its own runners [default: one per core for start with the queue on "
-         "Redis; 1 on SQLite (measured slower with more) or memory, and always 1 for dev].")
+         "Redis), each with its own runners [default: one per core for start; 1 with a store "
+         "in memory, and always 1 for dev].")
 
 
 def _serve(strict: bool, project: Path, debug: bool, processes: int | None = None,
@@ -124,13 +124,14 @@ def _serve(strict: bool, project: Path, debug: bool, processes: int | None = Non
 
 
 def _process_count(strict: bool, settings: Settings, asked: int | None) -> int:
-    """How many core processes: --processes, else one per core for `start` with the queue and
-    state on Redis. On SQLite the default stays 1: processes contend for the one file's write
-    lock, and two measured 0.4x the events/s of one (bench/processes.py)."""
+    """How many core processes: --processes, else one per core for `start` with stores the
+    processes share (SQLite or Redis; streams too), 1 for `dev` (it reloads on change) or with a
+    store kept in memory. On SQLite, where the processes take turns at one file's write lock,
+    two measured 1.1-1.5x the events/s of one on a loaded 2-core machine (bench/processes.py)."""
     memory = [name for name in ("state", "queue") if getattr(settings, name) == "memory"]
     if asked is None:
-        on_redis = settings.queue == "redis" and settings.state == "redis"
-        return _cores() if strict and on_redis else 1
+        shared = not memory and settings.streams_store != "memory"
+        return _cores() if strict and shared else 1
     if asked > 1 and not strict:
         raise click.UsageError("motia dev runs one process (it reloads on change); "
                                "--processes is for motia start")
@@ -170,12 +171,12 @@ def _supervise(settings: Settings, count: int) -> int:
         else:
             args += [param.opts[-1], str(value)]
     args += ["--port", str(port), "--processes", "1"]
-    streams = settings.streams_store
-    if streams == "sqlite":
+    if settings.streams_store == "memory":
         logging.getLogger("motia.processes").warning(
-            "streams are kept in SQLite: with %d processes a WebSocket subscriber hears only the "
-            "stream changes made by the process it is connected to (--streams redis carries "
-            "every change to every process)", count, extra={"action": "streams_per_process"})
+            "streams are kept in memory: with %d processes each has its own, and a WebSocket "
+            "subscriber hears only the stream changes made by the process it is connected to "
+            "(--streams sqlite or redis share them)", count,
+            extra={"action": "streams_per_process"})
     return supervise(args, count, f"http://{settings.host}:{port}")
 
 

@@ -46,8 +46,10 @@ from motia_core.runtime.report import print_startup
 from motia_core.runtime.serving import Serving
 from motia_core.runtime.triggers import AppHandlers, cron_topic
 from motia_core.state import StateAdapter, StateError, open_state
+from motia_core.state.sqlite import SqliteState
 from motia_core.streams import StreamAccess, StreamHub, StreamSocketServer, StreamStore
 from motia_core.streams.auth import HookNotFound, load_hook
+from motia_core.streams.sqlite_fanout import SqliteFanout
 from motia_core.workbench import Workbench, workbench_routes, workbench_ui_routes
 from motia_core.workbench.ui import WORKBENCH_PATH
 
@@ -90,17 +92,22 @@ class App:
         self.state = state or open_state(settings.state, settings.data_dir, redis_url=redis_url,
                                          redis_prefix=prefix)
         streams = settings.streams_store if state is None or settings.streams else "memory"
-        self.stream_store = StreamStore(open_state(streams, settings.data_dir / "streams",
-                                                   redis_url=redis_url,
-                                                   redis_prefix=f"{prefix}streams:"))
+        stream_storage = open_state(streams, settings.data_dir / "streams", redis_url=redis_url,
+                                    redis_prefix=f"{prefix}streams:")
+        self.stream_store = StreamStore(stream_storage)
         self.stream_hub = StreamHub()
         self.stream_store.listeners.append(self.stream_hub.on_change)
-        # Streams in Redis: every change goes to the other instances' hubs, theirs to ours.
-        self.stream_fanout: RedisFanout | None = None
+        # Streams in Redis or SQLite: every change goes to the other instances' (or processes')
+        # hubs, theirs to ours.
+        self.stream_fanout: RedisFanout | SqliteFanout | None = None
         if streams == "redis" and redis_url:
             from motia_core.streams.redis_fanout import RedisFanout  # redis-py only when asked
 
             self.stream_fanout = RedisFanout(redis_url, prefix=f"{prefix}streams:")
+        elif isinstance(stream_storage, SqliteState):
+            self.stream_fanout = SqliteFanout(
+                stream_storage, active=lambda: self.stream_hub.room_count > 0)
+        if self.stream_fanout is not None:
             self.stream_store.listeners.append(self.stream_fanout.on_change)
             self.stream_store.wait_sent.append(self.stream_fanout.wait_sent)
             self.stream_fanout.listeners.append(self.stream_hub.on_change)
@@ -211,7 +218,9 @@ class App:
             self._tg = tg
             try:
                 await self._open_stores()
-                if self.stream_fanout is not None:
+                if isinstance(self.stream_fanout, SqliteFanout):
+                    await tg.start(self.stream_fanout.run)
+                elif self.stream_fanout is not None:
                     from motia_core.streams.redis_fanout import FanoutError
 
                     try:

@@ -27,8 +27,8 @@ import anyio
 
 from motia_core.state import StateAdapter
 
-__all__ = ("MARKER_KEY", "StreamListener", "StreamStore", "is_falsy", "with_marker",
-           "without_marker")
+__all__ = ("MARKER_KEY", "StreamListener", "StreamStore", "is_falsy", "split_group",
+           "storage_group", "with_marker", "without_marker")
 
 log = logging.getLogger("motia.streams")
 
@@ -39,8 +39,17 @@ MARKER_KEY = "__motia"
 _SEP = "\x1f"  # ASCII unit separator: never in a stream name or a group id a person types
 
 
-def _group(stream: str, group: str) -> str:
+def storage_group(stream: str, group: str) -> str:
+    """The state group that holds a stream group's items."""
     return f"stream{_SEP}{stream}{_SEP}{group}"
+
+
+def split_group(name: str) -> tuple[str, str] | None:
+    """``(stream, group)`` back from :func:`storage_group`'s name; None for another group."""
+    prefix, _, rest = name.partition(_SEP)
+    stream, sep, group = rest.partition(_SEP)
+    return (stream, group) if prefix == "stream" and sep else None
+
 
 
 def is_falsy(data: Any) -> bool:
@@ -124,7 +133,7 @@ class StreamStore:
 
     async def get(self, stream: str, group: str, item_id: str) -> Any:
         """The item with its marker, or None."""
-        value = await self.storage.get(_group(stream, group), item_id)
+        value = await self.storage.get(storage_group(stream, group), item_id)
         return None if value is None else with_marker(value, stream, group, item_id)
 
     async def set(self, stream: str, group: str, item_id: str, data: Any) -> Any:
@@ -132,7 +141,7 @@ class StreamStore:
         pushed) when ``data`` is falsy. Listeners hear ``create`` or ``update`` with the item."""
         if is_falsy(data):
             return None
-        key = _group(stream, group)
+        key = storage_group(stream, group)
         async with self._locks.hold((stream, group, item_id)):
             existed = await self.storage.get(key, item_id) is not None
             item = await self.storage.set(key, item_id, _stored(data, item_id))
@@ -144,7 +153,7 @@ class StreamStore:
         """Remove the item and return it with its marker, or None when there was none (and then
         listeners hear nothing)."""
         async with self._locks.hold((stream, group, item_id)):
-            removed = await self.storage.delete(_group(stream, group), item_id)
+            removed = await self.storage.delete(storage_group(stream, group), item_id)
             if removed is not None:
                 self._notify(stream, group, item_id, "delete", removed)
         await self._sent()
@@ -152,7 +161,7 @@ class StreamStore:
 
     async def get_group(self, stream: str, group: str) -> list[Any]:
         """Every item of the group in id order, each with its marker."""
-        items = await self.storage.get_group(_group(stream, group))
+        items = await self.storage.get_group(storage_group(stream, group))
         return [with_marker(item, stream, group, item["id"])
                 if isinstance(item, dict) and isinstance(item.get("id"), str) else item
                 for item in items]
@@ -161,16 +170,15 @@ class StreamStore:
         """``(stream, group, item count)`` for every group holding items, for the Workbench."""
         found = []
         for name in await self.storage.groups():
-            prefix, _, rest = name.partition(_SEP)
-            stream, sep, group = rest.partition(_SEP)
-            if prefix == "stream" and sep:
-                found.append((stream, group, len(await self.storage.keys(name))))
+            split = split_group(name)
+            if split is not None:
+                found.append((*split, len(await self.storage.keys(name))))
         return found
 
     async def items(self, stream: str, group: str) -> list[tuple[str, Any]]:
         """``(id, item)`` for every item of the group in id order, without markers."""
         return [(item.key, without_marker(item.value))
-                for item in await self.storage.items(_group(stream, group))]
+                for item in await self.storage.items(storage_group(stream, group))]
 
     async def send(self, stream: str, group: str, item_id: str | None, event_type: str,
                    data: Any) -> None:

@@ -26,8 +26,8 @@ import pytest
 
 from motia_core.state import open_state
 from tests.conftest import require_runtime
-from tests.e2e.cli import MOTIA, REPO, Server, free_port, motia
-from tests.e2e.cluster import copy_project
+from tests.e2e.cli import MOTIA, REPO, Server, free_port, motia, start, stop
+from tests.e2e.cluster import assert_in_order_per_item, copy_project, watch_b_write_a
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -163,7 +163,7 @@ def test_two_processes_share_the_port_the_queue_and_the_cron(
     assert len(runner_pids) == 4  # a python and a node runner in each
     # The start-up table and its log lines once, though two processes serve.
     assert len(_actions(server, "startup")) == 1
-    assert _actions(server, "streams_per_process")  # the SQLite streams caveat is said
+    assert not _actions(server, "streams_per_process")  # SQLite streams reach every process
 
     # An event chain completes, whichever process took each request and each delivery.
     for n in range(20):
@@ -209,6 +209,28 @@ def test_two_processes_share_the_port_the_queue_and_the_cron(
     assert stderr.count("received SIGTERM, stopping (send") == 2  # each child stopped politely
 
 
+def test_a_stream_change_made_in_one_process_reaches_a_client_of_another(
+    tmp_path: Path,
+) -> None:
+    """Two `motia start` processes of one project, streams in its SQLite file: a step's stream
+    writes in A reach a WebSocket client of B, each once, in order per item (the file's change
+    log; no Redis)."""
+    project = copy_project(tmp_path)
+    changes = 30
+    env = {**os.environ, "MOTIA_JSON_LOGS": "1"}
+    port_a, port_b = free_port(), free_port()
+    a = start("start", project, port_a, "--runners", "python", env=env)
+    try:
+        b = start("start", project, port_b, "--runners", "python", env=env)
+        try:
+            frames = anyio.run(watch_b_write_a, port_a, port_b, changes)
+        finally:
+            stop(b)
+    finally:
+        stop(a)
+    assert_in_order_per_item(frames, changes)
+
+
 def test_a_failed_start_stops_every_process_with_its_code(tmp_path: Path) -> None:
     project = tmp_path / "app"
     shutil.copytree(BROKEN, project, ignore=shutil.ignore_patterns(".motia*", "__pycache__"))
@@ -227,7 +249,7 @@ def test_processes_need_shared_stores_and_dev_runs_one() -> None:
     assert dev.returncode == 2 and "motia dev runs one process" in dev.stderr
 
 
-def test_the_default_is_one_per_core_for_start_on_redis(tmp_path: Path) -> None:
+def test_the_default_is_one_per_core_for_start_on_shared_stores(tmp_path: Path) -> None:
     from motia_core.cli.main import _cores, _process_count
     from motia_core.config import Settings
 
@@ -235,7 +257,9 @@ def test_the_default_is_one_per_core_for_start_on_redis(tmp_path: Path) -> None:
     assert _process_count(True, shared, None) == _cores() >= 1
     assert _process_count(False, shared, None) == 1  # motia dev
     sqlite = Settings(project_root=tmp_path)
-    assert _process_count(True, sqlite, None) == 1  # measured slower with more on one file
+    assert _process_count(True, sqlite, None) == _cores()
+    assert _process_count(False, sqlite, None) == 1
     assert _process_count(True, sqlite, 2) == 2
+    assert _process_count(True, Settings(project_root=tmp_path, streams="memory"), None) == 1
     assert _process_count(True, Settings(project_root=tmp_path, queue="memory"), None) == 1
     assert _process_count(True, shared, 3) == 3

@@ -5,7 +5,6 @@ any of them."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,34 +16,18 @@ import pytest
 
 from motia_core.state import open_state
 from tests.conftest import require_runtime
-from tests.e2e.cluster import ADMIN_TOKEN, copy_project, instances, redis_env
+from tests.e2e.cluster import (
+    ADMIN_TOKEN,
+    assert_in_order_per_item,
+    copy_project,
+    instances,
+    redis_env,
+    watch_b_write_a,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 BOUND_S = 20.0
-
-
-async def _frames(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    with anyio.fail_after(BOUND_S):
-        while len(frames) < count:
-            message = await ws.receive()
-            assert message.type is aiohttp.WSMsgType.TEXT, message
-            frames.append(json.loads(message.data))
-    return frames
-
-
-async def _watch_b_write_a(port_a: int, port_b: int, changes: int) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"ws://127.0.0.1:{port_b}/") as ws:
-            await ws.send_json({"type": "join", "data": {
-                "streamName": "progress", "groupId": "job", "subscriptionId": "s1"}})
-            assert (await _frames(ws, 1))[0]["event"] == {"type": "sync", "data": []}
-            for step in range(changes):
-                async with session.put(f"http://127.0.0.1:{port_a}/items/job/{step % 3}",
-                                       json={"step": step}) as response:
-                    assert response.status == 200, await response.text()
-            return await _frames(ws, changes)
 
 
 def test_a_stream_change_made_on_one_instance_reaches_a_client_of_another(
@@ -55,15 +38,8 @@ def test_a_stream_change_made_on_one_instance_reaches_a_client_of_another(
     with instances(project, 2, redis_env(redis_url, redis_prefix),
                    "--runners", "python") as started:
         (_a, port_a), (_b, port_b) = started
-        frames = anyio.run(_watch_b_write_a, port_a, port_b, changes)
-    events = [(f["id"], f["event"]["type"], f["event"]["data"]["step"]) for f in frames]
-    # In order per item: each item's changes arrive in the order they were made.
-    for item in ("0", "1", "2"):
-        steps = [step for item_id, _kind, step in events if item_id == item]
-        assert steps == list(range(int(item), changes, 3)), steps
-        kinds = [kind for item_id, kind, _step in events if item_id == item]
-        assert kinds == ["create"] + ["update"] * (len(kinds) - 1)
-    assert all(f["groupId"] == "job" and f["streamName"] == "progress" for f in frames)
+        frames = anyio.run(watch_b_write_a, port_a, port_b, changes)
+    assert_in_order_per_item(frames, changes)
 
 
 async def _state_group(redis_url: str, prefix: str, group: str) -> list[Any]:

@@ -1,10 +1,10 @@
 """``motia_core.storage.sqlite.Database``: the SQLite stores' calls on the event loop, and what
 is not.
 
-Calls run inline on the loop's thread; opening, a file locked by another process, checkpoints,
-``full_sync`` and closing go to a worker thread. These tests hold the write lock from a second
-connection (as another process would) and check that the loop keeps running, that calls keep
-their order and that a lock held too long fails naming the file.
+Calls run inline on the loop's thread; opening, checkpoints, ``full_sync`` and closing go to a
+worker thread. These tests hold the write lock from a second connection (as another process
+would) and check that the loop keeps running while calls wait for it, that calls keep their order
+and share a transaction once it is free, and that a lock held too long fails naming the file.
 """
 
 from __future__ import annotations
@@ -102,26 +102,44 @@ async def locked_elsewhere(path: Path, seconds: float,
         await anyio.to_thread.run_sync(holder.join)
 
 
-async def test_a_locked_file_is_waited_for_off_the_loop_and_calls_keep_their_order(
+def insert_where(conn: sqlite3.Connection, n: int,
+                 other: sqlite3.Connection) -> tuple[int, int]:
+    """Insert ``n``; return the thread it ran in and the rows ``other`` sees committed then."""
+    insert(conn, n)
+    return threading.get_ident(), other.execute("SELECT count(*) FROM t").fetchone()[0]
+
+
+async def test_a_locked_file_is_waited_for_on_the_loop_and_calls_then_share_a_transaction(
         tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     db = database(path)
     await db.run(rows)  # opened
     release = threading.Event()
+    done: dict[int, tuple[int, int]] = {}
+
+    other = sqlite3.connect(path, check_same_thread=False)
+
+    async def write(n: int) -> None:
+        done[n] = await db.run(insert_where, n, other)
+
     try:
         async with locked_elsewhere(path, 30, release) as released_by_the_loop:
             async with anyio.create_task_group() as writers:
                 for n in (1, 2, 3):  # started in this order
-                    writers.start_soon(db.run, insert, n)
+                    writers.start_soon(write, n)
                 # Every writer now waits for the lock. Only a loop that is not blocked by them gets
                 # here to end the other connection's hold; a blocked one would wait it out (30 s).
                 await anyio.wait_all_tasks_blocked()
                 release.set()
         assert released_by_the_loop == [True]
-        # Every write landed after the other connection's, in the order they were made.
+        # Every write landed after the other connection's, in the order they were made, each
+        # on the loop's thread (not a worker's), all three in one transaction.
         assert await db.run(rows) == [0, 1, 2, 3]
-        assert await db.run(thread_id) == threading.get_ident()  # back on the loop
+        assert {thread for thread, _ in done.values()} == {threading.get_ident()}
+        assert [done[n][1] for n in (1, 2, 3)] == [1, 1, 1]  # none committed before the others
+        assert await db.run(thread_id) == threading.get_ident()  # still on the loop
     finally:
+        other.close()
         await db.aclose()
 
 

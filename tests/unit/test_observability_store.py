@@ -260,11 +260,19 @@ async def test_the_writer_holds_a_running_trace_until_it_ends() -> None:
     await recorder.aclose()
 
 
-async def test_two_instances_on_redis_write_one_trace_and_distinct_log_ids(
-    redis_url: str, redis_prefix: str,
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_two_instances_on_one_store_write_one_trace_and_distinct_log_ids(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path,
 ) -> None:
-    a = RedisBackend(redis_url, prefix=redis_prefix)
-    b = RedisBackend(redis_url, prefix=redis_prefix)
+    # Two processes sharing the SQLite file (`motia start --processes 2`) or the Redis prefix
+    # (instances) number their logs by their own clocks: the same id must not overwrite.
+    def shared() -> ObservabilityBackend:
+        if kind == "sqlite":
+            return SqliteBackend(tmp_path / "obs.sqlite3")
+        return RedisBackend(request.getfixturevalue("redis_url"),
+                            prefix=request.getfixturevalue("redis_prefix"))
+
+    a, b = shared(), shared()
     try:
         # A handled the request, B the event it emitted: each writes its own view of the trace.
         await a.write([trace("T1", 100)], [span("T1", "api", "Create", 100, language="node")],

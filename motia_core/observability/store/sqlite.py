@@ -78,7 +78,7 @@ _UPSERT_SPAN = (
     f"INSERT INTO spans (trace_id, {_FACTS}, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET status = excluded.status, end_ms = excluded.end_ms,"
     " error_message = excluded.error_message, span = excluded.span")
-_INSERT_LOG = ("INSERT OR REPLACE INTO logs (id, time_ms, level, trace_id, step, message, entry)"
+_INSERT_LOG = ("INSERT INTO logs (id, time_ms, level, trace_id, step, message, entry)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # a user's odd log field becomes its str()
@@ -158,7 +158,21 @@ def _write(conn: sqlite3.Connection, traces: Sequence[Trace], spans: Sequence[Sp
         conn.executemany(_UPSERT_TRACE, rows)
         conn.executemany(_INSERT_LOG, [
             (e.id, e.time, LEVEL_RANK.get(e.level, 20), e.trace_id, e.step, e.message,
-             _encode(e)) for e in logs])
+             _encode(e)) for e in _after_last(conn, logs)])
+
+
+def _after_last(conn: sqlite3.Connection, logs: Sequence[LogEntry]) -> list[LogEntry]:
+    """``logs`` with ids above every stored one: a record whose id another process (sharing
+    the file) has already used, or passed, takes the next free id, as on Redis; within one
+    process ids only grow, so its records keep theirs."""
+    last = conn.execute("SELECT max(id) FROM logs").fetchone()[0] or 0
+    out = []
+    for entry in logs:
+        if entry.id <= last:
+            entry = msgspec.structs.replace(entry, id=last + 1)
+        last = entry.id
+        out.append(entry)
+    return out
 
 
 def _summary(row: Sequence[Any]) -> TraceSummary:

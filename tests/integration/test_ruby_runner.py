@@ -411,6 +411,20 @@ async def test_ctx_calls_from_threads_the_handler_starts_and_joins(mode: str) ->
     assert core.stale_callbacks == []
 
 
+async def test_a_fiber_and_its_threads_writing_at_once_never_stall_the_loop() -> None:
+    # Fibers (the default): the threads' log lines hold the Writer's Mutex while a fiber and
+    # the loop wait for it. Before the loop was woken with the fiber, this stalled for good
+    # (the loop asleep on a free Mutex, the fiber waiting for the loop) in some of the runs.
+    contended = step("contended.step.rb")
+    async with spawn() as core:
+        await core.load(contended)
+        for _ in range(20):
+            outs = await asyncio.gather(*(core.output(contended, input={"lines": 100})
+                                          for _ in range(8)))
+            assert outs == [{"done": [1, 2, 3, 4]}] * 8
+    assert len([log for log in core.logs if log["msg"] == "thread line"]) == 20 * 8 * 4 * 100
+
+
 @MODES
 async def test_a_handler_that_never_waits_is_answered_timed_out_past_its_timeout(mode: str) -> None:
     async with spawn(env=mode_env(mode)) as core:

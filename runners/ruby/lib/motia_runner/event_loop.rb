@@ -184,12 +184,23 @@ module MotiaRunner
     end
 
     # May be called from any thread.
+    #
+    # From another thread this is often a Mutex handed to a fiber (the Writer's, the Endpoint's,
+    # an Invocation's: handler threads take them too). Ruby wakes only the first waiter of a
+    # Mutex; when the loop itself (the root fiber, which blocks the thread) waits behind that
+    # fiber for the same Mutex, it would sleep on although the Mutex is free, and the fiber
+    # would wait for the loop: a deadlock. Thread#wakeup makes the loop's wait look again.
     def unblock(_blocker, fiber)
       if Thread.current.equal?(@thread)
         resume_soon(fiber)
       else
         @foreign_lock.synchronize { @foreign << fiber }
         wake
+        begin
+          @thread.wakeup
+        rescue ThreadError # the loop's thread is gone: nothing to wake
+          nil
+        end
       end
     end
 

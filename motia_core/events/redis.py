@@ -1,4 +1,4 @@
-"""Subscriber queues on Redis Streams, shared by every motia-core instance on one server.
+"""Subscriber queues on Redis, shared by every motia-core instance on one server.
 
 Same semantics as ``MemoryQueue`` and ``SqliteQueue`` (the contract suite in
 tests/unit/test_queue.py runs on all three), across processes and hosts:
@@ -6,23 +6,29 @@ tests/unit/test_queue.py runs on all three), across processes and hosts:
 - ``enqueue``/``enqueue_many`` return once Redis has the message (every subscriber's copy in
   one script, so an event is accepted for all of them or for none). Surviving a Redis restart
   is the server's ``appendonly`` setting.
-- Visible messages are entries of one stream per queue, read through the consumer group
-  ``motia`` (``XREADGROUP``): each entry goes to one consumer, and stays in the group's pending
-  list, leased, until it is acked, nacked, released or dead-lettered.
+- Visible messages are ids in one list per queue; ``receive`` pops the head, so each goes to
+  one consumer, and leases it.
 - Leases: a visibility timeout is per delivery (the contract lets two receives of one queue ask
-  for different ones), which ``XAUTOCLAIM``'s single minimum idle time cannot express; so each
-  lease is a score in a sorted set, and ``receive`` first takes over the oldest expired lease
-  with ``XCLAIM`` (from whichever consumer held it: a dead instance loses nothing) before reading
-  new entries. A receipt token in the message's hash makes a late ack of a lost lease a no-op.
-- Delays and retries: a sorted set of due times, moved into the stream by ``receive`` when due.
-- FIFO: a list per (queue, group); only its head is ever in the stream, the delayed set or the
-  leases, so at most one message per group is in flight cluster-wide.
+  for different ones), so each lease is a score in a sorted set, and ``receive`` first takes
+  over the oldest expired lease (from whichever instance held it: a dead instance loses
+  nothing) before popping new ones. A receipt token in the message's hash makes a late ack of a
+  lost lease a no-op.
+- Delays and retries: a sorted set of due times, moved to the list by ``receive`` when due.
+- FIFO: a list per (queue, group); only its head is ever ready, delayed or leased, so at most
+  one message per group is in flight cluster-wide.
 - Dead letters: a sorted set per queue and a hash per letter, listed, replayed and purged by
   ``motia dlq`` through ``motia_core/dlq.py`` as for SQLite.
 
+Why not a stream with a consumer group (``XREADGROUP``, ``XAUTOCLAIM``)? The leases need their
+own sorted set anyway (``XAUTOCLAIM`` has one minimum idle time, the contract a timeout per
+delivery), and atop it the group's pending list was a second, costlier record of the same
+thing: the stream version spent about four times the server CPU per message (XADD,
+XREADGROUP, XACK and XDEL against an RPUSH and an LPOP; figures in CHANGELOG.md).
+
 Each operation is one Lua script (events/_redis_lua.py), so concurrent instances never see a
-half-done change. ``wait`` blocks on ``XREAD`` for a new stream entry (which an enqueue, a
-release, a retry falling due or a FIFO head's ack from any instance adds), bounded by the next
+half-done change. ``wait`` blocks on ``BLMOVE`` of the ready list onto itself (head to head: a
+documented no-op move), which returns as soon as the list holds an id, whichever instance put
+it there (an enqueue, a release, a retry falling due, a FIFO head's ack), bounded by the next
 delay or lease expiry and by ``poll_interval_s``.
 """
 
@@ -77,15 +83,13 @@ POLL_INTERVAL_S = 1.0
 MAX_WAITING = 64
 # How long an empty receive's look stands in for wait()'s own (it is used once, at once).
 LOOKED_FRESH_S = 0.5
-# How long closing may spend leaving consumer groups (the server may be gone).
-LEAVE_TIMEOUT_S = 2.0
 
 _event_decoder = msgspec.json.Decoder(Event)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
 
 
 def _consumer_name() -> str:
-    """This instance's name in the consumer group, so ``XINFO CONSUMERS`` says who holds what."""
+    """This instance's name, kept in each message it holds (``holder``), for who holds what."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
 
@@ -106,8 +110,6 @@ class RedisQueue(QueueAdapter):
         self._waiting: redis.asyncio.Redis | None = None
         self._shas: dict[str, str] = {}  # script -> its SHA1, for EVALSHA
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
-        # Queues this instance received from: on close it leaves their consumer groups.
-        self._received_from: set[str] = set()
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
         self._closed = False
@@ -159,7 +161,6 @@ class RedisQueue(QueueAdapter):
         receipts = [new_id() for _ in range(max(1, max_messages))]
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
                                *receipts)
-        self._received_from.add(queue)
         if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
             self._looked[queue] = (anyio.current_time(), got)
             return []
@@ -218,20 +219,18 @@ class RedisQueue(QueueAdapter):
 
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
-        stream = f"{self.prefix}stream:{queue}".encode()
+        ready = f"{self.prefix}ready:{queue}".encode()
         looked = self._looked.pop(queue, None)
         while True:
             if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
-                # The empty receive just before looked: nothing written since is missed, as
-                # XREAD below watches the stream from the last entry it saw.
-                visible, due_ms, last_id = looked[1]
-                due_ms = int(due_ms) - math.ceil((anyio.current_time() - looked[0]) * 1000)
-                if int(looked[1][1]) >= 0:
-                    due_ms = max(0, due_ms)
-                else:
-                    due_ms = -1
+                # The empty receive just before looked: nothing made ready since is missed, as
+                # BLMOVE below returns at once while the ready list holds anything.
+                visible, due_ms = looked[1]
+                if int(due_ms) >= 0:
+                    due_ms = max(0, int(due_ms) - math.ceil((anyio.current_time() - looked[0])
+                                                            * 1000))
             else:
-                visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+                visible, due_ms = await self._call(lua.PEEK, queue)
             looked = None
             remaining_s = deadline - anyio.current_time()
             if visible or remaining_s <= 0:
@@ -239,29 +238,20 @@ class RedisQueue(QueueAdapter):
                 return
             block_s = min(remaining_s, self.poll_interval_s,
                           math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
-            # XREAD (not the group's XREADGROUP) only watches: any entry after last_id, from
-            # any instance, means something became receivable. BLOCK 0 would mean forever.
+            # The head moved onto the head of the same list: nothing changes, but it returns as
+            # soon as the list has an id, from any instance. A timeout of 0 would mean forever.
             async with self._errors():
                 if self._waiting is None:
                     self._waiting = connect(self.url, MAX_WAITING)
-                woke = await self._waiting.xread({stream: last_id}, count=1,
-                                                 block=max(1, math.ceil(block_s * 1000)))
-            if woke:
+                # (redis-py's blmove() types its timeout int; the server takes a fraction)
+                woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
+                    "BLMOVE", ready, ready, "LEFT", "LEFT", f"{max(0.001, block_s):.3f}")
+            if woke is not None:
                 return
 
     async def aclose(self) -> None:
         if self._closed:
             return
-        if self._client is not None and self._received_from:
-            # Leave the groups where this consumer holds nothing, so restarts do not pile up
-            # names in XINFO CONSUMERS; what it still holds stays for its lease to run out.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(LEAVE_TIMEOUT_S):
-                try:
-                    for queue in sorted(self._received_from):
-                        await self._call(lua.LEAVE, queue, self.consumer)
-                except QueueError as exc:
-                    log.info("%r: could not leave the consumer groups: %s", self, exc,
-                             extra={"action": "queue_leave_failed"})
         self._closed = True
         for client in (self._client, self._waiting):
             if client is not None:

@@ -137,13 +137,15 @@ def _pid_of(port: int) -> int | None:
 
 
 def _start(project: Path, env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
-    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base).
+    # MOTIA_BENCH_CODE: run the core from that source tree (an A/B run, see --base). Not from
+    # the current directory: `python -m` puts it first on sys.path, before PYTHONPATH, so a run
+    # from the checkout would load the checkout's core whatever the base.
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "motia_core.cli", "start", "--project", str(project), "-p",
          str(port), "--runners", "python", "--processes", str(processes)],
         env={**os.environ, **env, "PYTHONPATH": env.get("MOTIA_BENCH_CODE", "")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + START_BOUND_S
     pids: set[int] = set()
     while len(pids) < processes:  # bounded: every process answers once it serves
@@ -200,18 +202,16 @@ def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "")
                "MOTIA_LOG_LEVEL": "warning", "MOTIA_BENCH_CODE": code}
         server = _start(project, env, processes)
         try:
-            async def measure() -> float:
-                queue = open_queue(kind, project / ".motia", redis_url=redis_url,
-                                   redis_prefix=prefix)
-                try:
-                    return await _drain(queue, events)
-                finally:
-                    await queue.aclose()
-
+            # The events go in through a process of their own on the same code as the server
+            # (the base tree's adapter may keep its queues in other keys or tables).
+            drain = [sys.executable, __file__, "--drain", kind, str(project / ".motia"),
+                     redis_url, prefix, str(events)]
             redis_pid = _redis_pid(redis_url)
             usec_before = _redis_usec(redis_url) if kind == "redis" else (0.0, 0)
             before = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
-            rate = anyio.run(measure)
+            rate = float(subprocess.run(drain, env={**os.environ, "PYTHONPATH": code},
+                                        check=True, capture_output=True, text=True,
+                                        timeout=DRAIN_BOUND_S + START_BOUND_S).stdout)
             after = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
             usec_after = _redis_usec(redis_url) if kind == "redis" else (0.0, 0)
             return Run(rate, {part: (after[part] - before[part]) * 1000 / events
@@ -241,7 +241,21 @@ def _delete_prefix(redis_url: str, prefix: str) -> None:
         client.close()
 
 
+def _drain_here(kind: str, store: str, redis_url: str, prefix: str, events: str) -> None:
+    """The child of one run (``--drain``): put the events in and print events/s once done."""
+    async def measure() -> float:
+        queue = open_queue(kind, Path(store), redis_url=redis_url, redis_prefix=prefix)
+        try:
+            return await _drain(queue, int(events))
+        finally:
+            await queue.aclose()
+
+    print(anyio.run(measure))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--drain"]:
+        return _drain_here(*sys.argv[2:7])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000, help="events per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")

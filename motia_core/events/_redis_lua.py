@@ -4,20 +4,22 @@ Keys, for a store prefix ``P`` and a queue ``Q`` (the prefix is fixed per store 
 ends in ``:``, so no two (kind, queue) pairs share a key):
 
 - ``P ready:Q``    list: ids visible now, oldest first (receive pops from the head);
-- ``P leases:Q``   sorted set: leased message id -> when the lease runs out (ms);
+- ``P leases:Q``   sorted set: a lease -> when it runs out (ms); a lease is the receipt handed
+  out with the message, ``<id>|<token>|<1 if FIFO else 0>|<consumer>``: removing it is what
+  proves a late ack, nack or release still holds the current lease, and it says who holds what;
 - ``P delayed:Q``  sorted set: id -> when it becomes visible (delays, retries);
 - ``P waiting:Q``  sorted set: id -> when it is due, for messages queued behind their FIFO
   group's head (counted as ready or delayed, as the memory adapter counts them);
 - ``P fifo:<len(Q)>:Q:<group>``  list: the group's unfinished ids in order; only the first is
   ever in the ready list, the delayed set or the leases, which is what makes FIFO hold across
   every instance (one in flight per group cluster-wide);
-- ``P m:<id>``     hash: queue, event (JSON), attempt, group, enqueued_at, available_at,
-  receipt (the current lease's token, "" when not leased), holder (the consumer that received
-  it last, for an operator asking who holds what);
+- ``P m:<id>``     hash: event (JSON), attempt, enqueued_at, group (FIFO only);
 - ``P dead:Q`` (sorted set: id -> sequence), ``P d:<id>`` (hash: the dead letter),
   ``P dead-seq`` (the sequence), ``P dead-queues`` (set of queues holding dead letters).
 
 A message is in exactly one of: the ready list, the leases, the delayed set, the waiting set.
+Times passed to a command go as integer strings (``%d``): a Lua number would be formatted with
+``%.14g``, several times dearer.
 Times are the server's (``TIME``), so instances whose clocks differ still agree on leases and
 delays. Every script takes ``ARGV[1] = P`` and ``ARGV[2] = Q`` first, and as few ``redis.call``
 as its work needs (each one costs the server a conversion of its arguments and reply).
@@ -25,11 +27,14 @@ as its work needs (each one costs the server a conversion of its arguments and r
 
 from __future__ import annotations
 
-__all__ = ("ACK", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "LETTERS", "NACK", "PEEK",
-           "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+import hashlib
 
+__all__ = ("ACK", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "LETTERS", "LIBRARY",
+           "LIBRARY_NAME", "NACK", "NAMES", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+
+# What every function shares, defined once per library load. P and Q are set by each call.
 _PRELUDE = """
-local P, Q = ARGV[1], ARGV[2]
+local P, Q
 local function K(kind) return P .. kind .. ':' .. Q end
 local function msg(id) return P .. 'm:' .. id end
 local function fifo(group) return P .. 'fifo:' .. #Q .. ':' .. Q .. ':' .. group end
@@ -37,27 +42,26 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- visible at `at` (its available_at already set): now at the ready list's tail, or later
--- through the delayed set
+local function int(n) return string.format('%d', n) end
+-- visible at `at`: now at the ready list's tail, or later through the delayed set
 local function schedule(id, at, now)
   if at > now then
-    redis.call('ZADD', K('delayed'), at, id)
+    redis.call('ZADD', K('delayed'), int(at), id)
   else
     redis.call('RPUSH', K('ready'), id)
   end
 end
 local function add(id, event, grouped, group, at, now)
   if not grouped then
-    redis.call('HSET', msg(id), 'queue', Q, 'event', event, 'attempt', 1, 'enqueued_at', now,
-               'available_at', at)
+    redis.call('HSET', msg(id), 'event', event, 'attempt', '1', 'enqueued_at', int(now))
     return schedule(id, at, now)
   end
-  redis.call('HSET', msg(id), 'queue', Q, 'event', event, 'attempt', 1, 'enqueued_at', now,
-             'available_at', at, 'group', group)
+  redis.call('HSET', msg(id), 'event', event, 'attempt', '1', 'enqueued_at', int(now),
+             'group', group)
   if redis.call('RPUSH', fifo(group), id) == 1 then
     schedule(id, at, now)
   else
-    redis.call('ZADD', K('waiting'), at, id)
+    redis.call('ZADD', K('waiting'), int(at), id)
   end
 end
 -- the group's head is finished: the next message of the group becomes its head
@@ -71,12 +75,10 @@ local function advance(group, id, now)
     schedule(nxt, at, now)
   end
 end
--- the fields `names` of message `id` if `receipt` is its current lease in this queue, else nil
-local function leased(id, receipt, ...)
-  if receipt == '' then return nil end
-  local f = redis.call('HMGET', msg(id), 'receipt', 'queue', ...)
-  if f[1] ~= receipt or f[2] ~= Q then return nil end
-  return f
+-- true if `receipt` was the current lease of message `id` in this queue (it is ended now)
+local function unlease(id, receipt)
+  return string.sub(receipt, 1, #id + 1) == id .. '|'
+    and redis.call('ZREM', K('leases'), receipt) == 1
 end
 -- what wait() needs: {1 if something is receivable now else 0, ms until the next delay or lease
 -- runs out (-1: none)}
@@ -92,13 +94,18 @@ end
 """
 
 
-def _script(body: str) -> str:
-    return _PRELUDE + body
+_BODIES: dict[str, str] = {}
+
+
+def _function(name: str, body: str) -> str:
+    """Register one operation's body (ARGV its arguments); returns the operation's name."""
+    _BODIES[name] = body
+    return name
 
 
 # ARGV[3..]: groups of six (queue, id, grouped "1"/"0", group, delay ms, event JSON); ARGV[2]
 # is unused (each item names its queue). Returns the enqueue time.
-ENQUEUE = _script("""
+ENQUEUE = _function("enqueue", """
 local now = now_ms()
 for i = 3, #ARGV, 6 do
   Q = ARGV[i]
@@ -109,7 +116,7 @@ return now
 
 # ARGV[3] once key, ARGV[4] its time to live in ms, then one message as for ENQUEUE: the key
 # taken and the message added in one step, or neither (the key was taken already: returns false).
-ENQUEUE_ONCE = _script("""
+ENQUEUE_ONCE = _function("enqueue_once", """
 if not redis.call('SET', P .. 'once:' .. ARGV[3], '1', 'NX', 'PX', tonumber(ARGV[4])) then
   return false
 end
@@ -119,26 +126,29 @@ add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 
-# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new receipt per message wanted.
+# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new token per message wanted.
 # Due delayed messages join the ready list first. Each message: an expired lease first (taken
 # over from whichever consumer held it), else the ready list's head. Returns {{id, event,
-# attempt, group, enqueued_at, lease_until}, ...}; nothing: PEEK's answer, so the wait that
-# follows an empty receive needs no call of its own.
-RECEIVE = _script("""
+# attempt, group, enqueued_at, lease_until, receipt}, ...}; nothing: PEEK's answer, so the wait
+# that follows an empty receive needs no call of its own.
+RECEIVE = _function("receive", """
 local now = now_ms()
 local ready, leases = K('ready'), K('leases')
-local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', now, 'LIMIT', 0, 100)
+local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', int(now), 'LIMIT', 0, 100)
 if #due > 0 then
   redis.call('ZREM', K('delayed'), unpack(due))
   redis.call('RPUSH', ready, unpack(due))
 end
 local lease_until = now + tonumber(ARGV[3])
+local score = int(lease_until)
 local out, expired = {}, true
 for i = 5, #ARGV do
   local id
   if expired then
-    id = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 1)[1]
-    if id then
+    local lease = redis.call('ZRANGEBYSCORE', leases, '-inf', int(now), 'LIMIT', 0, 1)[1]
+    if lease then
+      redis.call('ZREM', leases, lease)
+      id = string.sub(lease, 1, string.find(lease, '|', 1, true) - 1)
       redis.call('HINCRBY', msg(id), 'attempt', 1)
     else
       expired = false
@@ -148,70 +158,64 @@ for i = 5, #ARGV do
     id = redis.call('LPOP', ready)
     if not id then break end
   end
-  redis.call('HSET', msg(id), 'receipt', ARGV[i], 'available_at', lease_until, 'holder', ARGV[4])
-  redis.call('ZADD', leases, lease_until, id)
   local f = redis.call('HMGET', msg(id), 'event', 'attempt', 'group', 'enqueued_at')
-  out[#out + 1] = {id, f[1], tonumber(f[2]), f[3], f[4], lease_until}
+  local receipt = id .. '|' .. ARGV[i] .. (f[3] and '|1|' or '|0|') .. ARGV[4]
+  redis.call('ZADD', leases, score, receipt)
+  out[#out + 1] = {id, f[1], tonumber(f[2]), f[3], f[4], lease_until, receipt}
 end
 if #out == 0 then return peek(now) end
 return out
 """)
 
 # ARGV[3] id, ARGV[4] receipt. 1 if done, 0 if the lease is not current.
-ACK = _script("""
-local f = leased(ARGV[3], ARGV[4], 'group')
-if not f then return 0 end
-redis.call('ZREM', K('leases'), ARGV[3])
+ACK = _function("ack", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
+local group = string.find(ARGV[4], '|1|', #ARGV[3] + 2, true)
+  and redis.call('HGET', msg(ARGV[3]), 'group')
 redis.call('DEL', msg(ARGV[3]))
-if f[3] then advance(f[3], ARGV[3], now_ms()) end
+if group then advance(group, ARGV[3], now_ms()) end
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt, ARGV[5] delay ms. A nacked FIFO head stays its group's head.
-NACK = _script("""
-local f = leased(ARGV[3], ARGV[4], 'attempt')
-if not f then return 0 end
+NACK = _function("nack", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
 local now = now_ms()
-local at = now + tonumber(ARGV[5])
-redis.call('ZREM', K('leases'), ARGV[3])
-redis.call('HSET', msg(ARGV[3]), 'receipt', '', 'available_at', at, 'attempt', f[3] + 1)
-schedule(ARGV[3], at, now)
+redis.call('HINCRBY', msg(ARGV[3]), 'attempt', 1)
+schedule(ARGV[3], now + tonumber(ARGV[5]), now)
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt. Visible again now; the attempt is not counted.
-RELEASE = _script("""
-if not leased(ARGV[3], ARGV[4]) then return 0 end
-local now = now_ms()
-redis.call('ZREM', K('leases'), ARGV[3])
-redis.call('HSET', msg(ARGV[3]), 'receipt', '', 'available_at', now)
-schedule(ARGV[3], now, now)
+RELEASE = _function("release", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
+redis.call('RPUSH', K('ready'), ARGV[3])
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt, ARGV[5] error JSON. Returns {event, group, attempts, failed_at}.
-DEAD_LETTER = _script("""
+DEAD_LETTER = _function("dead_letter", """
 local id = ARGV[3]
-local f = leased(id, ARGV[4], 'event', 'group', 'attempt')
-if not f then return false end
+if not unlease(id, ARGV[4]) then return false end
 local now = now_ms()
-redis.call('ZREM', K('leases'), id)
+local f = redis.call('HMGET', msg(id), 'event', 'group', 'attempt')
 redis.call('DEL', msg(id))
 redis.call('ZADD', K('dead'), redis.call('INCR', P .. 'dead-seq'), id)
 local letter = P .. 'd:' .. id
-if f[4] then
-  redis.call('HSET', letter, 'event', f[3], 'attempts', f[5], 'error', ARGV[5], 'failed_at', now,
-             'group', f[4])
-  advance(f[4], id, now)
+if f[2] then
+  redis.call('HSET', letter, 'event', f[1], 'attempts', f[3], 'error', ARGV[5],
+             'failed_at', int(now), 'group', f[2])
+  advance(f[2], id, now)
 else
-  redis.call('HSET', letter, 'event', f[3], 'attempts', f[5], 'error', ARGV[5], 'failed_at', now)
+  redis.call('HSET', letter, 'event', f[1], 'attempts', f[3], 'error', ARGV[5],
+             'failed_at', int(now))
 end
 redis.call('SADD', P .. 'dead-queues', Q)
-return {f[3], f[4], tonumber(f[5]), now}
+return {f[1], f[2], tonumber(f[3]), now}
 """)
 
 # Returns {id, event, group, attempts, error, failed_at} per dead letter, oldest first.
-LETTERS = _script("""
+LETTERS = _function("letters", """
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', K('dead'), 0, -1)) do
   local f = redis.call('HMGET', P .. 'd:' .. id, 'event', 'group', 'attempts', 'error',
@@ -230,7 +234,7 @@ if redis.call('ZCARD', K('dead')) == 0 then redis.call('SREM', P .. 'dead-queues
 
 
 # ARGV[3] dead letter id, ARGV[4] the new message id. 1 if replayed, 0 if no such letter.
-REPLAY = _script("""
+REPLAY = _function("replay", """
 if redis.call('ZREM', K('dead'), ARGV[3]) == 0 then return 0 end
 local f = redis.call('HMGET', P .. 'd:' .. ARGV[3], 'event', 'group')
 """ + _forget_letter("ARGV[3]") + """
@@ -240,7 +244,7 @@ return 1
 """)
 
 # Returns how many dead letters were deleted.
-PURGE = _script("""
+PURGE = _function("purge", """
 local ids = redis.call('ZRANGE', K('dead'), 0, -1)
 for _, id in ipairs(ids) do redis.call('DEL', P .. 'd:' .. id) end
 redis.call('DEL', K('dead'))
@@ -250,20 +254,33 @@ return #ids
 
 # Returns {ready, delayed, in_flight, dead}. An expired lease counts as ready (it will be
 # handed out again).
-COUNTS = _script("""
+COUNTS = _function("counts", """
 local now = now_ms()
 local leases = redis.call('ZCARD', K('leases'))
-local expired = redis.call('ZCOUNT', K('leases'), '-inf', now)
+local expired = redis.call('ZCOUNT', K('leases'), '-inf', int(now))
 local ready = redis.call('LLEN', K('ready')) + expired
-  + redis.call('ZCOUNT', K('delayed'), '-inf', now)
-  + redis.call('ZCOUNT', K('waiting'), '-inf', now)
-local delayed = redis.call('ZCOUNT', K('delayed'), '(' .. now, '+inf')
-  + redis.call('ZCOUNT', K('waiting'), '(' .. now, '+inf')
+  + redis.call('ZCOUNT', K('delayed'), '-inf', int(now))
+  + redis.call('ZCOUNT', K('waiting'), '-inf', int(now))
+local delayed = redis.call('ZCOUNT', K('delayed'), '(' .. int(now), '+inf')
+  + redis.call('ZCOUNT', K('waiting'), '(' .. int(now), '+inf')
 return {ready, delayed, leases - expired, redis.call('ZCARD', K('dead'))}
 """)
 
 # For wait(): {1 if something is receivable now else 0, ms until the next delay or lease runs
 # out (-1: none)}.
-PEEK = _script("""
+PEEK = _function("peek", """
 return peek(now_ms())
 """)
+
+
+_DIGEST = hashlib.sha1("\n".join([_PRELUDE, *(f"{name}\n{body}" for name, body in _BODIES.items())])
+                       .encode()).hexdigest()[:12]
+# The library's name and its functions' carry a digest of the code, so instances of different
+# versions on one server each find their own (a function name is unique server-wide).
+LIBRARY_NAME = f"motia_queue_{_DIGEST}"
+# The FCALL name of each operation.
+NAMES = {name: f"{LIBRARY_NAME}_{name}" for name in _BODIES}
+# The source for FUNCTION LOAD.
+LIBRARY = "\n".join([f"#!lua name={LIBRARY_NAME}", _PRELUDE, *(
+    f"redis.register_function('{NAMES[name]}', function(_, ARGV)\n"
+    f"P, Q = ARGV[1], ARGV[2]\n{body}\nend)" for name, body in _BODIES.items())])

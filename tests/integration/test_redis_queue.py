@@ -23,10 +23,13 @@ from motia_core.events import (
     Event,
     EventBus,
     QueueCounts,
+    QueueError,
     QueueMessage,
     RetryPolicy,
     SubscriptionSettings,
 )
+from motia_core.events import _redis_lua as lua
+from motia_core.events import redis as redis_queue
 from motia_core.events.redis import RedisQueue
 
 pytestmark = pytest.mark.anyio
@@ -96,22 +99,66 @@ async def test_a_lease_of_an_instance_that_stops_is_taken_over_after_its_timeout
         assert await b.counts(Q) == QueueCounts()
 
 
-async def pending_consumers(url: str, prefix: str) -> dict[str, int]:
-    """Who holds messages of the queue: each lease's message names its holder."""
+async def test_a_server_that_lost_the_function_library_gets_it_again(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """A restarted or flushed server has no library: the calls that miss it load it and run."""
+    async with instances(redis_url, redis_prefix, 1) as (queue,):
+        first = await queue.enqueue(Q, event(1))
+        await drop_library(redis_url)
+        # Two calls in one pipeline, both missing the library.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(queue.enqueue, Q, event(2))
+            tg.start_soon(queue.counts, Q)
+        message = await queue.receive(Q, 30)
+        assert message is not None and message.id == first
+        await drop_library(redis_url)
+        assert await queue.ack(message)
+        assert await queue.counts(Q) == QueueCounts(ready=1)
+
+
+async def test_a_server_older_than_7_is_refused_at_open_with_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def ping(url: str, what: str) -> str:
+        return "6.2.14"
+
+    monkeypatch.setattr(redis_queue, "ping", ping)
+    queue = RedisQueue("redis://127.0.0.1:6379", prefix="p:")
+    with pytest.raises(QueueError, match=r"needs Redis 7\.0 or newer .* at redis://127\.0\.0\.1:"
+                                         r"6379 runs Redis 6\.2\.14: upgrade it"):
+        await queue.open()
+    await queue.aclose()
+
+
+async def drop_library(url: str) -> None:
+    """What a restart (without persistence) or ``FUNCTION FLUSH`` does to the queue's library."""
     client = redis.asyncio.Redis.from_url(url)
     try:
-        held: dict[str, int] = defaultdict(int)
-        for message_id in await client.zrange(f"{prefix}leases:{Q}", 0, -1):
-            holder = await client.hget(f"{prefix}m:{message_id.decode()}", "holder")
-            held[holder.decode()] += 1
+        await client.execute_command("FUNCTION", "DELETE", lua.LIBRARY_NAME)
     finally:
         await client.aclose()
+
+
+async def pending_consumers(url: str, prefix: str) -> dict[str, int]:
+    """Who holds messages of the queue: each lease names its consumer (``id|token|F|consumer``)."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        leases = await client.zrange(f"{prefix}leases:{Q}", 0, -1)
+    finally:
+        await client.aclose()
+    held: dict[str, int] = defaultdict(int)
+    for lease in leases:
+        held[lease.decode().split("|", 3)[3]] += 1
     return dict(held)
 
 
 LEASE_HOLDER = """
 import sys
 import anyio
+from motia_core.events import QueueError
+from motia_core.events import _redis_lua as lua
+from motia_core.events import redis as redis_queue
 from motia_core.events.redis import RedisQueue
 
 async def main() -> None:

@@ -1,4 +1,4 @@
-"""The Lua scripts of the Redis queue (events/redis.py): each operation is one atomic script.
+"""The Redis queue's Lua function library (events/redis.py): each operation atomic.
 
 Keys, for a store prefix ``P`` and a queue ``Q`` (the prefix is fixed per store and each kind
 ends in ``:``, so no two (kind, queue) pairs share a key):
@@ -18,29 +18,34 @@ ends in ``:``, so no two (kind, queue) pairs share a key):
   ``P dead-seq`` (the sequence), ``P dead-queues`` (set of queues holding dead letters).
 
 A message is in exactly one of: the ready list, the leases, the delayed set, the waiting set.
-Times passed to a command go as integer strings (``%d``): a Lua number would be formatted with
-``%.14g``, several times dearer.
 Times are the server's (``TIME``), so instances whose clocks differ still agree on leases and
-delays. Every script takes ``ARGV[1] = P`` and ``ARGV[2] = Q`` first, and as few ``redis.call``
-as its work needs (each one costs the server a conversion of its arguments and reply).
+delays; they go to commands as integer strings (``%d``), as a Lua number would be formatted
+with ``%.14g``, several times dearer. Every operation takes ``ARGV[1] = P`` and
+``ARGV[2] = Q`` first, and makes as few ``redis.call`` as its work needs (each one costs the
+server a conversion of its arguments and reply).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-__all__ = ("ACK", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "LETTERS", "LIBRARY",
-           "LIBRARY_NAME", "NACK", "NAMES", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+__all__ = ("ACK", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "FUNCTION", "LETTERS",
+           "LIBRARY", "LIBRARY_NAME", "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
 
-# What every function shares, defined once per library load. P and Q are set by each call.
+# What every operation shares, defined once per library load. Set by each call of the library:
+# P; NOW, the call's time (one TIME however many operations it runs); LOOKED, what RECEIVE
+# already did per queue at that time. Set by each operation: Q.
 _PRELUDE = """
-local P, Q
+local P, Q, NOW, LOOKED
 local function K(kind) return P .. kind .. ':' .. Q end
 local function msg(id) return P .. 'm:' .. id end
 local function fifo(group) return P .. 'fifo:' .. #Q .. ':' .. Q .. ':' .. group end
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW
 end
 local function int(n) return string.format('%d', n) end
 -- visible at `at`: now at the ready list's tail, or later through the delayed set
@@ -134,14 +139,19 @@ return now
 RECEIVE = _function("receive", """
 local now = now_ms()
 local ready, leases = K('ready'), K('leases')
-local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', int(now), 'LIMIT', 0, 100)
-if #due > 0 then
-  redis.call('ZREM', K('delayed'), unpack(due))
-  redis.call('RPUSH', ready, unpack(due))
+-- 1: the due delays moved; 2: and no lease had run out (both hold until NOW changes)
+local looked = LOOKED[Q]
+if not looked then
+  LOOKED[Q] = 1
+  local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', int(now), 'LIMIT', 0, 100)
+  if #due > 0 then
+    redis.call('ZREM', K('delayed'), unpack(due))
+    redis.call('RPUSH', ready, unpack(due))
+  end
 end
 local lease_until = now + tonumber(ARGV[3])
 local score = int(lease_until)
-local out, expired = {}, true
+local out, expired = {}, looked ~= 2
 for i = 5, #ARGV do
   local id
   if expired then
@@ -151,7 +161,7 @@ for i = 5, #ARGV do
       id = string.sub(lease, 1, string.find(lease, '|', 1, true) - 1)
       redis.call('HINCRBY', msg(id), 'attempt', 1)
     else
-      expired = false
+      expired, LOOKED[Q] = false, 2
     end
   end
   if not id then
@@ -273,14 +283,35 @@ return peek(now_ms())
 """)
 
 
-_DIGEST = hashlib.sha1("\n".join([_PRELUDE, *(f"{name}\n{body}" for name, body in _BODIES.items())])
+# One call of the library runs the operations of one batch in order (events/redis.py sends the
+# calls of one turn of the loop together): ARGV = P, then per operation its name, the count of
+# its arguments, the queue and the rest. Returns each operation's answer, or its error (one
+# failing does not stop the others).
+_RUN = """
+local function run(ARGV)
+  P, NOW, LOOKED = ARGV[1], nil, {}
+  local out, i = {}, 2
+  while i <= #ARGV do
+    local op, n = OPS[ARGV[i]], tonumber(ARGV[i + 1])
+    local args = {P}
+    for k = 1, n do args[k + 1] = ARGV[i + 1 + k] end
+    Q = args[2]
+    local ok, answer = pcall(op, args)
+    if not ok and type(answer) ~= 'table' then answer = redis.error_reply(tostring(answer)) end
+    out[#out + 1] = answer
+    i = i + 2 + n
+  end
+  return out
+end
+"""
+
+_DIGEST = hashlib.sha1("\n".join([_PRELUDE, _RUN, *(f"{name}\n{body}"
+                                                  for name, body in _BODIES.items())])
                        .encode()).hexdigest()[:12]
-# The library's name and its functions' carry a digest of the code, so instances of different
+# The library's and its function's name carry a digest of the code, so instances of different
 # versions on one server each find their own (a function name is unique server-wide).
-LIBRARY_NAME = f"motia_queue_{_DIGEST}"
-# The FCALL name of each operation.
-NAMES = {name: f"{LIBRARY_NAME}_{name}" for name in _BODIES}
+LIBRARY_NAME = FUNCTION = f"motia_queue_{_DIGEST}"
 # The source for FUNCTION LOAD.
-LIBRARY = "\n".join([f"#!lua name={LIBRARY_NAME}", _PRELUDE, *(
-    f"redis.register_function('{NAMES[name]}', function(_, ARGV)\n"
-    f"P, Q = ARGV[1], ARGV[2]\n{body}\nend)" for name, body in _BODIES.items())])
+LIBRARY = "\n".join([f"#!lua name={LIBRARY_NAME}", _PRELUDE, "local OPS = {}", *(
+    f"OPS['{name}'] = function(ARGV)\n{body}\nend" for name, body in _BODIES.items()), _RUN,
+    f"redis.register_function('{FUNCTION}', function(_, ARGV) return run(ARGV) end)"])

@@ -25,10 +25,14 @@ delivery), and atop it the group's pending list was a second, costlier record of
 thing: XADD, XREADGROUP, XACK and XDEL took the server about 20 us per message (INFO
 commandstats, 3,000 messages) where an RPUSH and an LPOP take about 2.
 
-Each operation is one function of a Lua library (events/_redis_lua.py) called with ``FCALL``,
-so concurrent instances never see a half-done change. The library is loaded by the first call
-that finds it missing (a new, restarted or flushed server), which needs Redis 7.0 or newer;
-its helpers are defined once per load, not once per call as a script's would be.
+Each operation is a piece of one Lua function library (events/_redis_lua.py), so concurrent
+instances never see a half-done change. The operations asked for in one turn of the event loop
+go to the server in one ``FCALL``, which runs them in order and answers each on its own: one
+command for the client to pack and one reply to parse, one ``TIME`` and one look at the delays
+and expired leases per queue for the server, however many deliveries are in flight. The library
+is loaded by the first call that finds it missing (a new, restarted or flushed server), which
+needs Redis 7.0 or newer; its helpers are defined once per load, not once per call as a
+script's would be.
 
 ``wait`` blocks on ``BLMOVE`` of the ready list onto itself (head to head: a documented no-op
 move), which returns as soon as the list holds an id, whichever instance put it there (an
@@ -267,18 +271,18 @@ class RedisQueue(QueueAdapter):
 
     # --- internals ---------------------------------------------------------------------------
 
-    async def _settle(self, script: str, message: QueueMessage, *extra: Any) -> bool:
+    async def _settle(self, op: str, message: QueueMessage, *extra: Any) -> bool:
         """Finish or hand back a delivery, only while ``message`` holds the current lease."""
         if not message.receipt:
             return False
-        return bool(await self._call(script, message.queue, message.id, message.receipt, *extra))
+        return bool(await self._call(op, message.queue, message.id, message.receipt, *extra))
 
-    async def _call(self, script: str, queue: str, *args: Any) -> Any:
-        """Run one operation (``lua.NAMES``). The calls made in one turn of the loop go to the
-        server together, in one pipeline (one write, one read): at 32 deliveries in flight their
-        receives, acks and enqueues cost a few round trips, not one each. Each stays atomic."""
+    async def _call(self, op: str, queue: str, *args: Any) -> Any:
+        """Run one operation (named as in ``lua``). The calls made in one turn of the loop go to
+        the server together, in one FCALL: at 32 deliveries in flight their receives, acks and
+        enqueues cost a few round trips, not one each. Each stays atomic."""
         self._check_open()
-        call = _Call(script, [self.prefix, queue, *args])
+        call = _Call(op, [queue, *args])
         batch = self._batch
         if batch is not None:
             batch.append(call)
@@ -297,15 +301,27 @@ class RedisQueue(QueueAdapter):
         return call.result
 
     async def _send(self, batch: list[_Call]) -> None:
+        # One FCALL runs the batch's operations in order, each atomic (the whole call is): one
+        # command to pack and one reply to parse, one TIME and one look at the delays per queue.
+        args: list[Any] = [lua.FUNCTION, 0, self.prefix]
+        for call in batch:
+            args += [call.op, len(call.args), *call.args]
         try:
             async with self._errors() as client:
-                results = await self._pipeline(client, batch)
-                again = [i for i, result in enumerate(results) if _not_loaded(result)]
-                if again:  # a new, restarted or flushed server: load the library, run those again
+                try:
+                    results = await client.execute_command(  # type: ignore[no-untyped-call]
+                        "FCALL", *args)
+                except redis.exceptions.ResponseError as exc:
+                    if "unknown command" in str(exc).lower():  # no FCALL: before Redis 7.0
+                        info = await client.info("server")
+                        raise QueueError(_too_old(self.url, str(info.get("redis_version")))
+                                         ) from exc
+                    if not str(exc).startswith("Function not found"):
+                        raise
+                    # A new, restarted or flushed server: nothing ran; load the library, again.
                     await self._load(client)
-                    for i, result in zip(again, await self._pipeline(client, [
-                            batch[i] for i in again]), strict=True):
-                        results[i] = result
+                    results = await client.execute_command(  # type: ignore[no-untyped-call]
+                        "FCALL", *args)
             for call, result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     call.error = QueueError(unreachable("event queue", self.url, result))
@@ -319,25 +335,14 @@ class RedisQueue(QueueAdapter):
                 call.done.set()
 
     @staticmethod
-    async def _pipeline(client: redis.asyncio.Redis, batch: list[_Call]) -> list[Any]:
-        async with client.pipeline(transaction=False) as pipe:
-            for call in batch:
-                pipe.execute_command("FCALL", lua.NAMES[call.script], 0, *call.args)
-            return list(await pipe.execute(raise_on_error=False))
-
-    async def _load(self, client: redis.asyncio.Redis) -> None:
-        """Load the queue's function library (``FUNCTION LOAD``: Redis 7.0 and newer)."""
+    async def _load(client: redis.asyncio.Redis) -> None:
+        """Load the queue's function library (``FUNCTION LOAD``)."""
         try:
             await client.execute_command(  # type: ignore[no-untyped-call]
                 "FUNCTION", "LOAD", lua.LIBRARY)
         except redis.exceptions.ResponseError as exc:
-            if "already exists" in str(exc):  # another instance loaded it meanwhile
-                return
-            if "unknown command" not in str(exc).lower():
+            if "already exists" not in str(exc):  # else another instance loaded it meanwhile
                 raise
-            info = await client.info("server")
-            raise QueueError(_too_old(self.url, str(info.get("redis_version", "unknown")))
-                             ) from exc
 
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
@@ -359,12 +364,12 @@ class RedisQueue(QueueAdapter):
 
 
 class _Call:
-    """One script call waiting in a batch (``RedisQueue._call``)."""
+    """One operation waiting in a batch (``RedisQueue._call``)."""
 
-    __slots__ = ("args", "done", "error", "result", "script")
+    __slots__ = ("args", "done", "error", "op", "result")
 
-    def __init__(self, script: str, args: list[Any]) -> None:
-        self.script = script
+    def __init__(self, op: str, args: list[Any]) -> None:
+        self.op = op
         self.args = args
         self.done = anyio.Event()
         self.result: Any = None
@@ -375,12 +380,6 @@ def _too_old(url: str, version: str) -> str:
     return (f"the Redis event queue needs Redis {MIN_REDIS_MAJOR}.0 or newer (its operations "
             f"are a function library), and the server at {redact(url)} runs Redis {version}: "
             f"upgrade it, or use --queue sqlite")
-
-
-def _not_loaded(result: Any) -> bool:
-    """True if a call failed because the server has no such function (library not loaded)."""
-    return (isinstance(result, redis.exceptions.ResponseError)
-            and str(result).startswith("Function not found"))
 
 
 def _ms(seconds: float) -> int:

@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -115,6 +116,34 @@ async def test_a_server_that_lost_the_function_library_gets_it_again(
         await drop_library(redis_url)
         assert await queue.ack(message)
         assert await queue.counts(Q) == QueueCounts(ready=1)
+
+
+async def test_one_failing_operation_does_not_fail_the_others_sent_with_it(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """The calls of one turn of the loop go in one FCALL; each still succeeds or fails alone."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await client.set(f"{redis_prefix}ready:broken", "not a list")
+    finally:
+        await client.aclose()
+    async with instances(redis_url, redis_prefix, 1) as (queue,):
+        outcomes: dict[str, object] = {}
+
+        async def attempt(name: str, call: Any) -> None:
+            try:
+                outcomes[name] = await call
+            except QueueError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt, "before", queue.enqueue(Q, event(1)))
+            tg.start_soon(attempt, "broken", queue.receive("broken", 30))
+            tg.start_soon(attempt, "after", queue.enqueue(Q, event(2)))
+        assert isinstance(outcomes["broken"], QueueError)
+        assert "WRONGTYPE" in str(outcomes["broken"])
+        assert isinstance(outcomes["before"], str) and isinstance(outcomes["after"], str)
+        assert await queue.counts(Q) == QueueCounts(ready=2)
 
 
 async def test_a_server_older_than_7_is_refused_at_open_with_its_version(

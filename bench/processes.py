@@ -13,10 +13,12 @@ Next to events/s it reports the CPU time per event of the core processes, of the
 processes and of the local redis-server (read from /proc): N processes can reach at most
 min(N, cores / (core + runners + redis)) / core of one, which says what bounds the x2 figure.
 
-    .venv/bin/python bench/processes.py [--events 3000] [--runs 3] [--no-redis]
+    .venv/bin/python bench/processes.py [--events 3000] [--runs 3] [--no-redis | --no-sqlite]
 
 Redis: MOTIA_TEST_REDIS_URL or redis://127.0.0.1:6379 (keys under a prefix of the run's own,
-deleted afterwards).
+deleted afterwards). The redis-server measured is the local one listening on that URL's port;
+next to its CPU, the script calls per event and the server's time in them (INFO commandstats),
+which only a server of the benchmark's own keeps free of other traffic.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -96,11 +99,32 @@ def _cpu_split(root: int) -> dict[str, float]:
     return split
 
 
-def _redis_pid() -> int | None:
+def _redis_pid(redis_url: str) -> int | None:
+    """The local redis-server serving ``redis_url``'s port (several may run)."""
+    port = urllib.parse.urlsplit(redis_url).port or 6379
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _cmdline(int(entry.name)).startswith("redis-server"):
+        if not entry.name.isdigit():
+            continue
+        line = _cmdline(int(entry.name))
+        if line.startswith("redis-server") and line.split()[1].endswith(f":{port}"):
             return int(entry.name)
     return None
+
+
+def _redis_usec(redis_url: str) -> tuple[float, int]:
+    """Microseconds the server spent in commands so far (INFO commandstats), and their calls
+    (a script's inner commands are counted in its own time and also on their own)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    top = {name: row for name, row in stats.items()
+           if name.split("_", 1)[1] in ("evalsha", "eval", "fcall", "fcall_ro")} or stats
+    return (sum(float(row["usec"]) for row in top.values()),
+            sum(int(row["calls"]) for row in top.values()))
 
 
 def _pid_of(port: int) -> int | None:
@@ -164,6 +188,7 @@ async def _drain(queue: QueueAdapter, events: int) -> float:
 class Run(NamedTuple):
     rate: float  # events/s
     cpu_ms: dict[str, float]  # CPU ms per event: core, runners, redis
+    scripts: tuple[float, float]  # per event: script calls, and server us in them (Redis only)
 
 
 def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "") -> Run:
@@ -178,20 +203,22 @@ def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "")
                "MOTIA_LOG_LEVEL": "warning", "MOTIA_BENCH_CODE": code}
         server = _start(project, env, processes)
         try:
-            async def measure() -> float:
-                queue = open_queue(kind, project / ".motia", redis_url=redis_url,
-                                   redis_prefix=prefix)
-                try:
-                    return await _drain(queue, events)
-                finally:
-                    await queue.aclose()
-
-            redis_pid = _redis_pid()
+            # The events go in through a process of their own on the same code as the server
+            # (the base tree's adapter may keep its queues in other keys or tables).
+            drain = [sys.executable, __file__, "--drain", kind, str(project / ".motia"),
+                     redis_url, prefix, str(events)]
+            redis_pid = _redis_pid(redis_url)
+            usec_before = _redis_usec(redis_url) if kind == "redis" else (0.0, 0)
             before = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
-            rate = anyio.run(measure)
+            rate = float(subprocess.run(drain, env={**os.environ, "PYTHONPATH": code},
+                                        check=True, capture_output=True, text=True,
+                                        timeout=DRAIN_BOUND_S + START_BOUND_S).stdout)
             after = {**_cpu_split(server.pid), "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
+            usec_after = _redis_usec(redis_url) if kind == "redis" else (0.0, 0)
             return Run(rate, {part: (after[part] - before[part]) * 1000 / events
-                              for part in after})
+                              for part in after},
+                       ((usec_after[1] - usec_before[1]) / events,
+                        (usec_after[0] - usec_before[0]) / events))
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -215,18 +242,34 @@ def _delete_prefix(redis_url: str, prefix: str) -> None:
         client.close()
 
 
+def _drain_here(kind: str, store: str, redis_url: str, prefix: str, events: str) -> None:
+    """The child of one run (``--drain``): put the events in and print events/s once done."""
+    async def measure() -> float:
+        queue = open_queue(kind, Path(store), redis_url=redis_url, redis_prefix=prefix)
+        try:
+            return await _drain(queue, int(events))
+        finally:
+            await queue.aclose()
+
+    print(anyio.run(measure))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--drain"]:
+        return _drain_here(*sys.argv[2:7])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000, help="events per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")
     parser.add_argument("--no-redis", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="Redis only")
     parser.add_argument("--base", default="",
                         help="also run every configuration with the core from this source tree "
                              "(e.g. a `git archive` of another commit), interleaved: an A/B")
     parser.add_argument("--redis-url",
                         default=os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
     args = parser.parse_args()
-    kinds = ["sqlite"] if args.no_redis else ["sqlite", "redis"]
+    kinds = [kind for kind, off in (("sqlite", args.no_sqlite), ("redis", args.no_redis))
+             if not off]
     codes = ["", args.base] if args.base else [""]
     configs = [(kind, n, code) for code in codes for kind in kinds for n in (1, 2)]
     results: dict[tuple[str, int, str], list[Run]] = {c: [] for c in configs}
@@ -241,9 +284,12 @@ def main() -> None:
         shown = ", ".join(f"{r.rate:,.0f}" for r in runs)
         cpu = "  ".join(f"{part} {statistics.median(r.cpu_ms[part] for r in runs):.2f}"
                         for part in runs[0].cpu_ms)
+        scripts = "" if kind != "redis" else (
+            f"   scripts/event {statistics.median(r.scripts[0] for r in runs):.2f}, "
+            f"server us/event in them {statistics.median(r.scripts[1] for r in runs):.0f}")
         print(f"  {kind:6} --processes {processes}{' (base)' if code else ''}: "
               f"{statistics.median(r.rate for r in runs):8,.0f}   (runs: {shown})   "
-              f"CPU ms/event: {cpu}")
+              f"CPU ms/event: {cpu}{scripts}")
     for code in codes:
         for kind in kinds:
             one, two = (statistics.median(r.rate for r in results[(kind, n, code)])

@@ -1,75 +1,73 @@
-"""The Lua scripts of the Redis queue (events/redis.py): each operation is one atomic script.
+"""The Redis queue's Lua function library (events/redis.py): each operation atomic.
 
 Keys, for a store prefix ``P`` and a queue ``Q`` (the prefix is fixed per store and each kind
 ends in ``:``, so no two (kind, queue) pairs share a key):
 
-- ``P stream:Q``   the stream of visible messages (one entry ``id -> <message id>`` each), read
-  by the consumer group ``motia``; its pending list holds what is leased;
-- ``P leases:Q``   sorted set: leased message id -> when the lease runs out (ms);
+- ``P ready:Q``    list: ids visible now, oldest first (receive pops from the head);
+- ``P leases:Q``   sorted set: a lease -> when it runs out (ms); a lease is the receipt handed
+  out with the message, ``<id>|<token>|<1 if FIFO else 0>|<consumer>``: removing it is what
+  proves a late ack, nack or release still holds the current lease, and it says who holds what;
 - ``P delayed:Q``  sorted set: id -> when it becomes visible (delays, retries);
 - ``P waiting:Q``  sorted set: id -> when it is due, for messages queued behind their FIFO
   group's head (counted as ready or delayed, as the memory adapter counts them);
 - ``P fifo:<len(Q)>:Q:<group>``  list: the group's unfinished ids in order; only the first is
-  ever in the stream, the delayed set or the leases, which is what makes FIFO hold across
+  ever in the ready list, the delayed set or the leases, which is what makes FIFO hold across
   every instance (one in flight per group cluster-wide);
-- ``P m:<id>``     hash: queue, event (JSON), attempt, group, enqueued_at, available_at,
-  receipt (the current lease's token, "" when not leased), entry (its stream entry id);
+- ``P m:<id>``     hash: event (JSON), attempt, enqueued_at, group (FIFO only);
 - ``P dead:Q`` (sorted set: id -> sequence), ``P d:<id>`` (hash: the dead letter),
   ``P dead-seq`` (the sequence), ``P dead-queues`` (set of queues holding dead letters).
 
+A message is in exactly one of: the ready list, the leases, the delayed set, the waiting set.
 Times are the server's (``TIME``), so instances whose clocks differ still agree on leases and
-delays. Every script takes ``ARGV[1] = P`` and ``ARGV[2] = Q`` first.
+delays; they go to commands as integer strings (``%d``), as a Lua number would be formatted
+with ``%.14g``, several times dearer. Every operation takes ``ARGV[1] = P`` and
+``ARGV[2] = Q`` first, and makes as few ``redis.call`` as its work needs (each one costs the
+server a conversion of its arguments and reply).
 """
 
 from __future__ import annotations
 
-__all__ = ("ACK", "CONSUMER_GROUP", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "LEAVE",
-           "LETTERS", "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
+import hashlib
 
-CONSUMER_GROUP = "motia"
+__all__ = ("ACK", "COUNTS", "DEAD_LETTER", "ENQUEUE", "ENQUEUE_ONCE", "FUNCTION", "LETTERS",
+           "LIBRARY", "LIBRARY_NAME", "NACK", "PEEK", "PURGE", "RECEIVE", "RELEASE", "REPLAY")
 
+# What every operation shares, defined once per library load. Set by each call of the library:
+# P; NOW, the call's time (one TIME however many operations it runs); LOOKED, what RECEIVE
+# already did per queue at that time. Set by each operation: Q.
 _PRELUDE = """
-local P, Q = ARGV[1], ARGV[2]
-local GROUP = '@GROUP@'
+local P, Q, NOW, LOOKED
 local function K(kind) return P .. kind .. ':' .. Q end
 local function msg(id) return P .. 'm:' .. id end
 local function fifo(group) return P .. 'fifo:' .. #Q .. ':' .. Q .. ':' .. group end
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function make_visible(id)
-  if redis.call('EXISTS', K('stream')) == 0 then
-    redis.call('XGROUP', 'CREATE', K('stream'), GROUP, '0', 'MKSTREAM')
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
-  redis.call('HSET', msg(id), 'entry', redis.call('XADD', K('stream'), '*', 'id', id))
+  return NOW
 end
--- visible at `at`: now into the stream, or later through the delayed set
+local function int(n) return string.format('%d', n) end
+-- visible at `at`: now at the ready list's tail, or later through the delayed set
 local function schedule(id, at, now)
-  redis.call('HSET', msg(id), 'available_at', at)
-  if at > now then redis.call('ZADD', K('delayed'), at, id) else make_visible(id) end
+  if at > now then
+    redis.call('ZADD', K('delayed'), int(at), id)
+  else
+    redis.call('RPUSH', K('ready'), id)
+  end
 end
 local function add(id, event, grouped, group, at, now)
-  local m = msg(id)
-  redis.call('HSET', m, 'queue', Q, 'event', event, 'attempt', 1, 'enqueued_at', now,
-             'available_at', at, 'receipt', '')
-  if not grouped then return schedule(id, at, now) end
-  redis.call('HSET', m, 'group', group)
+  if not grouped then
+    redis.call('HSET', msg(id), 'event', event, 'attempt', '1', 'enqueued_at', int(now))
+    return schedule(id, at, now)
+  end
+  redis.call('HSET', msg(id), 'event', event, 'attempt', '1', 'enqueued_at', int(now),
+             'group', group)
   if redis.call('RPUSH', fifo(group), id) == 1 then
     schedule(id, at, now)
   else
-    redis.call('ZADD', K('waiting'), at, id)
+    redis.call('ZADD', K('waiting'), int(at), id)
   end
-end
--- a delivered message leaves the stream (acked, deleted) and the leases
-local function unlist(id)
-  local entry = redis.call('HGET', msg(id), 'entry')
-  if entry then
-    redis.call('XACK', K('stream'), GROUP, entry)
-    redis.call('XDEL', K('stream'), entry)
-    redis.call('HDEL', msg(id), 'entry')
-  end
-  redis.call('ZREM', K('leases'), id)
 end
 -- the group's head is finished: the next message of the group becomes its head
 local function advance(group, id, now)
@@ -77,54 +75,42 @@ local function advance(group, id, now)
   redis.call('LREM', list, 1, id)
   local nxt = redis.call('LINDEX', list, 0)
   if nxt then
+    local at = tonumber(redis.call('ZSCORE', K('waiting'), nxt))
     redis.call('ZREM', K('waiting'), nxt)
-    schedule(nxt, tonumber(redis.call('HGET', msg(nxt), 'available_at')), now)
+    schedule(nxt, at, now)
   end
 end
--- true if `receipt` is the current lease of message `id` of this queue
-local function leased(id, receipt)
-  if receipt == '' then return false end
-  local f = redis.call('HMGET', msg(id), 'receipt', 'queue')
-  return f[1] == receipt and f[2] == Q
+-- true if `receipt` was the current lease of message `id` in this queue (it is ended now)
+local function unlease(id, receipt)
+  return string.sub(receipt, 1, #id + 1) == id .. '|'
+    and redis.call('ZREM', K('leases'), receipt) == 1
 end
--- what wait() needs: {1 if something is receivable now, ms until the next delay or lease runs
--- out (-1: none), the stream's last entry id (new entries come after it)}
+-- what wait() needs: {1 if something is receivable now else 0, ms until the next delay or lease
+-- runs out (-1: none)}
 local function peek(now)
-  local leases = redis.call('ZCARD', K('leases'))
-  local visible = redis.call('XLEN', K('stream')) > leases
-    or redis.call('ZCOUNT', K('leases'), '-inf', now) > 0
-    or redis.call('ZCOUNT', K('delayed'), '-inf', now) > 0
-  local due = -1
+  local due
   for _, kind in ipairs({'leases', 'delayed'}) do
     local first = redis.call('ZRANGE', K(kind), 0, 0, 'WITHSCORES')[2]
-    if first and (due < 0 or tonumber(first) - now < due) then due = tonumber(first) - now end
+    if first and (not due or tonumber(first) - now < due) then due = tonumber(first) - now end
   end
-  local last = '0-0'
-  if redis.call('EXISTS', K('stream')) == 1 then
-    local info = redis.call('XINFO', 'STREAM', K('stream'))
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then last = info[i + 1] end
-    end
-  end
-  return {visible and 1 or 0, due, last}
+  if (due and due <= 0) or redis.call('LLEN', K('ready')) > 0 then return {1, 0} end
+  return {0, due or -1}
 end
-local function promote(now)
-  local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', now, 'LIMIT', 0, 100)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', K('delayed'), id)
-    make_visible(id)
-  end
-end
-""".replace("@GROUP@", CONSUMER_GROUP)
+"""
 
 
-def _script(body: str) -> str:
-    return _PRELUDE + body
+_BODIES: dict[str, str] = {}
+
+
+def _function(name: str, body: str) -> str:
+    """Register one operation's body (ARGV its arguments); returns the operation's name."""
+    _BODIES[name] = body
+    return name
 
 
 # ARGV[3..]: groups of six (queue, id, grouped "1"/"0", group, delay ms, event JSON); ARGV[2]
 # is unused (each item names its queue). Returns the enqueue time.
-ENQUEUE = _script("""
+ENQUEUE = _function("enqueue", """
 local now = now_ms()
 for i = 3, #ARGV, 6 do
   Q = ARGV[i]
@@ -135,7 +121,7 @@ return now
 
 # ARGV[3] once key, ARGV[4] its time to live in ms, then one message as for ENQUEUE: the key
 # taken and the message added in one step, or neither (the key was taken already: returns false).
-ENQUEUE_ONCE = _script("""
+ENQUEUE_ONCE = _function("enqueue_once", """
 if not redis.call('SET', P .. 'once:' .. ARGV[3], '1', 'NX', 'PX', tonumber(ARGV[4])) then
   return false
 end
@@ -145,97 +131,101 @@ add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 
-# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new receipt per message wanted.
-# Each: an expired lease first (claimed from whichever consumer held it), else the next new
-# entry of the stream. Returns {{id, event, attempt, group, enqueued_at, lease_until}, ...};
-# nothing: PEEK's answer, so the wait that follows an empty receive needs no call of its own.
-RECEIVE = _script("""
+# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new token per message wanted.
+# Due delayed messages join the ready list first. Each message: an expired lease first (taken
+# over from whichever consumer held it), else the ready list's head. Returns {{id, event,
+# attempt, group, enqueued_at, lease_until, receipt}, ...}; nothing: PEEK's answer, so the wait
+# that follows an empty receive needs no call of its own.
+RECEIVE = _function("receive", """
 local now = now_ms()
-promote(now)
-local function take(receipt)
-  local id, attempt
-  local expired = redis.call('ZRANGEBYSCORE', K('leases'), '-inf', now, 'LIMIT', 0, 1)[1]
-  if expired then
-    id = expired
-    local entry = redis.call('HGET', msg(id), 'entry')
-    redis.call('XCLAIM', K('stream'), GROUP, ARGV[4], 0, entry, 'JUSTID')
-    attempt = redis.call('HINCRBY', msg(id), 'attempt', 1)
-  else
-    if redis.call('EXISTS', K('stream')) == 0 then return nil end
-    local got = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[4], 'COUNT', 1,
-                           'STREAMS', K('stream'), '>')
-    if not got then return nil end
-    id = got[1][2][1][2][2]
-    attempt = tonumber(redis.call('HGET', msg(id), 'attempt'))
+local ready, leases = K('ready'), K('leases')
+-- 1: the due delays moved; 2: and no lease had run out (both hold until NOW changes)
+local looked = LOOKED[Q]
+if not looked then
+  LOOKED[Q] = 1
+  local due = redis.call('ZRANGEBYSCORE', K('delayed'), '-inf', int(now), 'LIMIT', 0, 100)
+  if #due > 0 then
+    redis.call('ZREM', K('delayed'), unpack(due))
+    redis.call('RPUSH', ready, unpack(due))
   end
-  local lease_until = now + tonumber(ARGV[3])
-  redis.call('HSET', msg(id), 'receipt', receipt, 'available_at', lease_until)
-  redis.call('ZADD', K('leases'), lease_until, id)
-  local f = redis.call('HMGET', msg(id), 'event', 'group', 'enqueued_at')
-  return {id, f[1], attempt, f[2], f[3], lease_until}
 end
-local out = {}
+local lease_until = now + tonumber(ARGV[3])
+local score = int(lease_until)
+local out, expired = {}, looked ~= 2
 for i = 5, #ARGV do
-  local one = take(ARGV[i])
-  if not one then break end
-  table.insert(out, one)
+  local id
+  if expired then
+    local lease = redis.call('ZRANGEBYSCORE', leases, '-inf', int(now), 'LIMIT', 0, 1)[1]
+    if lease then
+      redis.call('ZREM', leases, lease)
+      id = string.sub(lease, 1, string.find(lease, '|', 1, true) - 1)
+      redis.call('HINCRBY', msg(id), 'attempt', 1)
+    else
+      expired, LOOKED[Q] = false, 2
+    end
+  end
+  if not id then
+    id = redis.call('LPOP', ready)
+    if not id then break end
+  end
+  local f = redis.call('HMGET', msg(id), 'event', 'attempt', 'group', 'enqueued_at')
+  local receipt = id .. '|' .. ARGV[i] .. (f[3] and '|1|' or '|0|') .. ARGV[4]
+  redis.call('ZADD', leases, score, receipt)
+  out[#out + 1] = {id, f[1], tonumber(f[2]), f[3], f[4], lease_until, receipt}
 end
 if #out == 0 then return peek(now) end
 return out
 """)
 
 # ARGV[3] id, ARGV[4] receipt. 1 if done, 0 if the lease is not current.
-ACK = _script("""
-if not leased(ARGV[3], ARGV[4]) then return 0 end
-local group = redis.call('HGET', msg(ARGV[3]), 'group')
-unlist(ARGV[3])
+ACK = _function("ack", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
+local group = string.find(ARGV[4], '|1|', #ARGV[3] + 2, true)
+  and redis.call('HGET', msg(ARGV[3]), 'group')
 redis.call('DEL', msg(ARGV[3]))
 if group then advance(group, ARGV[3], now_ms()) end
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt, ARGV[5] delay ms. A nacked FIFO head stays its group's head.
-NACK = _script("""
-if not leased(ARGV[3], ARGV[4]) then return 0 end
+NACK = _function("nack", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
 local now = now_ms()
-unlist(ARGV[3])
 redis.call('HINCRBY', msg(ARGV[3]), 'attempt', 1)
-redis.call('HSET', msg(ARGV[3]), 'receipt', '')
 schedule(ARGV[3], now + tonumber(ARGV[5]), now)
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt. Visible again now; the attempt is not counted.
-RELEASE = _script("""
-if not leased(ARGV[3], ARGV[4]) then return 0 end
-local now = now_ms()
-unlist(ARGV[3])
-redis.call('HSET', msg(ARGV[3]), 'receipt', '')
-schedule(ARGV[3], now, now)
+RELEASE = _function("release", """
+if not unlease(ARGV[3], ARGV[4]) then return 0 end
+redis.call('RPUSH', K('ready'), ARGV[3])
 return 1
 """)
 
 # ARGV[3] id, ARGV[4] receipt, ARGV[5] error JSON. Returns {event, group, attempts, failed_at}.
-DEAD_LETTER = _script("""
+DEAD_LETTER = _function("dead_letter", """
 local id = ARGV[3]
-if not leased(id, ARGV[4]) then return false end
+if not unlease(id, ARGV[4]) then return false end
 local now = now_ms()
 local f = redis.call('HMGET', msg(id), 'event', 'group', 'attempt')
-unlist(id)
 redis.call('DEL', msg(id))
 redis.call('ZADD', K('dead'), redis.call('INCR', P .. 'dead-seq'), id)
 local letter = P .. 'd:' .. id
-redis.call('HSET', letter, 'event', f[1], 'attempts', f[3], 'error', ARGV[5], 'failed_at', now)
 if f[2] then
-  redis.call('HSET', letter, 'group', f[2])
+  redis.call('HSET', letter, 'event', f[1], 'attempts', f[3], 'error', ARGV[5],
+             'failed_at', int(now), 'group', f[2])
   advance(f[2], id, now)
+else
+  redis.call('HSET', letter, 'event', f[1], 'attempts', f[3], 'error', ARGV[5],
+             'failed_at', int(now))
 end
 redis.call('SADD', P .. 'dead-queues', Q)
 return {f[1], f[2], tonumber(f[3]), now}
 """)
 
 # Returns {id, event, group, attempts, error, failed_at} per dead letter, oldest first.
-LETTERS = _script("""
+LETTERS = _function("letters", """
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', K('dead'), 0, -1)) do
   local f = redis.call('HMGET', P .. 'd:' .. id, 'event', 'group', 'attempts', 'error',
@@ -254,7 +244,7 @@ if redis.call('ZCARD', K('dead')) == 0 then redis.call('SREM', P .. 'dead-queues
 
 
 # ARGV[3] dead letter id, ARGV[4] the new message id. 1 if replayed, 0 if no such letter.
-REPLAY = _script("""
+REPLAY = _function("replay", """
 if redis.call('ZREM', K('dead'), ARGV[3]) == 0 then return 0 end
 local f = redis.call('HMGET', P .. 'd:' .. ARGV[3], 'event', 'group')
 """ + _forget_letter("ARGV[3]") + """
@@ -264,7 +254,7 @@ return 1
 """)
 
 # Returns how many dead letters were deleted.
-PURGE = _script("""
+PURGE = _function("purge", """
 local ids = redis.call('ZRANGE', K('dead'), 0, -1)
 for _, id in ipairs(ids) do redis.call('DEL', P .. 'd:' .. id) end
 redis.call('DEL', K('dead'))
@@ -273,38 +263,55 @@ return #ids
 """)
 
 # Returns {ready, delayed, in_flight, dead}. An expired lease counts as ready (it will be
-# handed out again); every pending stream entry has a lease, so new entries = XLEN - leases.
-COUNTS = _script("""
+# handed out again).
+COUNTS = _function("counts", """
 local now = now_ms()
 local leases = redis.call('ZCARD', K('leases'))
-local expired = redis.call('ZCOUNT', K('leases'), '-inf', now)
-local ready = redis.call('XLEN', K('stream')) - leases + expired
-  + redis.call('ZCOUNT', K('delayed'), '-inf', now)
-  + redis.call('ZCOUNT', K('waiting'), '-inf', now)
-local delayed = redis.call('ZCOUNT', K('delayed'), '(' .. now, '+inf')
-  + redis.call('ZCOUNT', K('waiting'), '(' .. now, '+inf')
+local expired = redis.call('ZCOUNT', K('leases'), '-inf', int(now))
+local ready = redis.call('LLEN', K('ready')) + expired
+  + redis.call('ZCOUNT', K('delayed'), '-inf', int(now))
+  + redis.call('ZCOUNT', K('waiting'), '-inf', int(now))
+local delayed = redis.call('ZCOUNT', K('delayed'), '(' .. int(now), '+inf')
+  + redis.call('ZCOUNT', K('waiting'), '(' .. int(now), '+inf')
 return {ready, delayed, leases - expired, redis.call('ZCARD', K('dead'))}
 """)
 
-# For wait(): {1 if something is receivable now, ms until the next delay or lease runs out
-# (-1: none), the stream's last entry id (new entries come after it)}.
-PEEK = _script("""
+# For wait(): {1 if something is receivable now else 0, ms until the next delay or lease runs
+# out (-1: none)}.
+PEEK = _function("peek", """
 return peek(now_ms())
 """)
 
-# ARGV[3] consumer name. Removes it from the group if it holds no entry; 1 if removed.
-LEAVE = _script("""
-if redis.call('EXISTS', K('stream')) == 0 then return 0 end
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', K('stream'), GROUP)) do
-  local name, pending
-  for i = 1, #c, 2 do
-    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] end
+
+# One call of the library runs the operations of one batch in order (events/redis.py sends the
+# calls of one turn of the loop together): ARGV = P, then per operation its name, the count of
+# its arguments, the queue and the rest. Returns each operation's answer, or its error (one
+# failing does not stop the others).
+_RUN = """
+local function run(ARGV)
+  P, NOW, LOOKED = ARGV[1], nil, {}
+  local out, i = {}, 2
+  while i <= #ARGV do
+    local op, n = OPS[ARGV[i]], tonumber(ARGV[i + 1])
+    local args = {P}
+    for k = 1, n do args[k + 1] = ARGV[i + 1 + k] end
+    Q = args[2]
+    local ok, answer = pcall(op, args)
+    if not ok and type(answer) ~= 'table' then answer = redis.error_reply(tostring(answer)) end
+    out[#out + 1] = answer
+    i = i + 2 + n
   end
-  if name == ARGV[3] then
-    if pending ~= 0 then return 0 end
-    redis.call('XGROUP', 'DELCONSUMER', K('stream'), GROUP, ARGV[3])
-    return 1
-  end
+  return out
 end
-return 0
-""")
+"""
+
+_DIGEST = hashlib.sha1("\n".join([_PRELUDE, _RUN, *(f"{name}\n{body}"
+                                                  for name, body in _BODIES.items())])
+                       .encode()).hexdigest()[:12]
+# The library's and its function's name carry a digest of the code, so instances of different
+# versions on one server each find their own (a function name is unique server-wide).
+LIBRARY_NAME = FUNCTION = f"motia_queue_{_DIGEST}"
+# The source for FUNCTION LOAD.
+LIBRARY = "\n".join([f"#!lua name={LIBRARY_NAME}", _PRELUDE, "local OPS = {}", *(
+    f"OPS['{name}'] = function(ARGV)\n{body}\nend" for name, body in _BODIES.items()), _RUN,
+    f"redis.register_function('{FUNCTION}', function(_, ARGV) return run(ARGV) end)"])

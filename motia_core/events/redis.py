@@ -1,4 +1,4 @@
-"""Subscriber queues on Redis Streams, shared by every motia-core instance on one server.
+"""Subscriber queues on Redis, shared by every motia-core instance on one server.
 
 Same semantics as ``MemoryQueue`` and ``SqliteQueue`` (the contract suite in
 tests/unit/test_queue.py runs on all three), across processes and hosts:
@@ -6,29 +6,42 @@ tests/unit/test_queue.py runs on all three), across processes and hosts:
 - ``enqueue``/``enqueue_many`` return once Redis has the message (every subscriber's copy in
   one script, so an event is accepted for all of them or for none). Surviving a Redis restart
   is the server's ``appendonly`` setting.
-- Visible messages are entries of one stream per queue, read through the consumer group
-  ``motia`` (``XREADGROUP``): each entry goes to one consumer, and stays in the group's pending
-  list, leased, until it is acked, nacked, released or dead-lettered.
+- Visible messages are ids in one list per queue; ``receive`` pops the head, so each goes to
+  one consumer, and leases it.
 - Leases: a visibility timeout is per delivery (the contract lets two receives of one queue ask
-  for different ones), which ``XAUTOCLAIM``'s single minimum idle time cannot express; so each
-  lease is a score in a sorted set, and ``receive`` first takes over the oldest expired lease
-  with ``XCLAIM`` (from whichever consumer held it: a dead instance loses nothing) before reading
-  new entries. A receipt token in the message's hash makes a late ack of a lost lease a no-op.
-- Delays and retries: a sorted set of due times, moved into the stream by ``receive`` when due.
-- FIFO: a list per (queue, group); only its head is ever in the stream, the delayed set or the
-  leases, so at most one message per group is in flight cluster-wide.
+  for different ones), so each lease is a score in a sorted set, and ``receive`` first takes
+  over the oldest expired lease (from whichever instance held it: a dead instance loses
+  nothing) before popping new ones. A receipt token in the message's hash makes a late ack of a
+  lost lease a no-op.
+- Delays and retries: a sorted set of due times, moved to the list by ``receive`` when due.
+- FIFO: a list per (queue, group); only its head is ever ready, delayed or leased, so at most
+  one message per group is in flight cluster-wide.
 - Dead letters: a sorted set per queue and a hash per letter, listed, replayed and purged by
   ``motia dlq`` through ``motia_core/dlq.py`` as for SQLite.
 
-Each operation is one Lua script (events/_redis_lua.py), so concurrent instances never see a
-half-done change. ``wait`` blocks on ``XREAD`` for a new stream entry (which an enqueue, a
-release, a retry falling due or a FIFO head's ack from any instance adds), bounded by the next
-delay or lease expiry and by ``poll_interval_s``.
+Why not a stream with a consumer group (``XREADGROUP``, ``XAUTOCLAIM``)? The leases need their
+own sorted set anyway (``XAUTOCLAIM`` has one minimum idle time, the contract a timeout per
+delivery), and atop it the group's pending list was a second, costlier record of the same
+thing: XADD, XREADGROUP, XACK and XDEL took the server about 20 us per message (INFO
+commandstats, 3,000 messages) where an RPUSH and an LPOP take about 2.
+
+Each operation is a piece of one Lua function library (events/_redis_lua.py), so concurrent
+instances never see a half-done change. The operations asked for in one turn of the event loop
+go to the server in one ``FCALL``, which runs them in order and answers each on its own: one
+command for the client to pack and one reply to parse, one ``TIME`` and one look at the delays
+and expired leases per queue for the server, however many deliveries are in flight. The library
+is loaded by the first call that finds it missing (a new, restarted or flushed server), which
+needs Redis 7.0 or newer; its helpers are defined once per load, not once per call as a
+script's would be.
+
+``wait`` blocks on ``BLMOVE`` of the ready list onto itself (head to head: a documented no-op
+move), which returns as soon as the list holds an id, whichever instance put it there (an
+enqueue, a release, a retry falling due, a FIFO head's ack), bounded by the next delay or lease
+expiry and by ``poll_interval_s``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -75,17 +88,17 @@ POLL_INTERVAL_S = 1.0
 # Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
 # up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
 MAX_WAITING = 64
+# Functions (FUNCTION LOAD, FCALL) came with Redis 7.0.
+MIN_REDIS_MAJOR = 7
 # How long an empty receive's look stands in for wait()'s own (it is used once, at once).
 LOOKED_FRESH_S = 0.5
-# How long closing may spend leaving consumer groups (the server may be gone).
-LEAVE_TIMEOUT_S = 2.0
 
 _event_decoder = msgspec.json.Decoder(Event)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
 
 
 def _consumer_name() -> str:
-    """This instance's name in the consumer group, so ``XINFO CONSUMERS`` says who holds what."""
+    """This instance's name, kept in each message it holds (``holder``), for who holds what."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
 
@@ -104,10 +117,7 @@ class RedisQueue(QueueAdapter):
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
         self._waiting: redis.asyncio.Redis | None = None
-        self._shas: dict[str, str] = {}  # script -> its SHA1, for EVALSHA
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
-        # Queues this instance received from: on close it leaves their consumer groups.
-        self._received_from: set[str] = set()
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
         self._closed = False
@@ -116,12 +126,15 @@ class RedisQueue(QueueAdapter):
         return f"RedisQueue({redact(self.url)!r}, prefix={self.prefix!r})"
 
     async def open(self) -> None:
-        """Check the server answers now, so a wrong URL fails at startup with its name."""
+        """Check the server answers now, and is new enough, so that a wrong URL or an old
+        server fails at startup with its name."""
         self._check_open()
         try:
-            await ping(self.url, "event queue")
+            version = await ping(self.url, "event queue")
         except ConnectionError as exc:
             raise QueueError(str(exc)) from exc
+        if version.split(".")[0].isdigit() and int(version.split(".")[0]) < MIN_REDIS_MAJOR:
+            raise QueueError(_too_old(self.url, version))
 
     # --- QueueAdapter ------------------------------------------------------------------------
 
@@ -156,20 +169,19 @@ class RedisQueue(QueueAdapter):
 
     async def receive_many(self, queue: str, visibility_timeout_s: float,
                            max_messages: int) -> list[QueueMessage]:
-        receipts = [new_id() for _ in range(max(1, max_messages))]
+        tokens = [new_id() for _ in range(max(1, max_messages))]
         got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
-                               *receipts)
-        self._received_from.add(queue)
+                               *tokens)
         if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
             self._looked[queue] = (anyio.current_time(), got)
             return []
         return [QueueMessage(id=_text(message_id), queue=queue,
                              event=_event_decoder.decode(event), attempt=int(attempt),
-                             available_at_ms=int(lease_until), receipt=receipt,
+                             available_at_ms=int(lease_until), receipt=_text(receipt),
                              group_id=None if group_id is None else _text(group_id),
                              enqueued_at_ms=int(enqueued_at))
-                for receipt, (message_id, event, attempt, group_id, enqueued_at, lease_until)
-                in zip(receipts, got, strict=False)]
+                for message_id, event, attempt, group_id, enqueued_at, lease_until, receipt
+                in got]
 
     async def ack(self, message: QueueMessage) -> bool:
         return await self._settle(lua.ACK, message)
@@ -218,20 +230,18 @@ class RedisQueue(QueueAdapter):
 
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
-        stream = f"{self.prefix}stream:{queue}".encode()
+        ready = f"{self.prefix}ready:{queue}".encode()
         looked = self._looked.pop(queue, None)
         while True:
             if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
-                # The empty receive just before looked: nothing written since is missed, as
-                # XREAD below watches the stream from the last entry it saw.
-                visible, due_ms, last_id = looked[1]
-                due_ms = int(due_ms) - math.ceil((anyio.current_time() - looked[0]) * 1000)
-                if int(looked[1][1]) >= 0:
-                    due_ms = max(0, due_ms)
-                else:
-                    due_ms = -1
+                # The empty receive just before looked: nothing made ready since is missed, as
+                # BLMOVE below returns at once while the ready list holds anything.
+                visible, due_ms = looked[1]
+                if int(due_ms) >= 0:
+                    due_ms = max(0, int(due_ms) - math.ceil((anyio.current_time() - looked[0])
+                                                            * 1000))
             else:
-                visible, due_ms, last_id = await self._call(lua.PEEK, queue)
+                visible, due_ms = await self._call(lua.PEEK, queue)
             looked = None
             remaining_s = deadline - anyio.current_time()
             if visible or remaining_s <= 0:
@@ -239,29 +249,20 @@ class RedisQueue(QueueAdapter):
                 return
             block_s = min(remaining_s, self.poll_interval_s,
                           math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
-            # XREAD (not the group's XREADGROUP) only watches: any entry after last_id, from
-            # any instance, means something became receivable. BLOCK 0 would mean forever.
+            # The head moved onto the head of the same list: nothing changes, but it returns as
+            # soon as the list has an id, from any instance. A timeout of 0 would mean forever.
             async with self._errors():
                 if self._waiting is None:
                     self._waiting = connect(self.url, MAX_WAITING)
-                woke = await self._waiting.xread({stream: last_id}, count=1,
-                                                 block=max(1, math.ceil(block_s * 1000)))
-            if woke:
+                # (redis-py's blmove() types its timeout int; the server takes a fraction)
+                woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
+                    "BLMOVE", ready, ready, "LEFT", "LEFT", f"{max(0.001, block_s):.3f}")
+            if woke is not None:
                 return
 
     async def aclose(self) -> None:
         if self._closed:
             return
-        if self._client is not None and self._received_from:
-            # Leave the groups where this consumer holds nothing, so restarts do not pile up
-            # names in XINFO CONSUMERS; what it still holds stays for its lease to run out.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(LEAVE_TIMEOUT_S):
-                try:
-                    for queue in sorted(self._received_from):
-                        await self._call(lua.LEAVE, queue, self.consumer)
-                except QueueError as exc:
-                    log.info("%r: could not leave the consumer groups: %s", self, exc,
-                             extra={"action": "queue_leave_failed"})
         self._closed = True
         for client in (self._client, self._waiting):
             if client is not None:
@@ -270,18 +271,18 @@ class RedisQueue(QueueAdapter):
 
     # --- internals ---------------------------------------------------------------------------
 
-    async def _settle(self, script: str, message: QueueMessage, *extra: Any) -> bool:
+    async def _settle(self, op: str, message: QueueMessage, *extra: Any) -> bool:
         """Finish or hand back a delivery, only while ``message`` holds the current lease."""
         if not message.receipt:
             return False
-        return bool(await self._call(script, message.queue, message.id, message.receipt, *extra))
+        return bool(await self._call(op, message.queue, message.id, message.receipt, *extra))
 
-    async def _call(self, script: str, queue: str, *args: Any) -> Any:
-        """Run one script. The calls made in one turn of the loop go to the server together, in
-        one pipeline (one write, one read): at 32 deliveries in flight their receives, acks and
-        enqueues cost a few round trips, not one each. Each script stays atomic on its own."""
+    async def _call(self, op: str, queue: str, *args: Any) -> Any:
+        """Run one operation (named as in ``lua``). The calls made in one turn of the loop go to
+        the server together, in one FCALL: at 32 deliveries in flight their receives, acks and
+        enqueues cost a few round trips, not one each. Each stays atomic."""
         self._check_open()
-        call = _Call(script, [self.prefix, queue, *args])
+        call = _Call(op, [queue, *args])
         batch = self._batch
         if batch is not None:
             batch.append(call)
@@ -300,19 +301,27 @@ class RedisQueue(QueueAdapter):
         return call.result
 
     async def _send(self, batch: list[_Call]) -> None:
+        # One FCALL runs the batch's operations in order, each atomic (the whole call is): one
+        # command to pack and one reply to parse, one TIME and one look at the delays per queue.
+        args: list[Any] = [lua.FUNCTION, 0, self.prefix]
+        for call in batch:
+            args += [call.op, len(call.args), *call.args]
         try:
             async with self._errors() as client:
-                results = await self._pipeline(client, batch)
-                missing = {batch[i].script for i, r in enumerate(results)
-                           if isinstance(r, redis.exceptions.NoScriptError)}
-                if missing:  # a server restarted or flushed: load the scripts, run those again
-                    for script in missing:
-                        await client.script_load(script)
-                    again = [i for i, r in enumerate(results)
-                             if isinstance(r, redis.exceptions.NoScriptError)]
-                    for i, result in zip(again, await self._pipeline(client, [
-                            batch[i] for i in again]), strict=True):
-                        results[i] = result
+                try:
+                    results = await client.execute_command(  # type: ignore[no-untyped-call]
+                        "FCALL", *args)
+                except redis.exceptions.ResponseError as exc:
+                    if "unknown command" in str(exc).lower():  # no FCALL: before Redis 7.0
+                        info = await client.info("server")
+                        raise QueueError(_too_old(self.url, str(info.get("redis_version")))
+                                         ) from exc
+                    if not str(exc).startswith("Function not found"):
+                        raise
+                    # A new, restarted or flushed server: nothing ran; load the library, again.
+                    await self._load(client)
+                    results = await client.execute_command(  # type: ignore[no-untyped-call]
+                        "FCALL", *args)
             for call, result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     call.error = QueueError(unreachable("event queue", self.url, result))
@@ -325,14 +334,15 @@ class RedisQueue(QueueAdapter):
             for call in batch:
                 call.done.set()
 
-    async def _pipeline(self, client: redis.asyncio.Redis, batch: list[_Call]) -> list[Any]:
-        async with client.pipeline(transaction=False) as pipe:
-            for call in batch:
-                sha = self._shas.get(call.script)
-                if sha is None:
-                    sha = self._shas[call.script] = hashlib.sha1(call.script.encode()).hexdigest()
-                pipe.execute_command("EVALSHA", sha, 0, *call.args)
-            return list(await pipe.execute(raise_on_error=False))
+    @staticmethod
+    async def _load(client: redis.asyncio.Redis) -> None:
+        """Load the queue's function library (``FUNCTION LOAD``)."""
+        try:
+            await client.execute_command(  # type: ignore[no-untyped-call]
+                "FUNCTION", "LOAD", lua.LIBRARY)
+        except redis.exceptions.ResponseError as exc:
+            if "already exists" not in str(exc):  # else another instance loaded it meanwhile
+                raise
 
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
@@ -354,16 +364,22 @@ class RedisQueue(QueueAdapter):
 
 
 class _Call:
-    """One script call waiting in a batch (``RedisQueue._call``)."""
+    """One operation waiting in a batch (``RedisQueue._call``)."""
 
-    __slots__ = ("args", "done", "error", "result", "script")
+    __slots__ = ("args", "done", "error", "op", "result")
 
-    def __init__(self, script: str, args: list[Any]) -> None:
-        self.script = script
+    def __init__(self, op: str, args: list[Any]) -> None:
+        self.op = op
         self.args = args
         self.done = anyio.Event()
         self.result: Any = None
         self.error: QueueError | None = None
+
+
+def _too_old(url: str, version: str) -> str:
+    return (f"the Redis event queue needs Redis {MIN_REDIS_MAJOR}.0 or newer (its operations "
+            f"are a function library), and the server at {redact(url)} runs Redis {version}: "
+            f"upgrade it, or use --queue sqlite")
 
 
 def _ms(seconds: float) -> int:

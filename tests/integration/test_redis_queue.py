@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,10 +24,13 @@ from motia_core.events import (
     Event,
     EventBus,
     QueueCounts,
+    QueueError,
     QueueMessage,
     RetryPolicy,
     SubscriptionSettings,
 )
+from motia_core.events import _redis_lua as lua
+from motia_core.events import redis as redis_queue
 from motia_core.events.redis import RedisQueue
 
 pytestmark = pytest.mark.anyio
@@ -78,9 +82,6 @@ async def test_each_message_is_delivered_once_across_instances(redis_url: str,
         assert sorted(received["a"] + received["b"]) == sorted(ids)
         assert received["a"] and received["b"]  # both took part
         assert await b.counts(Q) == QueueCounts()
-        assert await group_consumers(redis_url, redis_prefix) == ["instance-0", "instance-1"]
-    # Closed holding nothing, they left the consumer group: restarts do not pile up names.
-    assert await group_consumers(redis_url, redis_prefix) == []
 
 
 async def test_a_lease_of_an_instance_that_stops_is_taken_over_after_its_timeout(
@@ -99,29 +100,94 @@ async def test_a_lease_of_an_instance_that_stops_is_taken_over_after_its_timeout
         assert await b.counts(Q) == QueueCounts()
 
 
+async def test_a_server_that_lost_the_function_library_gets_it_again(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """A restarted or flushed server has no library: the calls that miss it load it and run."""
+    async with instances(redis_url, redis_prefix, 1) as (queue,):
+        first = await queue.enqueue(Q, event(1))
+        await drop_library(redis_url)
+        # Two calls in one pipeline, both missing the library.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(queue.enqueue, Q, event(2))
+            tg.start_soon(queue.counts, Q)
+        message = await queue.receive(Q, 30)
+        assert message is not None and message.id == first
+        await drop_library(redis_url)
+        assert await queue.ack(message)
+        assert await queue.counts(Q) == QueueCounts(ready=1)
+
+
+async def test_one_failing_operation_does_not_fail_the_others_sent_with_it(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """The calls of one turn of the loop go in one FCALL; each still succeeds or fails alone."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await client.set(f"{redis_prefix}ready:broken", "not a list")
+    finally:
+        await client.aclose()
+    async with instances(redis_url, redis_prefix, 1) as (queue,):
+        outcomes: dict[str, object] = {}
+
+        async def attempt(name: str, call: Any) -> None:
+            try:
+                outcomes[name] = await call
+            except QueueError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt, "before", queue.enqueue(Q, event(1)))
+            tg.start_soon(attempt, "broken", queue.receive("broken", 30))
+            tg.start_soon(attempt, "after", queue.enqueue(Q, event(2)))
+        assert isinstance(outcomes["broken"], QueueError)
+        assert "WRONGTYPE" in str(outcomes["broken"])
+        assert isinstance(outcomes["before"], str) and isinstance(outcomes["after"], str)
+        assert await queue.counts(Q) == QueueCounts(ready=2)
+
+
+async def test_a_server_older_than_7_is_refused_at_open_with_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def ping(url: str, what: str) -> str:
+        return "6.2.14"
+
+    monkeypatch.setattr(redis_queue, "ping", ping)
+    queue = RedisQueue("redis://127.0.0.1:6379", prefix="p:")
+    with pytest.raises(QueueError, match=r"needs Redis 7\.0 or newer .* at redis://127\.0\.0\.1:"
+                                         r"6379 runs Redis 6\.2\.14: upgrade it"):
+        await queue.open()
+    await queue.aclose()
+
+
+async def drop_library(url: str) -> None:
+    """What a restart (without persistence) or ``FUNCTION FLUSH`` does to the queue's library."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        await client.execute_command("FUNCTION", "DELETE", lua.LIBRARY_NAME)
+    finally:
+        await client.aclose()
+
+
 async def pending_consumers(url: str, prefix: str) -> dict[str, int]:
-    """Who holds entries of the queue's stream, as ``XPENDING`` reports it."""
+    """Who holds messages of the queue: each lease names its consumer (``id|token|F|consumer``)."""
     client = redis.asyncio.Redis.from_url(url)
     try:
-        summary = await client.xpending(f"{prefix}stream:{Q}", "motia")
+        leases = await client.zrange(f"{prefix}leases:{Q}", 0, -1)
     finally:
         await client.aclose()
-    return {c["name"].decode(): c["pending"] for c in summary["consumers"]}
-
-
-async def group_consumers(url: str, prefix: str) -> list[str]:
-    """The consumer group's members, as ``XINFO CONSUMERS`` lists them."""
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        found = await client.xinfo_consumers(f"{prefix}stream:{Q}", "motia")
-    finally:
-        await client.aclose()
-    return sorted(c["name"].decode() for c in found)
+    held: dict[str, int] = defaultdict(int)
+    for lease in leases:
+        held[lease.decode().split("|", 3)[3]] += 1
+    return dict(held)
 
 
 LEASE_HOLDER = """
 import sys
 import anyio
+from motia_core.events import QueueError
+from motia_core.events import _redis_lua as lua
+from motia_core.events import redis as redis_queue
 from motia_core.events.redis import RedisQueue
 
 async def main() -> None:

@@ -8,6 +8,7 @@ happened (pid, exit code), and every pending request fails with it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -102,12 +103,15 @@ class _Error(msgspec.Struct):
 
 
 class _Pending:
-    __slots__ = ("error", "event", "result")
+    # An asyncio.Event, not anyio's: a request makes one, and anyio's costs ten times as much to
+    # make (it looks the backend up); the endpoint runs on asyncio only (as runners/pipes does).
+    __slots__ = ("error", "event", "result", "timed_out")
 
     def __init__(self) -> None:
-        self.event = anyio.Event()
+        self.event = asyncio.Event()
         self.result: msgspec.Raw = _NO_RAW
         self.error: RpcError | None = None
+        self.timed_out = False
 
 
 def _is_utf8(line: bytes) -> bool:
@@ -138,6 +142,9 @@ class Endpoint:
     ``methods`` are the methods this side serves (requests and notifications it accepts);
     ``handler`` runs them. ``$/cancelRequest`` is handled here. ``on_stalled`` is called when
     the peer did not take a cancellation within ``_CANCEL_WRITE_S``: it has stopped reading.
+    ``whole_frames``: ``send`` takes each frame whole before it first yields (as
+    ``runners.pipes.PipeSendStream`` does), so frames sent at once cannot interleave and need no
+    lock between them.
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class Endpoint:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         on_stalled: Callable[[], None] | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        whole_frames: bool = False,
     ) -> None:
         self.name = name
         self.max_in_flight = max_in_flight
@@ -167,7 +175,7 @@ class Endpoint:
         self._ids = itertools.count(1)
         self._pending: dict[int | str, _Pending] = {}
         self._incoming: dict[int | str, anyio.CancelScope] = {}
-        self._write_lock = anyio.Lock(fast_acquire=True)
+        self._write_lock = None if whole_frames else anyio.Lock(fast_acquire=True)
         self._closed: RpcError | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._decoders: dict[type, Callable[[bytes], Any]] = {}
@@ -178,13 +186,19 @@ class Endpoint:
     def pending_count(self) -> int:
         return len(self._pending)
 
-    async def request(self, method: str, params: Any = None, result_type: Any = Any) -> Any:
-        """Send a request and wait for its result; a cancelled caller cancels it at the peer."""
+    async def request(self, method: str, params: Any = None, result_type: Any = Any, *,
+                      timeout_s: float | None = None) -> Any:
+        """Send a request and wait for its result; a cancelled caller cancels it at the peer.
+
+        ``timeout_s``: past it the request is cancelled at the peer and ``TimeoutError`` raised.
+        A timer on the loop, where a cancel scope around the call costs three times as much."""
         if self._closed is not None:
             raise _fresh(self._closed)
         request_id = next(self._ids)
         slot = _Pending()
         self._pending[request_id] = slot
+        timer = None if timeout_s is None else asyncio.get_running_loop().call_later(
+            timeout_s, self._time_out, request_id)
         try:
             message = _Request(request_id, method, _absent_if_none(params))
             await self._write(_encode(message), request=True)
@@ -193,9 +207,23 @@ class Endpoint:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
                 await self._cancel_at_peer(request_id)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if slot.timed_out:
+            if self._closed is None:
+                await self._cancel_at_peer(request_id)
+            raise TimeoutError(f"{self.name}: no answer to {method} request {request_id} "
+                               f"within {timeout_s:g}s")
         if slot.error is not None:
             raise slot.error
         return self._decode(slot.result, result_type)
+
+    def _time_out(self, request_id: int) -> None:
+        slot = self._pending.pop(request_id, None)
+        if slot is not None:
+            slot.timed_out = True
+            slot.event.set()
 
     async def notify(self, method: str, params: Any = None) -> None:
         if self._closed is not None:
@@ -223,8 +251,11 @@ class Endpoint:
                 f"{self.max_message_bytes} bytes"
             )
         try:
-            async with self._write_lock:
+            if self._write_lock is None:
                 await self._send_stream.send(data + b"\n")
+            else:
+                async with self._write_lock:
+                    await self._send_stream.send(data + b"\n")
         except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             if request:
                 if self._closed is not None:

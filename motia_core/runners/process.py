@@ -209,7 +209,7 @@ class RunnerProcess:
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
                             max_message_bytes=self.settings.max_message_bytes,
-                            on_stalled=lambda: self._stalled(endpoint, stdin))
+                            on_stalled=lambda: self._stalled(endpoint, stdin), whole_frames=True)
         ready_at: float | None = None
         violation: str | None = None
         stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
@@ -363,16 +363,16 @@ class RunnerProcess:
         endpoint = await self._ready_endpoint()
         self.in_flight += 1
         try:
-            if timeout_s is None:
-                result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult)
-                return result.output
-            with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
-                result = await endpoint.request("step.invoke", params, InvokeResult)
-                return result.output
+            result: InvokeResult = await endpoint.request(
+                "step.invoke", params, InvokeResult,
+                timeout_s=None if timeout_s is None else timeout_s + self.settings.cancel_grace_s)
+            return result.output
+        except TimeoutError:
             # Neither the runner's own deadline nor the cancellation got an answer in time.
             self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
             raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
-                           f"({params.file} on runner {self.name}); the runner is restarted")
+                           f"({params.file} on runner {self.name}); the runner is restarted"
+                           ) from None
         finally:
             self.in_flight -= 1
 

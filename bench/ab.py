@@ -39,6 +39,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="GET requests per run")
     parser.add_argument("--events", type=int, default=1000,
                         help="pipeline items per run at 32 in flight (a quarter at 1)")
+    parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the base side only (with --base HEAD: "
+                             "the same code with and without a switch, e.g. MOTIA_UVLOOP=0)")
     parser.add_argument("--out", type=Path, default=BENCH / "results",
                         help="folder for ab-<date>.json")
     return parser.parse_args()
@@ -63,13 +66,15 @@ def _node_packages(ours: Path, theirs: Path) -> None:
                        cwd=theirs, check=True)
 
 
-def _side(name: str, source: Path, work: Path) -> contenders.Contender:
+def _side(name: str, source: Path, work: Path, extra_env: dict[str, str] | None = None,
+          ) -> contenders.Contender:
     """``motia start`` with ``source``'s ``motia_core`` first on the import path (it starts the
     runners of its own checkout)."""
     ours = contenders.ours(PROJECT, work / name.split()[0])
     path = os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     argv = (sys.executable, "-m", "motia_core.cli", *ours.argv[ours.argv.index("start"):])
-    return replace(ours, name=name, argv=argv, env={**ours.env, "PYTHONPATH": path})
+    return replace(ours, name=name, argv=argv,
+                   env={**ours.env, "PYTHONPATH": path, **(extra_env or {})})
 
 
 async def _measure(args: argparse.Namespace, base: Path, commit: str,
@@ -77,7 +82,8 @@ async def _measure(args: argparse.Namespace, base: Path, commit: str,
     work = SCRATCH / "ab"
     logs, sinks = work / "logs", work / "sinks"
     sinks.mkdir(parents=True, exist_ok=True)
-    sides = [_side(f"base {commit}", base, work), _side("working tree", REPO, work)]
+    base_env = dict(item.split("=", 1) for item in args.base_env)
+    sides = [_side(f"base {commit}", base, work, base_env), _side("working tree", REPO, work)]
     entries = [scenarios.Entry(side, scenarios.Plan.full(args.runs, args.requests, args.events))
                for side in sides]
     flows = await scenarios.http_get(entries, logs)

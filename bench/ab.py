@@ -8,7 +8,8 @@ bench-compare`` on both: each side is ``motia start`` with its own ``motia_core`
 ``PYTHONPATH``, so it runs its own runners (the base's Node runner borrows the working tree's
 npm packages when the lock files match); the step files are the same. ``--only wrk`` runs both
 api steps under ``wrk`` instead (the #20 target's load); ``--base-env NAME=VALUE`` sets a
-variable for the base side only. Prints one table and writes bench/results/ab-<date>.json. Loopback only; every run is bounded in count and time.
+variable for the base side only. Prints one table and writes bench/results/ab-<date>.json.
+Loopback only; every run is bounded in count and time.
 """
 
 from __future__ import annotations

@@ -94,10 +94,12 @@ async def _measure(args: argparse.Namespace, base: Path, commit: str,
                for side in sides]
     only = set(args.only.split(","))
     flows = await scenarios.http_get(entries, logs) if "get" in only else []
+    cpu: list[Scalar] = []
     if "wrk" in only:
-        flows += await scenarios.wrk_get(entries, logs, args.runs, args.wrk_seconds)
+        flows += await scenarios.wrk_get(entries, logs, args.runs, args.wrk_seconds, cpu)
     figures, memory = (await scenarios.pipeline(entries, logs, sinks) if "pipeline" in only
                        else ([], []))
+    memory = cpu + memory
     names = [side.name for side in sides]
     return sorted(flows + figures, key=lambda f: (f.scenario, f.in_flight,
                                                   names.index(f.contender))), memory

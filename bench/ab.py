@@ -47,7 +47,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--wrk-seconds", type=float, default=5.0, help="one wrk run's length")
     parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the base side only (with --base HEAD: "
-                             "the same code with and without a switch, e.g. MOTIA_UVLOOP=0)")
+                             "the same code with and without a switch)")
     parser.add_argument("--out", type=Path, default=BENCH / "results",
                         help="folder for ab-<date>.json")
     return parser.parse_args()

@@ -7,10 +7,9 @@ A steadier figure than wall time on a loaded machine: the core's own CPU time pe
 (``time.process_time`` over the drain; the runners are other processes). Each run is a fresh
 process (``app_load.recording``; ``--queue redis``: the local Redis under a prefix of the run's
 own, deleted afterwards) with one side's ``motia_core`` first on ``PYTHONPATH``; the sides
-alternate run by run and each figure is the median. ``--base-env MOTIA_UVLOOP=0`` with
-``--base HEAD``: the same code with and without a switch. The event loop is the one ``motia
-start`` runs (``runtime.app.loop_options``, where the side has it). Bounded: ``--runs`` x 2
-processes of ``--events`` events each, every one under a timeout.
+alternate run by run and each figure is the median. ``--base-env NAME=VALUE`` with ``--base
+HEAD``: the same code with and without a switch. Bounded: ``--runs`` x 2 processes of
+``--events`` events each, every one under a timeout.
 """
 
 from __future__ import annotations
@@ -54,11 +53,7 @@ async def main():
             client.close()
         cpu = cpu_list[0]
     print("RESULT " + json.dumps({{"rate": row.calls_per_s, "cpu_us": cpu}}))
-try:
-    from motia_core.runtime.app import loop_options
-except ImportError:
-    loop_options = dict
-anyio.run(main, backend_options=loop_options())
+anyio.run(main)
 """
 
 

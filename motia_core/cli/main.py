@@ -112,15 +112,14 @@ def _serve(strict: bool, project: Path, debug: bool, processes: int | None = Non
     count = _process_count(strict, settings, processes)
     if count > 1:
         sys.exit(_supervise(settings, count))
-    from motia_core.runtime.app import (  # the app pulls in aiohttp & co; `motia --help` should not
-        loop_options,
-        serve,
+    from motia_core.runtime.app import (
+        serve,  # the app pulls in aiohttp & co; `motia --help` should not
     )
 
     child = CHILD_ENV in os.environ
     code = anyio.run(functools.partial(
         serve, settings, strict, reuse_port=child, on_ready=child_ready,
-        banner=os.environ.get(BANNER_ENV, "1") != "0"), backend_options=loop_options())
+        banner=os.environ.get(BANNER_ENV, "1") != "0"))
     sys.exit(code)
 
 

@@ -8,7 +8,6 @@ taking requests, lets the runners finish, and returns.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -55,7 +54,7 @@ from motia_core.workbench.ui import WORKBENCH_PATH
 if TYPE_CHECKING:
     from motia_core.streams.redis_fanout import RedisFanout
 
-__all__ = ("App", "StartupFailed", "loop_options", "serve")
+__all__ = ("App", "StartupFailed", "serve")
 
 log = logging.getLogger("motia.app")
 OPENAPI_PATH = "/__motia/openapi.json"
@@ -466,15 +465,6 @@ def _otel_exporter(settings: Settings,
              config.traces_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
              or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), extra={"action": "otel_export"})
     return exporter
-
-
-def loop_options() -> dict[str, Any]:
-    """``anyio.run``'s ``backend_options`` for the core: uvloop when it is installed, unless
-    ``MOTIA_UVLOOP=0``. The core's own work per event and per request is mostly the event
-    loop's (callbacks, futures, tasks, polling), which uvloop does in C."""
-    if os.environ.get("MOTIA_UVLOOP", "1") == "0" or importlib.util.find_spec("uvloop") is None:
-        return {}
-    return {"use_uvloop": True}
 
 
 async def serve(settings: Settings, strict: bool, *, reuse_port: bool = False,

@@ -6,7 +6,8 @@
 A steadier figure than wall time on a loaded machine: the core's own CPU time per event
 (``time.process_time`` over the drain; the runners are other processes). Each run is a fresh
 process (``app_load.recording``; ``--queue redis``: the local Redis under a prefix of the run's
-own, deleted afterwards) with one side's ``motia_core`` first on ``PYTHONPATH``; the sides
+own, deleted afterwards; ``--queue memory``: no storage at all, the bus, the invocations and
+the runner pipes alone) with one side's ``motia_core`` first on ``PYTHONPATH``; the sides
 alternate run by run and each figure is the median. ``--base-env NAME=VALUE`` with ``--base
 HEAD``: the same code with and without a switch. Bounded: ``--runs`` x 2 processes of
 ``--events`` events each, every one under a timeout.
@@ -35,6 +36,12 @@ import app_load
 async def main():
     if {queue!r} == "sqlite":
         row, cpu = await app_load.recording({events}, "off")
+    elif {queue!r} == "memory":
+        cpu_list = []
+        async with app_load.MotiaTestApp(app_load.PROJECT, queue="memory", state="memory",
+                                         observability="off") as app:
+            row = await app_load.drain(app, "bench.chain.a", {events}, "chain", cpu_list)
+        cpu = cpu_list[0]
     else:
         import uuid, redis
         cpu_list = []

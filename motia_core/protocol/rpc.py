@@ -109,13 +109,12 @@ class _Error(msgspec.Struct):
 class _Pending:
     # An asyncio.Event, not anyio's: a request makes one, and anyio's costs ten times as much to
     # make (it looks the backend up); the endpoint runs on asyncio only (as runners/pipes does).
-    __slots__ = ("error", "event", "result", "timed_out")
+    __slots__ = ("error", "event", "result")
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.result: msgspec.Raw = _NO_RAW
         self.error: RpcError | None = None
-        self.timed_out = False
 
 
 class _Workers:
@@ -228,19 +227,13 @@ class Endpoint:
     def pending_count(self) -> int:
         return len(self._pending)
 
-    async def request(self, method: str, params: Any = None, result_type: Any = Any, *,
-                      timeout_s: float | None = None) -> Any:
-        """Send a request and wait for its result; a cancelled caller cancels it at the peer.
-
-        ``timeout_s``: past it the request is cancelled at the peer and ``TimeoutError`` raised.
-        A timer on the loop, where a cancel scope around the call costs three times as much."""
+    async def request(self, method: str, params: Any = None, result_type: Any = Any) -> Any:
+        """Send a request and wait for its result; a cancelled caller cancels it at the peer."""
         if self._closed is not None:
             raise _fresh(self._closed)
         request_id = next(self._ids)
         slot = _Pending()
         self._pending[request_id] = slot
-        timer = None if timeout_s is None else asyncio.get_running_loop().call_later(
-            timeout_s, self._time_out, request_id)
         try:
             message = _Request(request_id, method, _absent_if_none(params))
             await self._write(_encode(message), request=True)
@@ -249,23 +242,9 @@ class Endpoint:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
                 await self._cancel_at_peer(request_id)
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-        if slot.timed_out:
-            if self._closed is None:
-                await self._cancel_at_peer(request_id)
-            raise TimeoutError(f"{self.name}: no answer to {method} request {request_id} "
-                               f"within {timeout_s:g}s")
         if slot.error is not None:
             raise slot.error
         return self._decode(slot.result, result_type)
-
-    def _time_out(self, request_id: int) -> None:
-        slot = self._pending.pop(request_id, None)
-        if slot is not None:
-            slot.timed_out = True
-            slot.event.set()
 
     async def notify(self, method: str, params: Any = None) -> None:
         if self._closed is not None:

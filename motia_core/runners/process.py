@@ -363,16 +363,18 @@ class RunnerProcess:
         endpoint = await self._ready_endpoint()
         self.in_flight += 1
         try:
-            result: InvokeResult = await endpoint.request(
-                "step.invoke", params, InvokeResult,
-                timeout_s=None if timeout_s is None else timeout_s + self.settings.cancel_grace_s)
-            return result.output
-        except TimeoutError:
+            if timeout_s is None:
+                result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult)
+                return result.output
+            # A cancel scope, not a timer on the wait alone: a runner that stops reading holds
+            # the write too (the pipe is full), and the deadline must end that as well.
+            with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
+                result = await endpoint.request("step.invoke", params, InvokeResult)
+                return result.output
             # Neither the runner's own deadline nor the cancellation got an answer in time.
             self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
             raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
-                           f"({params.file} on runner {self.name}); the runner is restarted"
-                           ) from None
+                           f"({params.file} on runner {self.name}); the runner is restarted")
         finally:
             self.in_flight -= 1
 

@@ -6,8 +6,10 @@ something when both sides run in the same minutes, interleaved (run 1 of each, r
 ``git worktree``, then runs the HTTP GET and the event pipeline scenarios of ``make
 bench-compare`` on both: each side is ``motia start`` with its own ``motia_core`` first on
 ``PYTHONPATH``, so it runs its own runners (the base's Node runner borrows the working tree's
-npm packages when the lock files match); the step files are the same. Prints one table and writes
-bench/results/ab-<date>.json. Loopback only; every run is bounded in count and time.
+npm packages when the lock files match); the step files are the same. ``--only wrk`` runs both
+api steps under ``wrk`` instead (the #20 target's load); ``--base-env NAME=VALUE`` sets a
+variable for the base side only. Prints one table and writes bench/results/ab-<date>.json.
+Loopback only; every run is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="GET requests per run")
     parser.add_argument("--events", type=int, default=1000,
                         help="pipeline items per run at 32 in flight (a quarter at 1)")
+    parser.add_argument("--only", default="get,pipeline",
+                        help="scenarios, comma-separated: get, wrk (both api steps under wrk at "
+                             "32 connections), pipeline; default get,pipeline")
+    parser.add_argument("--wrk-seconds", type=float, default=5.0, help="one wrk run's length")
+    parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the base side only (with --base HEAD: "
+                             "the same code with and without a switch)")
     parser.add_argument("--out", type=Path, default=BENCH / "results",
                         help="folder for ab-<date>.json")
     return parser.parse_args()
@@ -63,7 +72,8 @@ def _node_packages(ours: Path, theirs: Path) -> None:
                        cwd=theirs, check=True)
 
 
-def _side(name: str, source: Path, work: Path) -> contenders.Contender:
+def _side(name: str, source: Path, work: Path, extra_env: dict[str, str] | None = None,
+          ) -> contenders.Contender:
     """``motia start`` with ``source``'s ``motia_core`` first on the import path (it starts the
     runners of its own checkout)."""
     ours = contenders.ours(PROJECT, work / name.split()[0])
@@ -71,7 +81,8 @@ def _side(name: str, source: Path, work: Path) -> contenders.Contender:
     argv = (sys.executable, "-m", "motia_core.cli", *ours.argv[ours.argv.index("start"):])
     # One core process on each side: an A/B of the code, not of the default process count.
     return replace(ours, name=name, argv=argv,
-                   env={**ours.env, "PYTHONPATH": path, "MOTIA_PROCESSES": "1"})
+                   env={**ours.env, "PYTHONPATH": path, "MOTIA_PROCESSES": "1",
+                        **(extra_env or {})})
 
 
 async def _measure(args: argparse.Namespace, base: Path, commit: str,
@@ -79,11 +90,18 @@ async def _measure(args: argparse.Namespace, base: Path, commit: str,
     work = SCRATCH / "ab"
     logs, sinks = work / "logs", work / "sinks"
     sinks.mkdir(parents=True, exist_ok=True)
-    sides = [_side(f"base {commit}", base, work), _side("working tree", REPO, work)]
+    base_env = dict(item.split("=", 1) for item in args.base_env)
+    sides = [_side(f"base {commit}", base, work, base_env), _side("working tree", REPO, work)]
     entries = [scenarios.Entry(side, scenarios.Plan.full(args.runs, args.requests, args.events))
                for side in sides]
-    flows = await scenarios.http_get(entries, logs)
-    figures, memory = await scenarios.pipeline(entries, logs, sinks)
+    only = set(args.only.split(","))
+    flows = await scenarios.http_get(entries, logs) if "get" in only else []
+    cpu: list[Scalar] = []
+    if "wrk" in only:
+        flows += await scenarios.wrk_get(entries, logs, args.runs, args.wrk_seconds, cpu)
+    figures, memory = (await scenarios.pipeline(entries, logs, sinks) if "pipeline" in only
+                       else ([], []))
+    memory = cpu + memory
     names = [side.name for side in sides]
     return sorted(flows + figures, key=lambda f: (f.scenario, f.in_flight,
                                                   names.index(f.contender))), memory

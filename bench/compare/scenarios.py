@@ -14,6 +14,7 @@ gets the small counts of ``Plan.small`` so the whole comparison takes minutes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -165,9 +166,11 @@ async def http_get(entries: Sequence[Entry], logs: Path) -> list[Figure]:
 
 
 async def wrk_get(entries: Sequence[Entry], logs: Path, runs: int,
-                  duration_s: float) -> list[Figure]:
+                  duration_s: float, cpu: list[Scalar] | None = None) -> list[Figure]:
     """Both api steps (or the bare handler) under ``wrk`` at 32 connections for ``duration_s``,
-    ``runs`` times each, interleaved, after a one-second warm-up each."""
+    ``runs`` times each, interleaved, after a one-second warm-up each. ``cpu`` gets the server
+    process's own CPU time per request of each figure (its runners are other processes): a
+    steadier figure than requests/s on a shared machine."""
     names = {GET_TS: WRK_TS, GET_PY: WRK_PY, GET_BARE: WRK_BARE}
     c = wrk.CONNECTIONS
     figures = [Figure(names[scenario], e.contender.name, c, 0,
@@ -189,11 +192,29 @@ async def wrk_get(entries: Sequence[Entry], logs: Path, runs: int,
         _mark(figures, failed)
         urls = {id(f): f"{servers[f.contender].base}{paths[(f.scenario, f.contender)]}/wrk"
                 for f in figures if f.unavailable is None}
+        per_request = {id(f): Scalar(f"{f.scenario}: server CPU per request", f.contender, "us")
+                       for f in figures}
         for run in range(runs + 1):  # the first: the warm-up, not kept
             for f in figures:
                 if f.unavailable is None:
+                    process = servers[f.contender].process
+                    began = _cpu_s(process.pid if process is not None else None)
                     await _wrk_run(f, urls[id(f)], duration_s if run else 1, keep=run > 0)
+                    used = _cpu_s(process.pid if process is not None else None) - began
+                    if run > 0 and f.runs and f.runs[-1].ok:
+                        per_request[id(f)].values.append(used / f.runs[-1].ok * 1e6)
+        if cpu is not None:
+            cpu.extend(s for s in per_request.values() if s.values)
     return figures
+
+
+def _cpu_s(pid: int | None) -> float:
+    """A process's own user + system CPU seconds (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _wrk_run(figure: Figure, url: str, duration_s: float, *, keep: bool) -> None:

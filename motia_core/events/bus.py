@@ -12,8 +12,10 @@ there to be delivered again.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -95,6 +97,41 @@ class QueueMetrics(msgspec.Struct, kw_only=True, frozen=True):
     retries: int  # since this bus started
     dead_letters: int  # stored
     delivered: int  # acked since this bus started
+
+
+class _Workers:
+    """The delivery workers of one consumer: the messages taken and not yet started, and the
+    workers waiting for one."""
+
+    __slots__ = ("closed", "idle", "ready")
+
+    def __init__(self) -> None:
+        self.ready: deque[QueueMessage] = deque()
+        # asyncio's Event, not anyio's (ten times the cost to make): the core runs on asyncio.
+        self.idle: list[asyncio.Event] = []
+        self.closed = False
+
+    async def park(self) -> None:
+        woken = asyncio.Event()
+        self.idle.append(woken)
+        try:
+            await woken.wait()
+        finally:
+            if not woken.is_set():  # cancelled while idle
+                self.idle.remove(woken)
+
+    def wake_one(self) -> bool:
+        """Wake an idle worker; False when none is idle."""
+        if not self.idle:
+            return False
+        self.idle.pop().set()
+        return True
+
+    def close(self) -> None:
+        """No more messages: idle workers end, busy ones end after the ones taken."""
+        self.closed = True
+        while self.wake_one():
+            pass
 
 
 @dataclass
@@ -228,12 +265,26 @@ class EventBus:
                             name=f"motia.events consumer {sub.queue}")
 
     async def _consume(self, sub: Subscription, fetching: anyio.CancelScope) -> None:
-        async with anyio.create_task_group() as deliveries:
-            with fetching:
-                await self._fetch(sub, deliveries)
-
-    async def _fetch(self, sub: Subscription, deliveries: anyio.abc.TaskGroup) -> None:
         slots = anyio.Semaphore(sub.settings.concurrency, fast_acquire=True)
+        workers = _Workers()
+        try:
+            async with anyio.create_task_group() as tg:
+                try:
+                    with fetching:
+                        await self._fetch(sub, slots, workers, tg)
+                finally:
+                    # Idle workers end now, busy ones once the messages taken are delivered.
+                    workers.close()
+        finally:
+            if workers.ready:  # taken but never started: the task group was cancelled
+                with anyio.CancelScope(shield=True):
+                    while workers.ready:
+                        message = workers.ready.popleft()
+                        self._finished_one(slots)
+                        await self._guard(self.queue.release(message), sub, message, "release")
+
+    async def _fetch(self, sub: Subscription, slots: anyio.Semaphore, workers: _Workers,
+                     tg: anyio.abc.TaskGroup) -> None:
         while True:
             await slots.acquire()
             # Every free slot at once (bounded): one receive call leases a message for each.
@@ -260,8 +311,27 @@ class EventBus:
                 return
             for message in messages:
                 self._delivering += 1
-                deliveries.start_soon(self._handle, sub, message, slots,
-                                      name=f"motia.events deliver {sub.queue} {message.id}")
+                workers.ready.append(message)
+                if not workers.wake_one():
+                    tg.start_soon(self._work, sub, slots, workers,
+                                  name=f"motia.events worker {sub.queue}")
+
+    async def _work(self, sub: Subscription, slots: anyio.Semaphore, workers: _Workers) -> None:
+        """Deliver the messages taken, one after another, then wait for more: a task per
+        worker, not per message. Each message holds a slot until its outcome is settled, so a
+        worker is started only when every live one is busy, and no more than ``concurrency``
+        ever live."""
+        while True:
+            while workers.ready:
+                await self._handle(sub, workers.ready.popleft(), slots)
+            if workers.closed:
+                return
+            await workers.park()
+
+    def _finished_one(self, slots: anyio.Semaphore) -> None:
+        slots.release()
+        self._delivering -= 1
+        self._notify()
 
     async def _handle(self, sub: Subscription, message: QueueMessage,
                       slots: anyio.Semaphore) -> None:
@@ -278,9 +348,7 @@ class EventBus:
                 return
             await self._deliver(sub, message)
         finally:
-            slots.release()
-            self._delivering -= 1
-            self._notify()
+            self._finished_one(slots)
 
     async def _deliver(self, sub: Subscription, message: QueueMessage) -> None:
         try:

@@ -199,6 +199,8 @@ def parse_qs(text: str, *, strict_limit: bool = False) -> dict[str, Any]:
     More than :data:`QS_PARAMETER_LIMIT` pairs are dropped (a query string), or refused with 413
     when ``strict_limit`` (a body, as body-parser does).
     """
+    if not text:
+        return {}
     pairs = [part for part in text.split("&") if part]
     if len(pairs) > QS_PARAMETER_LIMIT:
         if strict_limit:

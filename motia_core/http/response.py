@@ -27,6 +27,7 @@ _BINARY = "application/octet-stream"
 # aiohttp computes these from the body it sends; a handler's copy would contradict it.
 _COMPUTED = frozenset({"content-length", "transfer-encoding"})
 _CHARSET = re.compile(r";\s*charset=[^;]*", re.IGNORECASE)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -86,7 +87,7 @@ def _apply_headers(response: web.Response, headers: Any) -> None:
     if not isinstance(headers, Mapping):
         raise InvalidResponse(f"'headers' must be an object of name -> value, got {headers!r}")
     for name, value in headers.items():
-        if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise InvalidResponse(f"{name!r} is not a valid header name")
         if name.lower() in _COMPUTED:
             continue

@@ -185,7 +185,11 @@ IN_FLIGHT_KEY = web.AppKey("motia_api_in_flight", _InFlight)
 
 
 def _vary(response: web.StreamResponse, *names: str) -> None:
-    present = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
+    vary = response.headers.get("Vary")
+    if not vary:  # the usual case: nothing to merge with
+        response.headers["Vary"] = ", ".join(names)
+        return
+    present = [v.strip() for v in vary.split(",") if v.strip()]
     lowered = {v.lower() for v in present}
     present += [name for name in names if name.lower() not in lowered]
     response.headers["Vary"] = ", ".join(present)
@@ -204,51 +208,64 @@ def _preflight(request: web.Request) -> web.Response:
     return response
 
 
-@web.middleware
-async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Answer every OPTIONS before routing; add CORS headers to every response."""
-    response: web.StreamResponse = _preflight(request) if request.method == "OPTIONS" else (
-        await handler(request)
-    )
-    settings = request.app[SETTINGS_KEY]
+def _front(websocket: WebSocketHandler | None) -> Any:
+    """The app's one middleware, one layer per request where four were: WebSocket upgrades
+    first, then every OPTIONS answered before routing, the operator policy, every failure as a
+    JSON answer, and CORS headers on every response but an upgrade's."""
+
+    @web.middleware
+    async def front(request: web.Request, handler: Any) -> web.StreamResponse:
+        if (websocket is not None
+                and request.headers.get("Upgrade", "").strip().lower() == "websocket"
+                and not request.path.startswith(WORKBENCH_API_PREFIX)):
+            return await websocket(request)
+        response: web.StreamResponse = _preflight(request) if request.method == "OPTIONS" else (
+            _operator_refusal(request) or await _answered(request, handler))
+        _cors(request, response)
+        return response
+
+    return front
+
+
+def _cors(request: web.Request, response: web.StreamResponse) -> None:
+    """The CORS headers of a response."""
     _vary(response, "Origin")
     origin = request.headers.get("Origin")
-    grant = settings.cors.grant(origin) if origin else None
+    if not origin:
+        return
+    settings = request.app[SETTINGS_KEY]
+    grant = settings.cors.grant(origin)
     if grant is None:
-        return response
+        return
     if grant == "credentials":
-        response.headers["Access-Control-Allow-Origin"] = origin or ""
+        response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
     else:
         response.headers["Access-Control-Allow-Origin"] = "*"
     if request.method != "OPTIONS":
         response.headers["Access-Control-Expose-Headers"] = f"{settings.trace_header}, traceparent"
+
+
+def _operator_refusal(request: web.Request) -> web.Response | None:
+    """Refuse an operator endpoint the policy does not let in (401, saying how to get in)."""
+    if not is_operator_request(request.method, request.path):
+        return None
+    settings = request.app[SETTINGS_KEY]
+    origin = request.headers.get("Origin")
+    if origin and not is_same_origin(origin, request.host) and settings.cors.grant(
+            origin) is None:
+        return json_response(403, {"error": "Forbidden", "message": (
+            f"operator endpoints refuse requests from pages on {origin!r}; list that "
+            "origin in [http] cors_origins to allow it")})
+    refusal = settings.operators.refusal(request.headers.get("Authorization"), request.remote)
+    if refusal is None:
+        return None
+    response = json_response(401, {"error": "Unauthorized", "message": refusal})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="motia operator endpoints"'
     return response
 
 
-@web.middleware
-async def _operators(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Refuse an operator endpoint the policy does not let in (401, saying how to get in)."""
-    if is_operator_request(request.method, request.path):
-        settings = request.app[SETTINGS_KEY]
-        origin = request.headers.get("Origin")
-        if origin and not is_same_origin(origin, request.host) and settings.cors.grant(
-                origin) is None:
-            return json_response(403, {"error": "Forbidden", "message": (
-                f"operator endpoints refuse requests from pages on {origin!r}; list that "
-                "origin in [http] cors_origins to allow it")})
-        refusal = settings.operators.refusal(request.headers.get("Authorization"),
-                                             request.remote)
-        if refusal is not None:
-            response = json_response(401, {"error": "Unauthorized", "message": refusal})
-            response.headers["WWW-Authenticate"] = 'Bearer realm="motia operator endpoints"'
-            return response
-    result: web.StreamResponse = await handler(request)
-    return result
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _answered(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn every failure into a JSON answer; only our own bugs are logged with a stack."""
     try:
         response: web.StreamResponse = await handler(request)
@@ -261,18 +278,6 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         log.exception("unexpected error serving %s %s", request.method, request.path,
                       extra={"action": "http.error"})
         return json_response(500, INTERNAL_ERROR)
-
-
-def _websocket_upgrades(websocket: WebSocketHandler) -> Any:
-    @web.middleware
-    async def _upgrade(request: web.Request, handler: Any) -> web.StreamResponse:
-        if (request.headers.get("Upgrade", "").strip().lower() == "websocket"
-                and not request.path.startswith(WORKBENCH_API_PREFIX)):
-            return await websocket(request)
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    return _upgrade
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -389,10 +394,7 @@ def create_app(
     ``websocket`` serves every WebSocket upgrade, whatever its path. ``internal`` routes (the
     app's own endpoints under ``/__motia``) are answered before api steps too.
     """
-    middlewares = [_cors, _operators, _errors]
-    if websocket is not None:
-        middlewares.insert(0, _websocket_upgrades(websocket))
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[_front(websocket)])
     app[ROUTER_KEY] = Router(routes)
     app[HANDLER_KEY] = handler
     app[SETTINGS_KEY] = settings or HttpSettings()

@@ -1,15 +1,18 @@
 """A JSON-RPC 2.0 endpoint over a pair of anyio byte streams, one JSON object per line.
 
-Both sides may have many requests in flight in both directions. Incoming requests each run in a
-task of the endpoint's task group; outgoing ones wait on a per-request slot that the reader fills.
+Both sides may have many requests in flight in both directions. Incoming requests each run on a
+worker task of the endpoint's task group (one per request being served at once, kept for the
+next ones); outgoing ones wait on a per-request slot that the reader fills.
 When the peer goes away, the owner calls :meth:`Endpoint.close` with an error that names what
 happened (pid, exit code), and every pending request fails with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -48,6 +51,8 @@ _CANCEL_WRITE_S = 0.5
 # with an error (-32000, "too many requests in flight") instead of becoming a task, and reading a
 # notification waits for a free place: a flooding peer is held back, never let to grow memory.
 DEFAULT_MAX_IN_FLIGHT = 1024
+# Workers kept idle for the peer's next messages; a worker finding no work past this many ends.
+_MAX_IDLE_WORKERS = 32
 # An error message quoting the peer (its method name, its invocation id) is cut to this many
 # characters when the whole answer would not fit in one message.
 _SHORT_MESSAGE_CHARS = 1000
@@ -102,12 +107,51 @@ class _Error(msgspec.Struct):
 
 
 class _Pending:
+    # An asyncio.Event, not anyio's: a request makes one, and anyio's costs ten times as much to
+    # make (it looks the backend up); the endpoint runs on asyncio only (as runners/pipes does).
     __slots__ = ("error", "event", "result")
 
     def __init__(self) -> None:
-        self.event = anyio.Event()
+        self.event = asyncio.Event()
         self.result: msgspec.Raw = _NO_RAW
         self.error: RpcError | None = None
+
+
+class _Workers:
+    """The tasks that serve the peer's requests and notifications. A job (a coroutine function
+    and its arguments) goes to an idle worker, or to a new one when none is idle: one wake-up
+    per message where a task per message cost several times as much. Each job is one message's
+    whole service (it answers, counts and logs itself), so a worker only runs them in turn."""
+
+    __slots__ = ("idle", "jobs")
+
+    def __init__(self) -> None:
+        self.jobs: deque[tuple[Callable[..., Coroutine[Any, Any, None]], tuple[Any, ...]]] = (
+            deque())
+        self.idle: list[asyncio.Event] = []
+
+    def submit(self, tg: anyio.abc.TaskGroup, func: Callable[..., Coroutine[Any, Any, None]],
+               args: tuple[Any, ...]) -> None:
+        self.jobs.append((func, args))
+        if self.idle:
+            self.idle.pop().set()
+        else:
+            tg.start_soon(self._work)
+
+    async def _work(self) -> None:
+        while True:
+            while self.jobs:
+                func, args = self.jobs.popleft()
+                await func(*args)
+            if len(self.idle) >= _MAX_IDLE_WORKERS:
+                return
+            woken = asyncio.Event()
+            self.idle.append(woken)
+            try:
+                await woken.wait()
+            finally:
+                if not woken.is_set():  # cancelled while idle
+                    self.idle.remove(woken)
 
 
 def _is_utf8(line: bytes) -> bool:
@@ -138,6 +182,9 @@ class Endpoint:
     ``methods`` are the methods this side serves (requests and notifications it accepts);
     ``handler`` runs them. ``$/cancelRequest`` is handled here. ``on_stalled`` is called when
     the peer did not take a cancellation within ``_CANCEL_WRITE_S``: it has stopped reading.
+    ``whole_frames``: ``send`` takes each frame whole before it first yields (as
+    ``runners.pipes.PipeSendStream`` does), so frames sent at once cannot interleave and need no
+    lock between them.
     """
 
     def __init__(
@@ -151,6 +198,7 @@ class Endpoint:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         on_stalled: Callable[[], None] | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        whole_frames: bool = False,
     ) -> None:
         self.name = name
         self.max_in_flight = max_in_flight
@@ -167,9 +215,10 @@ class Endpoint:
         self._ids = itertools.count(1)
         self._pending: dict[int | str, _Pending] = {}
         self._incoming: dict[int | str, anyio.CancelScope] = {}
-        self._write_lock = anyio.Lock(fast_acquire=True)
+        self._write_lock = None if whole_frames else anyio.Lock(fast_acquire=True)
         self._closed: RpcError | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._workers = _Workers()
         self._decoders: dict[type, Callable[[bytes], Any]] = {}
 
     # --- outgoing ------------------------------------------------------------------------------
@@ -223,8 +272,11 @@ class Endpoint:
                 f"{self.max_message_bytes} bytes"
             )
         try:
-            async with self._write_lock:
+            if self._write_lock is None:
                 await self._send_stream.send(data + b"\n")
+            else:
+                async with self._write_lock:
+                    await self._send_stream.send(data + b"\n")
         except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             if request:
                 if self._closed is not None:
@@ -393,7 +445,7 @@ class Endpoint:
 
     def _spawn(self, func: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         assert self._tg is not None  # only called from serve()
-        self._tg.start_soon(func, *args)
+        self._workers.submit(self._tg, func, args)
 
     def _decode(self, raw: msgspec.Raw, typ: Any) -> Any:
         decode = self._decoders.get(typ)

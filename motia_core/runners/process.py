@@ -209,7 +209,7 @@ class RunnerProcess:
         endpoint = Endpoint(stdout, stdin, name=f"runner {self.name}",
                             methods=RUNNER_TO_CORE, handler=self._callbacks,
                             max_message_bytes=self.settings.max_message_bytes,
-                            on_stalled=lambda: self._stalled(endpoint, stdin))
+                            on_stalled=lambda: self._stalled(endpoint, stdin), whole_frames=True)
         ready_at: float | None = None
         violation: str | None = None
         stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
@@ -366,6 +366,8 @@ class RunnerProcess:
             if timeout_s is None:
                 result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult)
                 return result.output
+            # A cancel scope, not a timer on the wait alone: a runner that stops reading holds
+            # the write too (the pipe is full), and the deadline must end that as well.
             with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
                 result = await endpoint.request("step.invoke", params, InvokeResult)
                 return result.output

@@ -107,12 +107,14 @@ class Invoker:
         timeout_s: float | None,
         validate_body: bool = False,
         span_id: str | None = None,
+        traceparent: str | None = None,
         tracestate: str | None = None,
     ) -> Any:
         """The handler's output; raises :class:`StepFailed` with the reason otherwise.
 
         ``span_id``: the invocation's span id when the caller chose it (an api request answers
-        with its ``traceparent``); ``tracestate``: the W3C one the trace came in with."""
+        with its ``traceparent``, which it passes too); ``tracestate``: the W3C one the trace
+        came in with."""
         pool = self.pools.get(step.language)
         runner, unavailable = _pick(pool, step)
         span = self.traces.start_span(trace_id, parent_span_id, step.name, trigger, entry,
@@ -127,7 +129,8 @@ class Invoker:
             trigger=trigger,
             input=input,
             trace=TraceContext(trace_id=trace_id, span_id=span.id, parent_span_id=parent_span_id,
-                               traceparent=format_traceparent(trace_id, span.id),
+                               traceparent=traceparent if traceparent and span.id == span_id
+                               else format_traceparent(trace_id, span.id),
                                tracestate=tracestate),
             flows=list(step.flows),
             timeout_ms=None if timeout_s is None else int(timeout_s * 1000),

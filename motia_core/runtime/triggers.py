@@ -97,7 +97,7 @@ class AppHandlers:
                 entry=f"{route.method} {route.path}",
                 timeout_s=self.settings.handler_timeout_s,
                 validate_body=checked_after_middleware(step, self.settings.validate_bodies),
-                span_id=span_id, tracestate=_tracestate(trace),
+                span_id=span_id, traceparent=traceparent, tracestate=_tracestate(trace),
             )
         except StepFailed as exc:
             stack = _stack(exc)

@@ -336,6 +336,34 @@ async def test_a_cancellation_reaches_a_request_sent_in_the_same_chunk() -> None
             tg.cancel_scope.cancel()
 
 
+async def test_the_worker_of_a_cancelled_request_serves_the_next_ones() -> None:
+    """Requests are served by worker tasks that take one after another: a cancellation ends
+    its own request, not the worker's later ones."""
+    started = anyio.Event()
+
+    async def core_handler(method: str, params: Any) -> Any:
+        if params.key == "k1":
+            started.set()
+            await anyio.sleep_forever()
+        return params.key
+
+    with anyio.fail_after(10):
+        async with pipe() as to_core, pipe() as to_runner, anyio.create_task_group() as tg:
+            core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
+                            handler=core_handler)
+            await tg.start(core.serve)
+            await to_core.send(_state_get(1))
+            await started.wait()
+            await to_core.send(b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}\n')
+            reply = await to_runner.receive()
+            assert b'"id":1' in reply and b'"code":-32800' in reply
+            for n in range(2, 6):  # one at a time: the same idle worker takes each
+                await to_core.send(_state_get(n))
+                reply = await to_runner.receive()
+                assert b'"result":"k%d"' % n in reply, reply
+            tg.cancel_scope.cancel()
+
+
 async def test_notifications_past_the_cap_wait_for_a_place_and_none_is_lost() -> None:
     seen: list[str] = []
     release = anyio.Event()

@@ -55,6 +55,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +73,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_S = 5.0
 # While another process holds the write lock, the loop tries again after FIRST, doubling to MAX.
 LOCK_RETRY_FIRST_S = 0.0005
+# Opening a file another process is setting up: the first and the longest wait between tries.
+OPEN_RETRY_FIRST_S = 0.001
+OPEN_RETRY_MAX_S = 0.05
 LOCK_RETRY_MAX_S = 0.002
 # Calls on the loop between two checkpoints of the WAL (SQLite's own default is 1,000 pages).
 CHECKPOINT_EVERY = 1000
@@ -160,20 +164,31 @@ def open_database(path: Path, *, name: str, error: type[Exception], full_sync: b
     except sqlite3.Error as exc:
         raise error(f"cannot open the {what} {str(path)!r}: {exc}; is that path a folder, or "
                     "not writable?") from exc
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {'FULL' if full_sync else 'NORMAL'}")
-        _migrate(conn, path, what, migrations, error)
-        if after is not None:
-            after(conn)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise error(f"{str(path)!r} is not a usable motia {name} database ({exc}); move it away "
-                    f"(or delete it, losing {holds}) and start again") from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    # Several processes opening a new file at once (`motia start --processes N`): switching it
+    # to WAL, or a migration, can find another connection's lock where SQLite answers "locked"
+    # at once instead of waiting out the busy timeout (so that two lock upgrades cannot
+    # deadlock). Every step below is idempotent or its own transaction: try again, for as long.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = OPEN_RETRY_FIRST_S
+    while True:  # bounded by the deadline
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if full_sync else 'NORMAL'}")
+            _migrate(conn, path, what, migrations, error)
+            if after is not None:
+                after(conn)
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if _is_locked(exc) and time.monotonic() < deadline:
+                time.sleep(delay)  # open_database runs in a worker thread, never on the loop
+                delay = min(delay * 2, OPEN_RETRY_MAX_S)
+                continue
+            conn.close()
+            raise error(f"{str(path)!r} is not a usable motia {name} database ({exc}); move it "
+                        f"away (or delete it, losing {holds}) and start again") from exc
+        except BaseException:
+            conn.close()
+            raise
 
 
 class _Batch:

@@ -370,3 +370,20 @@ async def test_an_unconfirmed_write_is_committed_before_a_scan_and_on_close(
         assert rows(conn) == [0, 1, 2]
     finally:
         conn.close()
+
+
+
+async def test_stores_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> None:
+    # `motia start --processes N` on a new project: every process creates and migrates the same
+    # .motia files at once. SQLite refuses some of those lock requests at once ("database is
+    # locked", no busy wait); the open tries again instead of failing the process's start.
+    for attempt in range(20):  # each a new file; a race, so many of them
+        stores = [database(tmp_path / f"new-{attempt}.sqlite3") for _ in range(3)]
+        try:
+            async with anyio.create_task_group() as tg:
+                for n, store in enumerate(stores):
+                    tg.start_soon(store.run, insert, n)
+            assert sorted(await stores[0].run(rows)) == [0, 1, 2]
+        finally:
+            for store in stores:
+                await store.aclose()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from motia_core import protocol as p
 from motia_core.runners.spec import RunnerSpec
@@ -64,3 +67,24 @@ def invoke_params(file: str, input: Any = None, trigger: p.TriggerKind = "event"
         input=input,
         trace=p.TraceContext(trace_id="trace-1", span_id="span-1"),
     )
+
+
+class Peer:
+    """A stream client's socket that records the frames it is sent."""
+
+    def __init__(self, expected: int) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.expected = expected
+        self.done = anyio.Event()
+
+    def send_now(self, frame: bytes) -> bool:
+        self.frames.append(json.loads(frame))
+        if len(self.frames) >= self.expected:
+            self.done.set()
+        return True
+
+    async def send(self, frame: bytes) -> None:
+        self.send_now(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        raise AssertionError(f"closed: {code} {reason}")

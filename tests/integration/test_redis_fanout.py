@@ -3,7 +3,6 @@ on instance B, in the order A stored it, and no instance hears its own changes t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
@@ -12,31 +11,11 @@ import pytest
 from motia_core.state import MemoryState
 from motia_core.streams import StreamHub, StreamStore, Subscription
 from motia_core.streams.redis_fanout import RedisFanout
+from tests.support import Peer
 
 pytestmark = pytest.mark.anyio
 
 BOUND_S = 10.0
-
-
-class Peer:
-    """A stream client's socket that records the frames it is sent."""
-
-    def __init__(self, expected: int) -> None:
-        self.frames: list[dict[str, Any]] = []
-        self.expected = expected
-        self.done = anyio.Event()
-
-    def send_now(self, frame: bytes) -> bool:
-        self.frames.append(json.loads(frame))
-        if len(self.frames) >= self.expected:
-            self.done.set()
-        return True
-
-    async def send(self, frame: bytes) -> None:
-        self.send_now(frame)
-
-    async def close(self, code: int, reason: str) -> None:
-        raise AssertionError(f"closed: {code} {reason}")
 
 
 async def test_a_change_on_one_instance_reaches_a_hub_on_another_in_order(

@@ -5,7 +5,6 @@ connection, so SQLite tells them apart exactly as it tells processes apart)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +15,11 @@ from motia_core.state import sqlite as state_sqlite
 from motia_core.state.sqlite import KEEP_CHANGES, PRUNE_EVERY, SqliteState
 from motia_core.streams import StreamHub, StreamStore, Subscription
 from motia_core.streams.sqlite_fanout import SqliteFanout
+from tests.support import Peer
 
 pytestmark = pytest.mark.anyio
 
 BOUND_S = 10.0
-
-
-class Peer:
-    """A stream client's socket that records the frames it is sent."""
-
-    def __init__(self, expected: int) -> None:
-        self.frames: list[dict[str, Any]] = []
-        self.expected = expected
-        self.done = anyio.Event()
-
-    def send_now(self, frame: bytes) -> bool:
-        self.frames.append(json.loads(frame))
-        if len(self.frames) >= self.expected:
-            self.done.set()
-        return True
-
-    async def send(self, frame: bytes) -> None:
-        self.send_now(frame)
-
-    async def close(self, code: int, reason: str) -> None:
-        raise AssertionError(f"closed: {code} {reason}")
 
 
 def _process(path: Path) -> tuple[StreamStore, StreamHub, SqliteFanout]:

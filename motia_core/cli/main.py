@@ -127,7 +127,8 @@ def _process_count(strict: bool, settings: Settings, asked: int | None) -> int:
     """How many core processes: --processes, else one per core for `start` with stores the
     processes share (SQLite or Redis; streams too), 1 for `dev` (it reloads on change) or with a
     store kept in memory. On SQLite, where the processes take turns at one file's write lock,
-    two measured 1.1-1.5x the events/s of one on a loaded 2-core machine (bench/processes.py)."""
+    two measured 1.30-1.33x the events/s of one on a quiet 2-core machine (bench/processes.py,
+    2026-12-03; 1.1-1.5x under load)."""
     memory = [name for name in ("state", "queue") if getattr(settings, name) == "memory"]
     if asked is None:
         shared = not memory and settings.streams_store != "memory"

@@ -13,12 +13,11 @@ each, every one under a timeout.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from worktree import REPO, checkout
+from worktree import alternate, report
 
 BENCH = Path(__file__).resolve().parent
 BASE_TREE = BENCH / ".scratch" / "bus-ab-base"
@@ -74,21 +73,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--events", type=int, default=20000)
     args = parser.parse_args()
-    commit = checkout(args.base, BASE_TREE)
-    sides = {f"base {commit}": BASE_TREE, "working tree": REPO}
-    results: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(args.runs):
-        for name, source in sides.items():
-            results[name].append(_run(source, args.events))
-    print(f"event bus alone (memory queue, no-op subscriber), {args.events} events, "
-          f"median of {args.runs}:")
-    medians = []
-    for name, runs in results.items():
-        medians.append(statistics.median(runs))
-        print(f"  {name:16} CPU {medians[-1]:6.1f} us/delivery   (runs: "
-              + ", ".join(f"{r:.0f}" for r in runs) + ")")
-    print(f"  ratio tree/base: CPU per delivery {medians[1] / medians[0]:.2f}x")
-
+    results = alternate(args.base, BASE_TREE, args.runs,
+                        lambda source: _run(source, args.events))
+    report(f"event bus alone (memory queue, no-op subscriber), {args.events} events, median of "
+           f"{args.runs}:", "CPU", "delivery", results)
 
 if __name__ == "__main__":
     main()

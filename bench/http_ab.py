@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 from compare import wrk
-from worktree import REPO, checkout
+from worktree import alternate, report
 
 BENCH = Path(__file__).resolve().parent
 BASE_TREE = BENCH / ".scratch" / "http-ab-base"
@@ -87,21 +86,10 @@ def main() -> None:
     missing = wrk.missing()
     if missing:
         raise SystemExit(missing)
-    commit = checkout(args.base, BASE_TREE)
-    sides = {f"base {commit}": BASE_TREE, "working tree": REPO}
-    results: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(args.runs):
-        for name, source in sides.items():
-            results[name].append(_run(source, args.seconds))
-    print(f"HTTP layer alone (answering handler), wrk -c{wrk.CONNECTIONS} for "
-          f"{args.seconds:g}s, median of {args.runs}:")
-    medians = []
-    for name, runs in results.items():
-        medians.append(statistics.median(runs))
-        print(f"  {name:16} server CPU {medians[-1]:6.1f} us/request   (runs: "
-              + ", ".join(f"{r:.0f}" for r in runs) + ")")
-    print(f"  ratio tree/base: CPU per request {medians[1] / medians[0]:.2f}x")
-
+    results = alternate(args.base, BASE_TREE, args.runs,
+                        lambda source: _run(source, args.seconds))
+    report(f"HTTP layer alone (answering handler), wrk -c{wrk.CONNECTIONS} for "
+           f"{args.seconds:g}s, median of {args.runs}:", "server CPU", "request", results)
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,7 @@ import anyio
 
 from motia_core.events import Enqueue, Event, QueueAdapter, open_queue, queue_name
 from motia_core.observability import new_trace_id
+from motia_core.storage.redis import delete_prefix
 
 __all__ = ("main",)
 
@@ -227,19 +228,7 @@ def _run(kind: str, processes: int, events: int, redis_url: str, code: str = "")
                 server.kill()
                 server.wait()
             if kind == "redis":
-                _delete_prefix(redis_url, prefix)
-
-
-def _delete_prefix(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+                delete_prefix(redis_url, prefix)
 
 
 def _drain_here(kind: str, store: str, redis_url: str, prefix: str, events: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from motia_core.storage.redis import delete_prefix
 from motia_core.testing import MISSING, missing, require_runtime
 from tests.support import FakeCore
 
@@ -126,14 +127,6 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix no other test uses; every key under it is deleted after the test."""
-    import redis
-
     prefix = f"motia-test:{uuid.uuid4().hex}:"
     yield prefix
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(redis_url, prefix)

@@ -30,6 +30,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from motia_core.storage.redis import delete_prefix
+
 from .original import Original
 from .procs import Server
 
@@ -88,7 +90,7 @@ class Contender:
     def release(self) -> None:
         """After its last stop: the Redis keys it wrote are deleted (its files stay to look at)."""
         if self.redis_prefix is not None and self.unavailable is None:
-            _delete_prefix(self.redis_prefix)
+            delete_prefix(REDIS_URL, self.redis_prefix)
 
 
 def _redis_problem(url: str) -> str | None:
@@ -104,23 +106,6 @@ def _redis_problem(url: str) -> str | None:
     finally:
         client.close()
     return None
-
-
-def _delete_prefix(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
-    try:
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                client.delete(*batch)
-                batch = []
-        if batch:
-            client.delete(*batch)
-    finally:
-        client.close()
 
 
 def _copy_project(source: Path, target: Path) -> None:

@@ -25,6 +25,7 @@ __all__ = (
     "MAX_CONNECTIONS",
     "START_HINT",
     "connect",
+    "delete_prefix",
     "mapped_errors",
     "ping",
     "redact",
@@ -102,3 +103,24 @@ async def ping(url: str, what: str = "connection check") -> str:
         return str(info.get("redis_version", "unknown"))
     finally:
         await client.aclose()
+
+
+def delete_prefix(url: str, prefix: str) -> int:
+    """Delete every key under ``prefix`` on the server at ``url``, in batches (a blocking call,
+    for what owns a prefix for a while: a test, a benchmark run); returns how many."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    deleted = 0
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.delete(*batch)
+                batch = []
+        if batch:
+            deleted += client.delete(*batch)
+    finally:
+        client.close()
+    return deleted

@@ -1,6 +1,7 @@
 """cProfile of the core during the durable event pipeline (sqlite queue, A -> B, two Python steps).
 
     .venv/bin/python bench/profile_pipeline.py [--events 2000] [--queue sqlite] [--timer cpu]
+    .venv/bin/python bench/profile_pipeline.py --compare [--in-flight 32] [--timer cpu]
 
 Writes bench/results/profile-pipeline.txt: the top functions by own time and by cumulative
 time, and the calls per event of the ones that matter (sqlite3 execute, os.write, uuid4, ...),
@@ -9,6 +10,12 @@ with the core's CPU time per event. The runners are other processes: only the co
 time: a syscall that gives up the GIL (``os.write``, ``os.urandom``) then costs what it costs,
 not the time spent waiting for the GIL behind the storage threads.
 Bounded: ``--events`` emits and a drain bounded by ``app.settle``.
+
+``--compare`` profiles ``make bench-compare``'s pipeline instead, as motia start runs it (POST ->
+TS api step -> TS event step with state -> Python event step; SQLite or Redis stores, traces
+recorded, strict): the load (``--in-flight`` items at a time, each waited for at its sink) is
+bench-compare's own load generator in a child process, so only the core is in the profile.
+Writes bench/results/profile-compare-<queue>.txt.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ import cProfile
 import io
 import os
 import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,16 +38,22 @@ import app_load
 
 from motia_core.testing import MotiaTestApp
 
-RESULTS = Path(__file__).resolve().parent / "results"
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+COMPARE_PROJECT = BENCH / "compare" / "project"
+
+
+def _redis_stores(queue: str) -> dict[str, str]:
+    """The local Redis under a prefix of this run's own, when ``queue`` is redis."""
+    if queue != "redis":
+        return {}
+    return {"redis_url": os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+            "redis_prefix": f"motia-bench-profile:{uuid.uuid4().hex}:"}
 
 
 async def _profile(events: int, queue: str, out: Path, timer: str) -> None:
-    extra = {}
-    if queue == "redis":  # the local Redis, under a prefix of this run's own
-        extra = {"redis_url": os.environ.get("MOTIA_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
-                 "redis_prefix": f"motia-bench-profile:{uuid.uuid4().hex}:"}
     async with MotiaTestApp(app_load.PROJECT, queue=queue, motia_dir=app_load._scratch(),
-                            observability="off", **extra) as app:
+                            observability="off", **_redis_stores(queue)) as app:
         for i in range(50):
             await app.emit("bench.chain.a", {"i": i})
         await app.settle()
@@ -54,6 +71,10 @@ async def _profile(events: int, queue: str, out: Path, timer: str) -> None:
                f"recording off, {timer} timer; {events / elapsed:,.0f} events/s under the "
                f"profiler, core CPU {cpu / events * 1e6:,.0f} us/event (profiler overhead "
                f"included)\n\n")
+    _report(profiler, text, events, out)
+
+
+def _report(profiler: cProfile.Profile, text: io.StringIO, events: int, out: Path) -> None:
     profiler.dump_stats(out.with_suffix(".prof"))  # for pstats' callers/callees
     stats = pstats.Stats(profiler, stream=text)
     text.write("calls per event of selected functions:\n")
@@ -70,16 +91,80 @@ async def _profile(events: int, queue: str, out: Path, timer: str) -> None:
     print(text.getvalue()[:6000])
 
 
+async def _profile_compare(events: int, queue: str, in_flight: int, out: Path,
+                           timer: str) -> None:
+    root = BENCH / ".scratch"
+    root.mkdir(exist_ok=True)
+    copy = Path(tempfile.mkdtemp(dir=root)) / "project"
+    shutil.copytree(COMPARE_PROJECT, copy, ignore=shutil.ignore_patterns("__pycache__", ".motia"))
+    state = "redis" if queue == "redis" else "sqlite"
+    async with MotiaTestApp(copy, strict=True, state=state, queue=queue,
+                            observability=state, **_redis_stores(queue)) as app:
+        base = f"http://127.0.0.1:{app.port}"
+        await _load(base, max(events // 10, 50), in_flight, copy.parent)  # warm-up
+        profiler = (cProfile.Profile(time.thread_time) if timer == "cpu"
+                    else cProfile.Profile())
+        began, began_cpu = time.perf_counter(), time.process_time()
+        profiler.enable()
+        summary = await _load(base, events, in_flight, copy.parent)
+        profiler.disable()
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    text = io.StringIO()
+    text.write(f"core profile, bench-compare's pipeline (POST -> TS -> TS state -> Python), "
+               f"{queue} stores, {events} items {in_flight} in flight, traces recorded, {timer} "
+               f"timer; {events / elapsed:,.0f} items/s under the profiler ({summary}), core CPU "
+               f"{cpu / events * 1e6:,.0f} us/item (profiler overhead included)\n\n")
+    _report(profiler, text, events, out)
+
+
+async def _load(base: str, events: int, in_flight: int, scratch: Path) -> str:
+    """bench-compare's pipeline load in a child process; returns its one-line summary."""
+    done = await anyio.run_process(
+        [sys.executable, __file__, "--drive", base, "--events", str(events),
+         "--in-flight", str(in_flight), "--out", str(scratch / "sink.fifo")],
+        stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the load failed:\n{done.stdout.decode()}")
+    return done.stdout.decode().strip()
+
+
+async def _drive(base: str, events: int, in_flight: int, fifo: Path) -> None:
+    from compare import load  # bench-compare's load generator, aiohttp in this process
+
+    sink = load.Sink(fifo)
+    async with anyio.create_task_group() as tg:
+        await tg.start(sink.pump)
+        async with load.session(in_flight) as client:
+            run = await load.pipeline_run(client, base, sink, uuid.uuid4().hex[:8], events,
+                                          in_flight, cap_s=300, item_cap_s=60)
+        tg.cancel_scope.cancel()
+    if run.errors or run.lost or run.capped:
+        raise SystemExit(f"{run.errors} refused, {run.lost} lost, capped: {run.capped}")
+    print(f"load: {run.ok} items, p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--queue", default="sqlite")
     parser.add_argument("--timer", choices=("wall", "cpu"), default="wall",
                         help="cpu: the loop thread's CPU time, not wall time")
-    parser.add_argument("--out", type=Path, default=RESULTS / "profile-pipeline.txt")
+    parser.add_argument("--compare", action="store_true",
+                        help="profile bench-compare's pipeline (HTTP POST, TS and Python steps)")
+    parser.add_argument("--in-flight", type=int, default=32, help="--compare: items at a time")
+    parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)  # the child's load
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    anyio.run(_profile, args.events, args.queue, args.out, args.timer)
+    if args.drive:
+        anyio.run(_drive, args.drive, args.events, args.in_flight, args.out)
+        return
+    name = f"profile-compare-{args.queue}.txt" if args.compare else "profile-pipeline.txt"
+    out = args.out or RESULTS / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.compare:
+        anyio.run(_profile_compare, args.events, args.queue, args.in_flight, out, args.timer)
+    else:
+        anyio.run(_profile, args.events, args.queue, out, args.timer)
 
 
 if __name__ == "__main__":

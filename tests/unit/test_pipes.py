@@ -34,17 +34,18 @@ def read_all(fd: int, into: bytearray) -> None:
         into += chunk
 
 
-async def test_the_first_frame_goes_at_once_and_the_rest_of_the_iteration_together() -> None:
+async def test_the_frames_of_one_iteration_go_together_in_the_next() -> None:
     read_fd, write_fd = os.pipe()
     send = PipeSendStream(write_fd)
     try:
         for _ in range(10):  # no await suspends here: all ten in one loop iteration
             await send.send(FRAME)
-        assert in_pipe(read_fd) == len(FRAME)  # only the first, written at once
+        assert in_pipe(read_fd) == 0  # nothing yet: the write is the next iteration's
         await anyio.lowlevel.checkpoint()
+        assert os.read(read_fd, 65536) == FRAME * 10  # all ten in one write, in order
+        await send.send(FRAME)  # a new iteration: written in the one after it
+        assert in_pipe(read_fd) == 0
         await anyio.lowlevel.checkpoint()
-        assert os.read(read_fd, 65536) == FRAME * 10  # the other nine, after it and in order
-        await send.send(FRAME)  # a new iteration: at once again
         assert in_pipe(read_fd) == len(FRAME)
     finally:
         await send.aclose()
@@ -60,6 +61,7 @@ async def test_a_full_pipe_holds_the_rest_and_send_waits_past_the_high_water() -
         with anyio.fail_after(10):
             for _ in range(8):  # 512 KiB: more than the pipe holds, less than the high water
                 await send.send(chunk)
+            await anyio.lowlevel.checkpoint()  # the iteration that writes them
             # Nobody reads yet: the pipe is full and the rest waits, and sending goes on.
             assert 0 < in_pipe(read_fd) < 8 * len(chunk)
             reader = threading.Thread(target=read_all, args=(read_fd, got))

@@ -44,9 +44,9 @@ class PipeSendStream(anyio.abc.ByteSendStream):
     0.75 of the items/s, the core spending about a seventh of its time in that ``write`` on a
     2-core VM, where waking a process on the other core is dear.) When the pipe is full, what is
     left waits for it to have room (the loop watches the fd) and ``send`` waits once more than
-    ``_HIGH_WATER`` bytes are pending. An error of a deferred write (EPIPE: the runner is gone) is raised by the
-    next ``send``; requests already sent learn of it from the other side closing. ``aclose``
-    writes what is pending first (for ``_CLOSE_FLUSH_S`` at most).
+    ``_HIGH_WATER`` bytes are pending. An error of a write (EPIPE: the runner is gone) is raised
+    by the next ``send``; requests already sent learn of it from the other side closing.
+    ``aclose`` writes what is pending first (for ``_CLOSE_FLUSH_S`` at most).
     """
 
     def __init__(self, fd: int) -> None:

@@ -198,6 +198,17 @@ class QueueAdapter(ABC):
         return [await self.enqueue(i.queue, i.event, delay_s=i.delay_s, group_id=i.group_id)
                 for i in items]
 
+    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                             ) -> list[QueueMessage | None]:
+        """``enqueue_many``, with the items whose ``lease_s`` is set already leased to the
+        caller for that long, in the same transaction: a consumer of this process with a free
+        slot delivers them at once, with no ``receive`` (and no wake-up) between. Each leased
+        item comes back as the message to deliver and settle as if received (attempt 1); the
+        others, and every item of an adapter that cannot lease on enqueue (this default), come
+        back as None and are visible to ``receive`` as usual."""
+        await self.enqueue_many(items)
+        return [None] * len(items)
+
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
         """Add a message unless one was already added under ``key`` in the last ``ttl_s``

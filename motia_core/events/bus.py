@@ -8,6 +8,16 @@ calls ``deliver``, and acks on success; on an exception it asks the step's ``Ret
 either nacks with a delay or dead-letters with the error. Delivery is at least once: a message
 leaves its queue only on ack or dead letter, so a crash, a cancelled delivery or a stop leaves it
 there to be delivered again.
+
+A consumer that is caught up (waiting for its queue, which it found empty) and has a free slot
+gets a newly published message straight from ``publish``: the adapter writes it already leased
+to this process (``enqueue_leased``, in the transaction that accepts the event) and a worker
+delivers it, with no wake-up of the consumer and no receive between. It is then held exactly as
+a received message is (a crash leaves it to come back when its lease runs out), and a consumer
+that stopped meanwhile gets nothing: the message goes back to the queue. A consumer with a
+backlog takes every message through ``receive``, in order. On SQLite this took a receive
+transaction and a wake-up off each hop: the p50 of ``make bench-compare``'s pipeline at 1 in
+flight 2.15 -> 1.85 ms, and the core's CPU per item about 5% lower at 32 in flight.
 """
 
 from __future__ import annotations
@@ -73,6 +83,8 @@ class Subscription:
         # Held (``EventBus.hold``): still subscribed, so events keep landing in its queue, but
         # nothing is fetched until the step is subscribed again.
         self.held = False
+        # The running consumer, while there is one (``publish`` hands it messages directly).
+        self.consumer: _Consumer | None = None
 
     def stop_fetching(self) -> None:
         if self.fetching is not None:
@@ -132,6 +144,28 @@ class _Workers:
         self.closed = True
         while self.wake_one():
             pass
+
+
+class _Consumer:
+    """One subscription's consumer while it runs: its delivery slots (one per message taken and
+    not yet settled), its workers, and whether it is caught up: waiting for the queue after a
+    receive that found nothing visible. Only then may ``publish`` hand it a new message
+    directly; a consumer with a backlog takes its messages in order through ``receive``."""
+
+    __slots__ = ("caught_up", "slots", "tg", "workers")
+
+    def __init__(self, concurrency: int, tg: anyio.abc.TaskGroup) -> None:
+        self.slots = anyio.Semaphore(concurrency, fast_acquire=True)
+        self.workers = _Workers()
+        self.tg = tg
+        self.caught_up = False
+
+    def take_slot(self) -> bool:
+        """A free slot, taken, for a message handed over by ``publish``; False when none."""
+        if not self.caught_up or self.workers.closed or self.slots.value == 0:
+            return False
+        self.slots.acquire_nowait()
+        return True
 
 
 @dataclass
@@ -211,13 +245,49 @@ class EventBus:
         subs = self.subscriptions(event.topic)
         if not subs:
             return 0
-        await self.queue.enqueue_many([
-            Enqueue(queue=s.queue, event=event, delay_s=s.settings.delay_s,
-                    group_id=event.message_group_id if s.settings.fifo else None)
-            for s in subs
-        ])
+        items = [Enqueue(queue=s.queue, event=event, delay_s=s.settings.delay_s,
+                         group_id=event.message_group_id if s.settings.fifo else None)
+                 for s in subs]
+        # A caught-up consumer of this process with a free slot takes its message at once:
+        # leased as it is written, delivered without a receive (not a FIFO group's message,
+        # whose turn the queue decides, nor a delayed one).
+        takers = [s.consumer if s.consumer is not None and not s.settings.fifo
+                  and not s.settings.delay_s and s.consumer.take_slot() else None for s in subs]
+        if not any(takers):
+            await self.queue.enqueue_many(items)
+            self._notify()
+            return len(subs)
+        # Shielded: once written, a leased message must reach its consumer (or go back).
+        with anyio.CancelScope(shield=True):
+            try:
+                messages = await self.queue.enqueue_leased(items, [
+                    None if c is None else s.settings.visibility_timeout_s
+                    for s, c in zip(subs, takers, strict=True)])
+            except BaseException:
+                for consumer in takers:
+                    if consumer is not None:
+                        consumer.slots.release()
+                raise
+            for sub, consumer, message in zip(subs, takers, messages, strict=True):
+                if consumer is not None:
+                    await self._hand_over(sub, consumer, message)
         self._notify()
         return len(subs)
+
+    async def _hand_over(self, sub: Subscription, consumer: _Consumer,
+                         message: QueueMessage | None) -> None:
+        """Give ``publish``'s leased ``message`` to its consumer's workers; a consumer that
+        stopped meanwhile gets nothing (the message goes back to the queue)."""
+        if message is not None and not consumer.workers.closed:
+            self._delivering += 1
+            consumer.workers.ready.append(message)
+            if not consumer.workers.wake_one():
+                consumer.tg.start_soon(self._work, sub, consumer,
+                                       name=f"motia.events worker {sub.queue}")
+            return
+        consumer.slots.release()
+        if message is not None:
+            await self._guard(self.queue.release(message), sub, message, "release")
 
     # --- consuming ---------------------------------------------------------------------------
 
@@ -265,26 +335,29 @@ class EventBus:
                             name=f"motia.events consumer {sub.queue}")
 
     async def _consume(self, sub: Subscription, fetching: anyio.CancelScope) -> None:
-        slots = anyio.Semaphore(sub.settings.concurrency, fast_acquire=True)
-        workers = _Workers()
+        consumer: _Consumer | None = None
         try:
             async with anyio.create_task_group() as tg:
+                consumer = sub.consumer = _Consumer(sub.settings.concurrency, tg)
                 try:
                     with fetching:
-                        await self._fetch(sub, slots, workers, tg)
+                        await self._fetch(sub, consumer)
                 finally:
+                    if sub.consumer is consumer:
+                        sub.consumer = None
                     # Idle workers end now, busy ones once the messages taken are delivered.
-                    workers.close()
+                    consumer.workers.close()
         finally:
-            if workers.ready:  # taken but never started: the task group was cancelled
+            if consumer is not None and consumer.workers.ready:
+                # Taken but never started: the task group was cancelled.
                 with anyio.CancelScope(shield=True):
-                    while workers.ready:
-                        message = workers.ready.popleft()
-                        self._finished_one(slots)
+                    while consumer.workers.ready:
+                        message = consumer.workers.ready.popleft()
+                        self._finished_one(consumer)
                         await self._guard(self.queue.release(message), sub, message, "release")
 
-    async def _fetch(self, sub: Subscription, slots: anyio.Semaphore, workers: _Workers,
-                     tg: anyio.abc.TaskGroup) -> None:
+    async def _fetch(self, sub: Subscription, consumer: _Consumer) -> None:
+        slots, workers = consumer.slots, consumer.workers
         while True:
             await slots.acquire()
             # Every free slot at once (bounded): one receive call leases a message for each.
@@ -298,8 +371,12 @@ class EventBus:
             for _ in range(taken - len(messages)):
                 slots.release()
             if not messages:
-                await self._guard(self.queue.wait(sub.queue, self._idle_wait_s), sub, None,
-                                  "wait")
+                consumer.caught_up = True  # publish may hand over new messages meanwhile
+                try:
+                    await self._guard(self.queue.wait(sub.queue, self._idle_wait_s), sub, None,
+                                      "wait")
+                finally:
+                    consumer.caught_up = False
                 continue
             if sub.fetching is not None and sub.fetching.cancel_called:
                 # Replaced or unsubscribed while receiving (an adapter's receive need not yield):
@@ -313,28 +390,29 @@ class EventBus:
                 self._delivering += 1
                 workers.ready.append(message)
                 if not workers.wake_one():
-                    tg.start_soon(self._work, sub, slots, workers,
-                                  name=f"motia.events worker {sub.queue}")
+                    consumer.tg.start_soon(self._work, sub, consumer,
+                                           name=f"motia.events worker {sub.queue}")
 
-    async def _work(self, sub: Subscription, slots: anyio.Semaphore, workers: _Workers) -> None:
+    async def _work(self, sub: Subscription, consumer: _Consumer) -> None:
         """Deliver the messages taken, one after another, then wait for more: a task per
         worker, not per message. Each message holds a slot until its outcome is settled, so a
         worker is started only when every live one is busy, and no more than ``concurrency``
         ever live."""
+        workers = consumer.workers
         while True:
             while workers.ready:
-                await self._handle(sub, workers.ready.popleft(), slots)
+                await self._handle(sub, workers.ready.popleft(), consumer)
             if workers.closed:
                 return
             await workers.park()
 
-    def _finished_one(self, slots: anyio.Semaphore) -> None:
-        slots.release()
+    def _finished_one(self, consumer: _Consumer) -> None:
+        consumer.slots.release()
         self._delivering -= 1
         self._notify()
 
     async def _handle(self, sub: Subscription, message: QueueMessage,
-                      slots: anyio.Semaphore) -> None:
+                      consumer: _Consumer) -> None:
         try:
             if message.attempt > sub.settings.retry.max_attempts:
                 # Only expired leases get here: deliveries that never reported back (a crash).
@@ -348,7 +426,7 @@ class EventBus:
                 return
             await self._deliver(sub, message)
         finally:
-            self._finished_one(slots)
+            self._finished_one(consumer)
 
     async def _deliver(self, sub: Subscription, message: QueueMessage) -> None:
         try:

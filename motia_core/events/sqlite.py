@@ -119,6 +119,11 @@ _INSERT = (
     "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms,"
     " due) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?5 <= ?6)"
 )
+# A message leased as it is added (enqueue_leased): due, its lease running out at ?5.
+_INSERT_LEASED = (
+    "INSERT INTO messages (id, queue, group_id, event, attempt, available_at_ms, enqueued_at_ms,"
+    " due, receipt, owner) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, 1, ?7, ?8)"
+)
 _LEASE = ("UPDATE messages SET attempt = ?, receipt = ?, available_at_ms = ?, owner = ?"
           " WHERE seq = ?")
 _LEASED = " WHERE queue = ? AND id = ? AND receipt = ?"
@@ -202,6 +207,32 @@ class SqliteQueue(QueueAdapter):
         for queue in {i.queue for i in items}:
             self._notify(queue)
         return [row[0] for row in rows]
+
+    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                             ) -> list[QueueMessage | None]:
+        if not items:
+            return []
+        now = self._clock_ms()
+        rows: list[tuple[Any, ...]] = []
+        leased_rows: list[tuple[Any, ...]] = []
+        out: list[QueueMessage | None] = []
+        for item, lease in zip(items, lease_s, strict=True):
+            data = msgspec.json.encode(item.event).decode()
+            if lease is None:
+                rows.append((new_id(), item.queue, item.group_id, data,
+                             now + _ms(item.delay_s), now))
+                out.append(None)
+                continue
+            message = QueueMessage(id=new_id(), queue=item.queue, event=item.event, attempt=1,
+                                   available_at_ms=now + _ms(lease), receipt=new_id(),
+                                   group_id=item.group_id, enqueued_at_ms=now)
+            leased_rows.append((message.id, item.queue, item.group_id, data,
+                                message.available_at_ms, now, message.receipt, self._owner))
+            out.append(message)
+        await self._run(self._insert_leased, rows, leased_rows)
+        for queue in {row[1] for row in rows}:  # a leased one wakes nobody: it is taken
+            self._notify(queue)
+        return out
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
@@ -361,6 +392,13 @@ class SqliteQueue(QueueAdapter):
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         with write_transaction(conn):
             conn.executemany(_INSERT, rows)
+
+    def _insert_leased(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                       leased_rows: list[tuple[Any, ...]]) -> None:
+        with write_transaction(conn):
+            if rows:
+                conn.executemany(_INSERT, rows)
+            conn.executemany(_INSERT_LEASED, leased_rows)
 
     def _insert_once(self, conn: sqlite3.Connection, key: str, expires_at_ms: int,
                      row: tuple[Any, ...]) -> bool:

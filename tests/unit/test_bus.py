@@ -18,16 +18,19 @@ import pytest
 
 from motia_core.events import (
     DeadLetter,
+    Enqueue,
     Event,
     EventBus,
     GiveUp,
     MemoryQueue,
     QueueAdapter,
     QueueCounts,
+    QueueMessage,
     QueueSettingsError,
     Retry,
     RetryLater,
     RetryPolicy,
+    SqliteQueue,
     Subscription,
     SubscriptionSettings,
     dlq,
@@ -377,6 +380,67 @@ async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages(queue: Que
     assert kept.calls == [(0, 1), (1, 1)]
     assert dropped.calls == [(0, 1)]
     assert [s.step_name for s in bus.subscriptions("order.created")] == ["kept"]
+
+
+async def caught_up(sub: Subscription) -> None:
+    """Until ``sub``'s consumer waits for its queue, having found it empty."""
+    with anyio.fail_after(BOUND_S):
+        while sub.consumer is None or not sub.consumer.caught_up:
+            await anyio.sleep(0.001)
+
+
+async def test_a_caught_up_consumer_takes_a_new_event_without_a_receive(
+    queue: QueueAdapter, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bus = EventBus(queue)
+    step = Recorder()
+    sub = bus.subscribe("order.created", "notify", step)
+    receives: list[str] = []
+    receive_many = queue.receive_many
+
+    async def counted(name: str, visibility_timeout_s: float, count: int) -> list[QueueMessage]:
+        receives.append(name)
+        return await receive_many(name, visibility_timeout_s, count)
+
+    monkeypatch.setattr(queue, "receive_many", counted)
+    async with running(bus):
+        await caught_up(sub)
+        before = len(receives)
+        await bus.publish(event(n=1))
+        await bus.join(BOUND_S)
+        if isinstance(queue, SqliteQueue):  # leased as it was written, handed to the worker
+            assert len(receives) == before
+    assert step.calls == [(1, 1)]
+    assert await queue.counts(sub.queue) == QueueCounts()
+
+
+async def test_a_consumer_stopping_while_publish_writes_leaves_the_event_queued(
+    queue: QueueAdapter, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bus = EventBus(queue)
+    step = Recorder()
+    sub = bus.subscribe("order.created", "notify", step)
+    enqueue_leased = queue.enqueue_leased
+
+    async def unsubscribed_meanwhile(items: list[Enqueue], lease_s: list[float | None],
+                                     ) -> list[QueueMessage | None]:
+        consumer = sub.consumer
+        assert consumer is not None
+        bus.unsubscribe("order.created", "notify")
+        with anyio.fail_after(BOUND_S):
+            while not consumer.workers.closed:
+                await anyio.sleep(0.001)
+        return await enqueue_leased(items, lease_s)
+
+    monkeypatch.setattr(queue, "enqueue_leased", unsubscribed_meanwhile)
+    async with running(bus):
+        await caught_up(sub)
+        assert await bus.publish(event(n=1)) == 1
+        assert step.calls == []
+        assert await queue.counts(sub.queue) == QueueCounts(ready=1)  # back, not lost
+        bus.subscribe("order.created", "notify", step)
+        await bus.join(BOUND_S)
+    assert step.calls == [(1, 1)]  # a release does not count as an attempt
 
 
 async def test_a_held_subscription_queues_events_until_subscribed_again(

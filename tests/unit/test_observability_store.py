@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -205,23 +206,28 @@ async def test_the_recorder_writes_in_batches_and_reads_running_traces() -> None
         assert found is not None and found[0].status == "running"
         assert found[1][0].language == "node" and len(found[1][0].events) == 1
         recorder.end_span(first.id)
+
+        async def logs_written(count: int) -> None:
+            with anyio.fail_after(5):
+                while len((await backend.logs(LogQuery(), 10)).items) < count:
+                    await anyio.sleep(0.01)
+
         for n in range(3):  # reaching flush_max wakes the writer before its interval
             recorder.on_log({"time": now_ms(), "level": "info", "msg": f"log {n}",
                              "traceId": "T1"})
-
-        async def written() -> bool:
-            page = await backend.logs(LogQuery(), 10)
-            return len(page.items) == 3
-
-        with anyio.fail_after(5):
-            while not await written():
-                await anyio.sleep(0.01)
+        await logs_written(3)
+        # That batch held the trace, changed since the one before; the next one writes it.
+        stored = await backend.get_trace("T1")
+        assert stored is not None and stored[0].status == "running"  # as the read wrote it
+        for n in range(3, 6):
+            recorder.on_log({"time": now_ms(), "level": "info", "msg": f"log {n}"})
+        await logs_written(6)
         stored = await backend.get_trace("T1")
         assert stored is not None and stored[0].status == "completed"
         tg.cancel_scope.cancel()
     await recorder.aclose()
     ids = [e.id for e in (await backend.logs(LogQuery(), 10)).items]
-    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 3
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 6
 
 
 async def test_the_recorder_applies_retention() -> None:
@@ -257,6 +263,34 @@ async def test_the_writer_holds_a_running_trace_until_it_ends() -> None:
         found = await backend.get_trace("T1")
         assert found is not None and found[0].status == "completed" and len(found[1]) == 1
         tg.cancel_scope.cancel()
+    await recorder.aclose()
+
+
+async def test_a_chain_is_written_once_after_its_last_hop() -> None:
+    """Between two hops (the api step answered, its event not yet delivered) a trace has no
+    running span and reads as completed: the batch then holds it, as it changed since the last
+    one, and the batch after its last change writes it, once."""
+    written: list[list[str]] = []
+
+    class Counting(MemoryBackend):
+        async def write(self, traces: Any, spans: Any, logs: Any) -> None:
+            written.append([t.id for t in traces])
+            await super().write(traces, spans, logs)
+
+    backend = Counting()
+    recorder = Recorder(backend, hold_running_s=3600)
+    api = recorder.start_span("T1", None, "Create", "api")
+    recorder.end_span(api.id)
+    await recorder.flush(hold_running=True)  # between the hops: completed, but just changed
+    event = recorder.start_span("T1", api.id, "Notify", "event")
+    await recorder.flush(hold_running=True)  # running
+    recorder.end_span(event.id)
+    await recorder.flush(hold_running=True)  # ended in the last interval
+    assert await backend.get_trace("T1") is None
+    await recorder.flush(hold_running=True)  # quiet for a whole batch: written
+    assert written == [["T1"]]
+    found = await backend.get_trace("T1")
+    assert found is not None and found[0].status == "completed" and len(found[1]) == 2
     await recorder.aclose()
 
 

@@ -18,6 +18,7 @@ A W3C trace id must be 32 hex digits, which a Motia id is not. The mapping, both
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -93,6 +94,7 @@ def is_motia_trace_id(trace_id: str) -> bool:
     return TRACE_ID_PATTERN.fullmatch(trace_id) is not None
 
 
+@functools.lru_cache(maxsize=4096)  # each step of a trace sends it: one mapping per trace
 def w3c_trace_id(trace_id: str) -> str:
     """The 32-hex W3C form of any trace id (see the module docstring for the mapping)."""
     if _HEX32.fullmatch(trace_id) and trace_id != _ZERO_TRACE:

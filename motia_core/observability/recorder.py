@@ -122,11 +122,13 @@ class Recorder:
     def _on_change(self, change: TraceChange) -> None:
         trace_id = change.trace.id
         self._traces[trace_id] = change.trace
-        self._dirty_since.setdefault(trace_id, self._now())
+        if trace_id not in self._dirty_since:
+            self._dirty_since[trace_id] = self._now()
         self._changed.add(trace_id)
-        if change.span is not None:
-            self._spans[change.span.id] = change.span
-        self._wake_if_full()
+        span = change.span
+        if span is not None and span.id not in self._spans:  # only a new one adds to the batch
+            self._spans[span.id] = span
+            self._wake_if_full()
 
     # --- logs ------------------------------------------------------------------------------------
 

@@ -390,15 +390,20 @@ class SqliteQueue(QueueAdapter):
     # --- on the connection (one call at a time; see _sqlite.Database) --------------------------
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        with write_transaction(conn):
-            conn.executemany(_INSERT, rows)
+        self._insert_leased(conn, rows, [])
 
     def _insert_leased(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
                        leased_rows: list[tuple[Any, ...]]) -> None:
+        if len(rows) + len(leased_rows) == 1:
+            # One row (an event with one subscriber): one statement, all or nothing by itself,
+            # so no savepoint (two statements more) in the loop's transaction.
+            conn.execute(*((_INSERT, rows[0]) if rows else (_INSERT_LEASED, leased_rows[0])))
+            return
         with write_transaction(conn):
             if rows:
                 conn.executemany(_INSERT, rows)
-            conn.executemany(_INSERT_LEASED, leased_rows)
+            if leased_rows:
+                conn.executemany(_INSERT_LEASED, leased_rows)
 
     def _insert_once(self, conn: sqlite3.Connection, key: str, expires_at_ms: int,
                      row: tuple[Any, ...]) -> bool:

@@ -23,7 +23,15 @@ from aiohttp import web
 from motia_core.config import Settings, SettingsError
 from motia_core.cron.scheduler import CronJob, CronScheduler
 from motia_core.events import Event, EventBus, QueueAdapter, QueueError, open_queue
-from motia_core.http import ROUTER_KEY, HttpSettings, Route, RouteError, Router, create_app
+from motia_core.http import (
+    ROUTER_KEY,
+    HttpSettings,
+    Route,
+    RouteError,
+    Router,
+    app_runner,
+    create_app,
+)
 from motia_core.http.admin import dead_letter_routes
 from motia_core.http.policy import LOCALHOST, OperatorPolicy
 from motia_core.http.request import invoke_frame_bytes
@@ -363,8 +371,7 @@ class App:
                                               websocket=self.stream_sockets, internal=internal)
         http_app.on_shutdown.append(self.stream_sockets.on_shutdown)
         http_app.on_shutdown.append(self.live.close_all)
-        runner = web.AppRunner(http_app, handle_signals=False, access_log=None)
-        await runner.setup()
+        runner = await app_runner(http_app, handle_signals=False, access_log=None)
         site = web.TCPSite(runner, self.settings.host, self.settings.port,
                            reuse_port=self.reuse_port or None)
         await site.start()

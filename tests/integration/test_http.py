@@ -562,3 +562,15 @@ async def test_api_requests_past_max_concurrent_invocations_get_503() -> None:
 def test_max_concurrent_invocations_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrent_invocations"):
         HttpSettings(max_concurrent_invocations=0)
+
+
+def test_internal_routes_outside_motia_paths_are_refused() -> None:
+    """The front door serves every other path to the api steps: an internal route there would
+    answer through a plain AppRunner and not through app_runner."""
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    with pytest.raises(ValueError, match="must be under /__motia"):
+        create_app([], FakeHandler(), internal=[web.get("/status", ok)])
+    create_app([], FakeHandler(), internal=[web.get("/__motia/status", ok)])

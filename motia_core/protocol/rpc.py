@@ -113,12 +113,12 @@ class _Error(msgspec.Struct):
 
 
 class _Pending:
-    # An asyncio.Event, not anyio's: a request makes one, and anyio's costs ten times as much to
-    # make (it looks the backend up); the endpoint runs on asyncio only (as runners/pipes does).
-    __slots__ = ("deadline", "error", "event", "expired", "result", "writer")
+    # An asyncio future, not an event (anyio's costs ten times as much to make, asyncio's makes
+    # a future on each wait): the endpoint runs on asyncio only (as runners/pipes does).
+    __slots__ = ("answered", "deadline", "error", "expired", "result", "writer")
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.result: msgspec.Raw = _NO_RAW
         self.error: RpcError | None = None
         self.deadline = math.inf  # loop time
@@ -126,6 +126,10 @@ class _Pending:
         # The task writing the request, while a request with a deadline is being written: a
         # write can wait (a peer that does not read), and the deadline must end that too.
         self.writer: asyncio.Task[Any] | None = None
+
+    def wake(self) -> None:
+        if not self.answered.done():  # a cancelled waiter cancels it
+            self.answered.set_result(None)
 
 
 class _Workers:
@@ -268,7 +272,7 @@ class Endpoint:
             else:
                 self._expire_at(slot, timeout_s)
                 await self._write_before_deadline(slot, _encode(message))
-            await slot.event.wait()
+            await slot.answered
         except BaseException:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
                 await self._cancel_at_peer(request_id)
@@ -311,7 +315,7 @@ class Endpoint:
         for request_id, slot in due:
             del self._pending[request_id]  # a late answer is one to a request given up on
             slot.expired = True
-            slot.event.set()
+            slot.wake()
             if slot.writer is not None:
                 slot.writer.cancel()
         later = min((slot.deadline for slot in self._pending.values()), default=math.inf)
@@ -405,7 +409,7 @@ class Endpoint:
         pending, self._pending = self._pending, {}
         for slot in pending.values():
             slot.error = _fresh(error)
-            slot.event.set()
+            slot.wake()
 
     @property
     def closed(self) -> RpcError | None:
@@ -492,7 +496,7 @@ class Endpoint:
             return
         slot.error = InvalidRequest(
             f"{self.name} answered request {message_id} with an invalid response: {reason}")
-        slot.event.set()
+        slot.wake()
 
     def _resolve(self, env: _Envelope) -> None:
         slot = self._pending.pop(env.id, None)  # type: ignore[arg-type]
@@ -504,7 +508,7 @@ class Endpoint:
             slot.error = InvalidRequest(f"{self.name} answered request {env.id} with no result")
         else:
             slot.result = env.result
-        slot.event.set()
+        slot.wake()
 
     async def _when_free(self, method: str, raw: msgspec.Raw) -> None:
         while self._serving_notifications >= self.max_in_flight:

@@ -5,9 +5,10 @@
 The api GET of the #20 target spends its core CPU in three places: aiohttp and ``http/``, the
 invocation (span, ``step.invoke`` to a runner and back) and the runner. This isolates the first:
 ``http.create_app`` with a handler that answers at once (the ``invoke_api`` a test app would
-have), served on 127.0.0.1 by a fresh process with one side's ``motia_core`` first on
-``PYTHONPATH``, and ``wrk -t1 -c32`` against ``GET /hello/:name``; the figure is the server
-process's own CPU time per request. The sides alternate run by run; each figure is the median.
+have), served as the app serves it (``http.app_runner``, where the side has one) on 127.0.0.1
+by a fresh process with one side's ``motia_core`` first on ``PYTHONPATH``, and ``wrk -t1
+-c32`` against ``GET /hello/:name``; the figure is the server process's own CPU time per
+request. The sides alternate run by run; each figure is the median.
 Needs Debian's ``wrk`` (scripts/bench-deps.sh). Bounded: ``--runs`` x 2 wrk runs of
 ``--seconds``, every server under a timeout.
 """
@@ -31,6 +32,7 @@ SERVER_BOUND_S = 120
 _SERVER = """
 import asyncio, sys
 from aiohttp import web
+from motia_core import http
 from motia_core.http import ApiOutcome, Route, create_app
 
 class Handler:
@@ -43,9 +45,12 @@ class Handler:
         return {"status": "ok"}
 
 async def main():
-    runner = web.AppRunner(create_app([Route("GET", "/hello/:name", None)], Handler()),
-                           access_log=None)
-    await runner.setup()
+    app = create_app([Route("GET", "/hello/:name", None)], Handler())
+    if hasattr(http, "app_runner"):  # served as the app serves it, where the side has one
+        runner = await http.app_runner(app, access_log=None)
+    else:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     print(site._server.sockets[0].getsockname()[1], flush=True)

@@ -20,6 +20,7 @@ from motia_core.http.server import (
     EmitOutcome,
     HttpSettings,
     IncomingTrace,
+    app_runner,
     create_app,
 )
 from motia_core.validation import FieldError, SchemaCache, SchemaInvalid
@@ -43,6 +44,7 @@ __all__ = (
     "RoutesInvalid",
     "SchemaCache",
     "SchemaInvalid",
+    "app_runner",
     "create_app",
     "parse_qs",
 )

@@ -17,6 +17,10 @@ A WebSocket upgrade on any path (the stream clients connect to the page origin) 
 ``websocket`` handler given to :func:`create_app`, before routing, CORS and error mapping: the
 socket is that handler's from the handshake on. The one exception is the Workbench API
 (``/__motia/api/``), whose live socket is one of its routes.
+
+Served through :func:`app_runner` (as the app serves it), a request for an api step skips the
+aiohttp app's router, middleware and match info: the server's front door matches it and serves
+it with the same code and the same answers; every other request goes through the app.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from motia_core.http.response import (
     temporary_redirect,
     to_response,
 )
-from motia_core.http.routing import Route, Router
+from motia_core.http.routing import Route, RouteMatch, Router
 
 __all__ = (
     "CORS_MAX_AGE_S",
@@ -62,6 +66,7 @@ __all__ = (
     "HttpSettings",
     "IncomingTrace",
     "WebSocketHandler",
+    "app_runner",
     "create_app",
 )
 
@@ -79,6 +84,8 @@ HEALTH_PATH = "/__motia/health"
 # The Workbench API's own socket is a route; a socket on any other path is a stream socket.
 WORKBENCH_API_PREFIX = "/__motia/api/"
 _ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS"
+# Paths the app answers before its api routes (or may): never taken by the front door.
+_APP_PATHS = (EMIT_PATH, "/__motia")
 
 WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -169,16 +176,20 @@ HANDLER_KEY: web.AppKey[ApiHandler] = web.AppKey("motia_api_handler")
 SETTINGS_KEY = web.AppKey("motia_http_settings", HttpSettings)
 
 
-class _InFlight:
-    """How many api requests are being served (their body read, their step running)."""
+class _Api:
+    """What serving an api request needs, in one place for the front door (which has no app
+    request, so no ``request.app``), and how many are being served (body read, step running)."""
 
-    __slots__ = ("count",)
+    __slots__ = ("handler", "in_flight", "router", "settings")
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, router: Router, handler: ApiHandler, settings: HttpSettings) -> None:
+        self.router = router
+        self.handler = handler
+        self.settings = settings
+        self.in_flight = 0
 
 
-IN_FLIGHT_KEY = web.AppKey("motia_api_in_flight", _InFlight)
+API_KEY = web.AppKey("motia_api", _Api)
 
 
 # --- CORS and errors (middlewares) ---------------------------------------------------------------
@@ -221,19 +232,19 @@ def _front(websocket: WebSocketHandler | None) -> Any:
             return await websocket(request)
         response: web.StreamResponse = _preflight(request) if request.method == "OPTIONS" else (
             _operator_refusal(request) or await _answered(request, handler))
-        _cors(request, response)
+        _cors(request, response, request.app[SETTINGS_KEY])
         return response
 
     return front
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> None:
+def _cors(request: web.BaseRequest, response: web.StreamResponse,
+          settings: HttpSettings) -> None:
     """The CORS headers of a response."""
     _vary(response, "Origin")
     origin = request.headers.get("Origin")
     if not origin:
         return
-    settings = request.app[SETTINGS_KEY]
     grant = settings.cors.grant(origin)
     if grant is None:
         return
@@ -265,10 +276,10 @@ def _operator_refusal(request: web.Request) -> web.Response | None:
     return response
 
 
-async def _answered(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _answered(request: web.BaseRequest, handler: Any, *args: Any) -> web.StreamResponse:
     """Turn every failure into a JSON answer; only our own bugs are logged with a stack."""
     try:
-        response: web.StreamResponse = await handler(request)
+        response: web.StreamResponse = await handler(request, *args)
         return response
     except HttpError as exc:
         return json_response(exc.status, exc.payload())
@@ -283,7 +294,7 @@ async def _answered(request: web.Request, handler: Any) -> web.StreamResponse:
 # --- endpoints -----------------------------------------------------------------------------------
 
 
-def _incoming_trace(request: web.Request) -> IncomingTrace:
+def _incoming_trace(request: web.BaseRequest) -> IncomingTrace:
     return IncomingTrace(request.headers.get("traceparent"), request.headers.get("tracestate"))
 
 
@@ -303,12 +314,12 @@ def _not_found(router: Router, method: str, path: str) -> HttpError:
                      message=f"no api step serves {method} {path}{hint}")
 
 
-async def _invoke(request: web.Request, route: Route, api_request: dict[str, Any]) -> web.Response:
-    settings = request.app[SETTINGS_KEY]
+async def _invoke(request: web.BaseRequest, route: Route, api_request: dict[str, Any],
+                  api: _Api) -> web.Response:
+    settings = api.settings
     where = f"{route.method} {route.path}"
     try:
-        outcome = await request.app[HANDLER_KEY].invoke_api(
-            route, api_request, _incoming_trace(request))
+        outcome = await api.handler.invoke_api(route, api_request, _incoming_trace(request))
     except HttpError:
         raise
     except Exception as exc:
@@ -328,17 +339,22 @@ async def _invoke(request: web.Request, route: Route, api_request: dict[str, Any
 
 
 async def _dispatch(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS_KEY]
-    router = request.app[ROUTER_KEY]
+    api = request.app[API_KEY]
     path = request.rel_url.raw_path
-    match = router.match(request.method, path)
+    match = api.router.match(request.method, path)
     if match is None:
-        if path == "/" and settings.home is not None and request.method in ("GET", "HEAD"):
-            return temporary_redirect(settings.home, request.query_string)
-        raise _not_found(router, request.method, request.path)
-    in_flight = request.app[IN_FLIGHT_KEY]
+        if path == "/" and api.settings.home is not None and request.method in ("GET", "HEAD"):
+            return temporary_redirect(api.settings.home, request.query_string)
+        raise _not_found(api.router, request.method, request.path)
+    return await _serve(request, match, api)
+
+
+async def _serve(request: web.BaseRequest, match: RouteMatch, api: _Api) -> web.Response:
+    """Serve one api request whose route matched: the in-flight limit, then the body, its
+    validation and the step."""
+    settings = api.settings
     limit = settings.max_concurrent_invocations
-    if in_flight.count >= limit:
+    if api.in_flight >= limit:
         # Before the body is read: a flood must not hold a body (or a task in a runner) each.
         log.warning("refused %s %s: %d api requests already in progress ([http] "
                     "max_concurrent_invocations)", request.method, request.path, limit,
@@ -347,7 +363,7 @@ async def _dispatch(request: web.Request) -> web.Response:
             f"{limit} api requests are already in progress, the most this server serves at once "
             "([http] max_concurrent_invocations); retry shortly")},
             headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
-    in_flight.count += 1
+    api.in_flight += 1
     try:
         api_request = await to_api_request(request, match.path_params, settings.max_body_bytes)
         if match.validator is not None and settings.validate_bodies and request.method not in (
@@ -357,9 +373,9 @@ async def _dispatch(request: web.Request) -> web.Response:
             if errors:
                 raise HttpError(400, "Request body validation failed",
                                 errors=[error.to_json() for error in errors])
-        return await _invoke(request, match.route, api_request)
+        return await _invoke(request, match.route, api_request, api)
     finally:
-        in_flight.count -= 1
+        api.in_flight -= 1
 
 
 async def _emit(request: web.Request) -> web.Response:
@@ -383,6 +399,45 @@ async def _health(request: web.Request) -> web.Response:
     return json_response(200, request.app[HANDLER_KEY].health())
 
 
+def _front_door(api: _Api, app_handler: Callable[[web.BaseRequest], Awaitable[
+        web.StreamResponse]]) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """The server's request handler: a request for an api step is served here, without the
+    app's router, middleware and match info (the larger part of aiohttp's own cost per
+    request); anything else goes to ``app_handler``, the app as aiohttp serves it.
+
+    "Anything else" is every request the app treats specially before its api routes: an
+    OPTIONS preflight, an upgrade, ``Expect: 100-continue``, ``/emit`` and ``/__motia...``
+    (matched, as aiohttp matches them, on the decoded path), and a path no api step serves (the
+    404 and the redirect home). The answer is the one the app gives, CORS headers included.
+    """
+
+    async def front_door(request: web.BaseRequest) -> web.StreamResponse:
+        headers = request.headers
+        if (request.method == "OPTIONS" or "Upgrade" in headers or "Expect" in headers
+                or request.path.startswith(_APP_PATHS)):
+            return await app_handler(request)
+        match = api.router.match(request.method, request.rel_url.raw_path)
+        if match is None:
+            return await app_handler(request)
+        response = await _answered(request, _serve, match, api)
+        _cors(request, response, api.settings)
+        return response
+
+    return front_door
+
+
+async def app_runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
+    """An ``AppRunner`` for :func:`create_app`'s app, set up, whose server serves api requests
+    through the front door (same answers, less work). ``kwargs`` go to ``web.AppRunner``.
+    Serve it with ``web.TCPSite(runner, ...)``; ``await runner.cleanup()`` at the end."""
+    runner = web.AppRunner(app, **kwargs)
+    await runner.setup()
+    server = runner.server
+    assert server is not None  # setup() made it
+    server.request_handler = _front_door(app[API_KEY], server.request_handler)
+    return runner
+
+
 def create_app(
     routes: Sequence[Route], handler: ApiHandler, settings: HttpSettings | None = None,
     *, websocket: WebSocketHandler | None = None, internal: Sequence[web.RouteDef] = (),
@@ -394,11 +449,16 @@ def create_app(
     ``websocket`` serves every WebSocket upgrade, whatever its path. ``internal`` routes (the
     app's own endpoints under ``/__motia``) are answered before api steps too.
     """
+    for route in internal:
+        if not route.path.startswith("/__motia"):
+            # The front door (app_runner) takes every other path for the api steps.
+            raise ValueError(f"internal route {route.path!r} must be under /__motia")
     app = web.Application(middlewares=[_front(websocket)])
-    app[ROUTER_KEY] = Router(routes)
+    settings = settings or HttpSettings()
+    api = app[API_KEY] = _Api(Router(routes), handler, settings)
+    app[ROUTER_KEY] = api.router
     app[HANDLER_KEY] = handler
-    app[SETTINGS_KEY] = settings or HttpSettings()
-    app[IN_FLIGHT_KEY] = _InFlight()
+    app[SETTINGS_KEY] = settings
     app.router.add_post(EMIT_PATH, _emit)
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_routes(internal)

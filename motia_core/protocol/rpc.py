@@ -2,7 +2,8 @@
 
 Both sides may have many requests in flight in both directions. Incoming requests each run on a
 worker task of the endpoint's task group (one per request being served at once, kept for the
-next ones); outgoing ones wait on a per-request slot that the reader fills.
+next ones); outgoing ones wait on a per-request slot that the reader fills, or a deadline
+empties (one timer per endpoint, not a cancel scope per request).
 When the peer goes away, the owner calls :meth:`Endpoint.close` with an error that names what
 happened (pid, exit code), and every pending request fails with it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -34,7 +36,7 @@ from motia_core.protocol.errors import (
 )
 from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 
-__all__ = ("DEFAULT_MAX_IN_FLIGHT", "Endpoint", "Handler", "ProtocolViolation")
+__all__ = ("DEFAULT_MAX_IN_FLIGHT", "DeadlineExceeded", "Endpoint", "Handler", "ProtocolViolation")
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ _SHORT_MESSAGE_CHARS = 1000
 
 class ProtocolViolation(Exception):
     """The peer wrote something that is not the protocol (a stray line, an oversized frame)."""
+
+
+class DeadlineExceeded(Exception):
+    """A request's ``timeout_s`` passed before its answer came; the peer was asked to cancel it."""
 
 
 class _Envelope(msgspec.Struct):
@@ -107,14 +113,23 @@ class _Error(msgspec.Struct):
 
 
 class _Pending:
-    # An asyncio.Event, not anyio's: a request makes one, and anyio's costs ten times as much to
-    # make (it looks the backend up); the endpoint runs on asyncio only (as runners/pipes does).
-    __slots__ = ("error", "event", "result")
+    # An asyncio future, not an event (anyio's costs ten times as much to make, asyncio's makes
+    # a future on each wait): the endpoint runs on asyncio only (as runners/pipes does).
+    __slots__ = ("answered", "deadline", "error", "expired", "result", "writer")
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.result: msgspec.Raw = _NO_RAW
         self.error: RpcError | None = None
+        self.deadline = math.inf  # loop time
+        self.expired = False
+        # The task writing the request, while a request with a deadline is being written: a
+        # write can wait (a peer that does not read), and the deadline must end that too.
+        self.writer: asyncio.Task[Any] | None = None
+
+    def wake(self) -> None:
+        if not self.answered.done():  # a cancelled waiter cancels it
+            self.answered.set_result(None)
 
 
 class _Workers:
@@ -171,6 +186,13 @@ def _absent_if_none(params: Any) -> Any:
     return UNSET if params is None else params
 
 
+def _uncancel(task: asyncio.Task[Any] | None) -> None:
+    """Undo the count of a cancellation this module made itself (``uncancel``: Python >= 3.11)."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
+
+
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_loose = msgspec.json.Decoder(_Loose).decode
 _encode = msgspec.json.Encoder().encode
@@ -220,6 +242,9 @@ class Endpoint:
         self._tg: anyio.abc.TaskGroup | None = None
         self._workers = _Workers()
         self._decoders: dict[type, Callable[[bytes], Any]] = {}
+        # The timer of the earliest deadline of a pending request, and that deadline.
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._next_deadline = math.inf
 
     # --- outgoing ------------------------------------------------------------------------------
 
@@ -227,8 +252,14 @@ class Endpoint:
     def pending_count(self) -> int:
         return len(self._pending)
 
-    async def request(self, method: str, params: Any = None, result_type: Any = Any) -> Any:
-        """Send a request and wait for its result; a cancelled caller cancels it at the peer."""
+    async def request(self, method: str, params: Any = None, result_type: Any = Any, *,
+                      timeout_s: float | None = None) -> Any:
+        """Send a request and wait for its result; a cancelled caller cancels it at the peer.
+
+        ``timeout_s``: past it (its write included) the request is cancelled at the peer too,
+        and :class:`DeadlineExceeded` raised. Cheaper than a cancel scope around the call: one
+        timer for the endpoint's earliest deadline, not one per request.
+        """
         if self._closed is not None:
             raise _fresh(self._closed)
         request_id = next(self._ids)
@@ -236,15 +267,61 @@ class Endpoint:
         self._pending[request_id] = slot
         try:
             message = _Request(request_id, method, _absent_if_none(params))
-            await self._write(_encode(message), request=True)
-            await slot.event.wait()
+            if timeout_s is None:
+                await self._write(_encode(message), request=True)
+            else:
+                self._expire_at(slot, timeout_s)
+                await self._write_before_deadline(slot, _encode(message))
+            await slot.answered
         except BaseException:
             if self._pending.pop(request_id, None) is not None and self._closed is None:
                 await self._cancel_at_peer(request_id)
             raise
+        if slot.expired:
+            if self._closed is None:
+                await self._cancel_at_peer(request_id)
+            raise DeadlineExceeded(f"{self.name}: no answer to {method} request {request_id} "
+                                   f"within {timeout_s:g}s")
         if slot.error is not None:
             raise slot.error
         return self._decode(slot.result, result_type)
+
+    async def _write_before_deadline(self, slot: _Pending, data: bytes) -> None:
+        slot.writer = asyncio.current_task()
+        try:
+            await self._write(data, request=True)
+        except asyncio.CancelledError:
+            if not slot.expired:
+                raise
+            _uncancel(slot.writer)  # the deadline's own cancellation of a waiting write
+        finally:
+            slot.writer = None
+
+    def _expire_at(self, slot: _Pending, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        slot.deadline = deadline = loop.time() + timeout_s
+        if deadline < self._next_deadline:  # the usual case (one timeout for all) skips this
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+            self._next_deadline = deadline
+            self._deadline_timer = loop.call_at(deadline, self._expire_due)
+
+    def _expire_due(self) -> None:
+        """The timer: end the requests whose deadline has passed; set it for the next one."""
+        self._deadline_timer, self._next_deadline = None, math.inf
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = [(i, slot) for i, slot in self._pending.items() if slot.deadline <= now]
+        for request_id, slot in due:
+            del self._pending[request_id]  # a late answer is one to a request given up on
+            slot.expired = True
+            slot.wake()
+            if slot.writer is not None:
+                slot.writer.cancel()
+        later = min((slot.deadline for slot in self._pending.values()), default=math.inf)
+        if later < math.inf:
+            self._next_deadline = later
+            self._deadline_timer = loop.call_at(later, self._expire_due)
 
     async def notify(self, method: str, params: Any = None) -> None:
         if self._closed is not None:
@@ -326,10 +403,13 @@ class Endpoint:
         """Fail every pending request with ``error``; later requests fail with it too."""
         if self._closed is None:
             self._closed = error
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer, self._next_deadline = None, math.inf
         pending, self._pending = self._pending, {}
         for slot in pending.values():
             slot.error = _fresh(error)
-            slot.event.set()
+            slot.wake()
 
     @property
     def closed(self) -> RpcError | None:
@@ -416,7 +496,7 @@ class Endpoint:
             return
         slot.error = InvalidRequest(
             f"{self.name} answered request {message_id} with an invalid response: {reason}")
-        slot.event.set()
+        slot.wake()
 
     def _resolve(self, env: _Envelope) -> None:
         slot = self._pending.pop(env.id, None)  # type: ignore[arg-type]
@@ -428,7 +508,7 @@ class Endpoint:
             slot.error = InvalidRequest(f"{self.name} answered request {env.id} with no result")
         else:
             slot.result = env.result
-        slot.event.set()
+        slot.wake()
 
     async def _when_free(self, method: str, raw: msgspec.Raw) -> None:
         while self._serving_notifications >= self.max_in_flight:

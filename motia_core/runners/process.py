@@ -42,7 +42,7 @@ from motia_core.protocol.errors import (
     TimedOut,
     UnsupportedProtocolVersion,
 )
-from motia_core.protocol.rpc import Endpoint, Handler, ProtocolViolation
+from motia_core.protocol.rpc import DeadlineExceeded, Endpoint, Handler, ProtocolViolation
 from motia_core.runners.pipes import PipeSendStream, open_piped_process, pump_stderr
 from motia_core.runners.shutdown import ladder, reap, signal_group
 from motia_core.runners.spec import RunnerSpec
@@ -366,18 +366,19 @@ class RunnerProcess:
         endpoint = await self._ready_endpoint()
         self.in_flight += 1
         try:
-            if timeout_s is None:
-                result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult)
-                return result.output
-            # A cancel scope, not a timer on the wait alone: a runner that stops reading holds
-            # the write too (the pipe is full), and the deadline must end that as well.
-            with anyio.move_on_after(timeout_s + self.settings.cancel_grace_s):
-                result = await endpoint.request("step.invoke", params, InvokeResult)
-                return result.output
-            # Neither the runner's own deadline nor the cancellation got an answer in time.
-            self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
-            raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
-                           f"({params.file} on runner {self.name}); the runner is restarted")
+            # The endpoint's deadline (no cancel scope per call, which doubled the core's cost of
+            # a round trip) also ends a write to a runner that stopped reading (a full pipe).
+            deadline_s = None if timeout_s is None else timeout_s + self.settings.cancel_grace_s
+            try:
+                result: InvokeResult = await endpoint.request("step.invoke", params, InvokeResult,
+                                                              timeout_s=deadline_s)
+            except DeadlineExceeded:
+                # Neither the runner's own deadline nor the cancellation got an answer in time.
+                self._mark_stuck(endpoint, "an invocation did not yield after its deadline")
+                raise TimedOut(f"Step execution timed out after {timeout_s:g} seconds "
+                               f"({params.file} on runner {self.name}); the runner is "
+                               "restarted") from None
+            return result.output
         finally:
             self.in_flight -= 1
 

@@ -27,6 +27,7 @@ from motia_core.http import (
     IncomingTrace,
     Route,
     RoutesInvalid,
+    app_runner,
     create_app,
 )
 from motia_core.http.policy import OperatorPolicy
@@ -119,11 +120,17 @@ class Server:
 
 
 @asynccontextmanager
-async def serve(routes: Sequence[Route], settings: HttpSettings) -> AsyncIterator[Server]:
+async def serve(routes: Sequence[Route], settings: HttpSettings,
+                front_door: bool = True) -> AsyncIterator[Server]:
+    """``front_door``: served as the app serves it (``app_runner``), else by a plain
+    ``web.AppRunner`` (the app's own routing and middleware for every request)."""
     handler = FakeHandler()
     app = create_app(routes, handler, settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
+    if front_door:
+        runner = await app_runner(app)
+    else:
+        runner = web.AppRunner(app)
+        await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -134,10 +141,16 @@ async def serve(routes: Sequence[Route], settings: HttpSettings) -> AsyncIterato
         await runner.cleanup()
 
 
+@pytest.fixture(params=[True, False], ids=["front-door", "app-only"])
+def front_door(request: pytest.FixtureRequest) -> bool:
+    """Every test of the server twice: the answers must not depend on the way in."""
+    return bool(request.param)
+
+
 @pytest.fixture
-async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+async def server(request: pytest.FixtureRequest, front_door: bool) -> AsyncIterator[Server]:
     """The server with default settings, or with ``settings(...)``'s."""
-    async with serve(ROUTES, getattr(request, "param", HttpSettings())) as running:
+    async with serve(ROUTES, getattr(request, "param", HttpSettings()), front_door) as running:
         yield running
 
 
@@ -511,8 +524,7 @@ async def test_api_requests_past_max_concurrent_invocations_get_503() -> None:
     handler = Blocking()
     app = create_app([Route("POST", "/slow", echo)], handler,
                      HttpSettings(max_concurrent_invocations=2))
-    runner = web.AppRunner(app)
-    await runner.setup()
+    runner = await app_runner(app)
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -550,3 +562,15 @@ async def test_api_requests_past_max_concurrent_invocations_get_503() -> None:
 def test_max_concurrent_invocations_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrent_invocations"):
         HttpSettings(max_concurrent_invocations=0)
+
+
+def test_internal_routes_outside_motia_paths_are_refused() -> None:
+    """The front door serves every other path to the api steps: an internal route there would
+    answer through a plain AppRunner and not through app_runner."""
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    with pytest.raises(ValueError, match="must be under /__motia"):
+        create_app([], FakeHandler(), internal=[web.get("/status", ok)])
+    create_app([], FakeHandler(), internal=[web.get("/__motia/status", ok)])

@@ -13,7 +13,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from motia_core import protocol as p
 from motia_core.protocol import errors
-from motia_core.protocol.rpc import Endpoint, ProtocolViolation
+from motia_core.protocol.rpc import DeadlineExceeded, Endpoint, ProtocolViolation
 
 pytestmark = pytest.mark.anyio
 
@@ -193,6 +193,63 @@ async def test_a_cancelled_request_to_a_peer_that_does_not_read_returns_and_says
             with anyio.move_on_after(0.1) as caller:
                 await core.request("step.invoke", invoke(1))
         assert caller.cancelled_caught and stalled == [True]
+        tg.cancel_scope.cancel()
+    await unread.aclose()
+    await incoming.aclose()
+
+
+async def test_a_request_past_its_deadline_fails_and_is_cancelled_at_the_peer() -> None:
+    """The deadline of ``timeout_s``: the request fails, the peer's handler is cancelled, the
+    requests with later deadlines (or none) go on, and a late answer is dropped."""
+    started, cancelled = anyio.Event(), anyio.Event()
+    release = anyio.Event()
+
+    async def runner_handler(method: str, params: Any) -> Any:
+        if params.invocation_id == "inv-1":
+            started.set()
+            try:
+                await anyio.sleep(30)
+            finally:
+                cancelled.set()
+        await release.wait()
+        return p.InvokeResult(output=params.invocation_id)
+
+    async with connected(never, runner_handler) as (core, _, _, _):
+        results: dict[int, Any] = {}
+
+        async def later(i: int, timeout_s: float | None) -> None:
+            results[i] = (await core.request("step.invoke", invoke(i), p.InvokeResult,
+                                             timeout_s=timeout_s)).output
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(later, 2, 20.0)
+                tg.start_soon(later, 3, None)
+                with pytest.raises(DeadlineExceeded, match=r"within 0\.2s"):
+                    await core.request("step.invoke", invoke(1), p.InvokeResult,
+                                       timeout_s=0.2)
+                assert started.is_set()
+                await cancelled.wait()
+                release.set()
+        assert results == {2: "inv-2", 3: "inv-3"}
+        assert core.pending_count == 0
+
+
+async def test_a_deadline_ends_a_write_to_a_peer_that_does_not_read() -> None:
+    stalled: list[bool] = []
+    send, receive = anyio.create_memory_object_stream[bytes](0)  # nobody reads: sends block
+    unread, incoming = Pipe(send, receive), pipe()
+    core = Endpoint(incoming, unread, name="core", methods=CORE_SERVES, handler=never,
+                    on_stalled=lambda: stalled.append(True))
+    async with anyio.create_task_group() as tg:
+        await tg.start(core.serve)
+        with anyio.fail_after(5):
+            with pytest.raises(DeadlineExceeded):
+                await core.request("step.invoke", invoke(1), timeout_s=0.1)
+        # The cancellation could not be written either: the owner hears of the stall.
+        assert stalled == [True] and core.pending_count == 0
+        # The deadline's cancellation of the write is not left on the task.
+        await anyio.sleep(0)
         tg.cancel_scope.cancel()
     await unread.aclose()
     await incoming.aclose()

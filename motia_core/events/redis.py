@@ -94,6 +94,28 @@ MIN_REDIS_MAJOR = 7
 LOOKED_FRESH_S = 0.5
 
 _event_decoder = msgspec.json.Decoder(Event)
+
+
+class _Leased(msgspec.Struct, array_like=True, frozen=True):
+    """One message as RECEIVE lists it (its receipt is rebuilt by the client)."""
+
+    id: str
+    attempt: int
+    enqueued_at: int
+    group_id: str | None
+    event: Event
+
+
+class _Received(msgspec.Struct, array_like=True, frozen=True):
+    """RECEIVE's answer: when the leases run out, PEEK's answer, the messages."""
+
+    lease_until: int
+    visible: int
+    due_ms: int
+    messages: list[_Leased]
+
+
+_received_decoder = msgspec.json.Decoder(_Received)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
 
 
@@ -169,19 +191,20 @@ class RedisQueue(QueueAdapter):
 
     async def receive_many(self, queue: str, visibility_timeout_s: float,
                            max_messages: int) -> list[QueueMessage]:
-        tokens = [new_id() for _ in range(max(1, max_messages))]
-        got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
-                               *tokens)
-        if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
-            self._looked[queue] = (anyio.current_time(), got)
+        token = new_id()
+        got = _received_decoder.decode(await self._call(
+            lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer, token,
+            max(1, max_messages)))
+        if not got.messages:  # what PEEK would say, for the next wait
+            self._looked[queue] = (anyio.current_time(), (got.visible, got.due_ms))
             return []
-        return [QueueMessage(id=_text(message_id), queue=queue,
-                             event=_event_decoder.decode(event), attempt=int(attempt),
-                             available_at_ms=int(lease_until), receipt=_text(receipt),
-                             group_id=None if group_id is None else _text(group_id),
-                             enqueued_at_ms=int(enqueued_at))
-                for message_id, event, attempt, group_id, enqueued_at, lease_until, receipt
-                in got]
+        consumer = self.consumer
+        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
+                             available_at_ms=got.lease_until,
+                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
+                                     f"{consumer}",
+                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
+                for n, m in enumerate(got.messages, 1)]
 
     async def ack(self, message: QueueMessage) -> bool:
         return await self._settle(lua.ACK, message)

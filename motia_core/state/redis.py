@@ -5,9 +5,10 @@ of the groups that hold keys (``<prefix>state-index``), so listing groups needs 
 the whole server. Group and key are separate (hash name and field), so no delimiter can mix two
 groups up; the prefix is fixed per store, so ``state:<group>`` names one group only.
 
-The set and the hashes change together: ``set`` and ``clear`` run as ``MULTI`` transactions and
-``delete`` as one Lua script (read, delete, and drop the group from the index when it emptied),
-so another instance never sees a group listed without keys or the reverse. Key order (code
+The set and the hashes change together: ``set`` and ``delete`` run as Lua scripts (``delete``
+reads, deletes, and drops the group from the index when it emptied) and ``clear`` as a
+``MULTI`` transaction, so another instance never sees a group listed without keys or the
+reverse. Key order (code
 point order, which is UTF-8 byte order) is made by sorting: a hash keeps none.
 
 Durability is the server's: what ``set`` returned is in Redis; whether it survives a Redis
@@ -36,6 +37,13 @@ from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, pin
 
 __all__ = ("RedisState",)
 
+# KEYS: the group's hash, the index; ARGV: the key, the value, the group. One command where a
+# MULTI of HSET and SADD is four for the client to pack and parse.
+_SET = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+"""
+
 # KEYS: the group's hash, the index; ARGV: the key, the group. Returns the old value or nil.
 _DELETE = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -54,6 +62,7 @@ class RedisState(StateAdapter):
         self.url = url
         self.prefix = prefix
         self._client: redis.asyncio.Redis | None = None
+        self._set: Any = None  # the _SET script, registered on first use
         self._closed = False
         self._index = f"{prefix}state-index".encode()
 
@@ -79,10 +88,10 @@ class RedisState(StateAdapter):
         check_name("key", key)
         data, copy = encode_value(group, key, value)
         async with self._errors() as client:
-            async with client.pipeline(transaction=True) as tx:
-                tx.hset(self._hash(group), key.encode(), data)
-                tx.sadd(self._index, group.encode())
-                await tx.execute()
+            if self._set is None:
+                self._set = client.register_script(_SET)
+            await self._set(keys=(self._hash(group), self._index),
+                            args=(key.encode(), data, group.encode()))
         return copy
 
     async def delete(self, group: str, key: str) -> Any:

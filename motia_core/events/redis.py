@@ -42,6 +42,7 @@ expiry and by ``poll_interval_s``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -142,6 +143,24 @@ class RedisQueue(QueueAdapter):
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
+        # queue -> set on news here (an enqueue, a lease handed over) or from the watch
+        self._changed: dict[str, anyio.Event] = {}
+        # queue -> its BLMOVE on the ready list, kept across waits (see _watch)
+        self._watches: dict[str, asyncio.Task[None]] = {}
+        # queue -> (visibility ms, how many) of its last empty receive: its consumer is idle,
+        # so an enqueue here leases that many for it in the same call (see enqueue_many)
+        self._idle: dict[str, tuple[int, int]] = {}
+        # queue -> how many of its consumers here are in wait()
+        self._waiters: dict[str, int] = {}
+        # queue -> messages leased that way, for its next receive, and what that RECEIVE said
+        # when it found fewer than wanted (else None)
+        self._handed: dict[str, list[QueueMessage]] = {}
+        self._handed_peek: dict[str, tuple[float, Any] | None] = {}
+        # queue -> what a receive that found fewer than wanted said, for the next receive of
+        # the same step of the same task only (dropped when it yields): nothing more is visible
+        self._drained: dict[str, tuple[float, Any]] = {}
+        # queues whose consumer left its wait by an exception: leases handed to them go back
+        self._abandoned: set[str] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -174,7 +193,29 @@ class RedisQueue(QueueAdapter):
         for message_id, item in zip(ids, items, strict=True):
             args += [item.queue, message_id, "0" if item.group_id is None else "1",
                      item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event)]
-        await self._call(lua.ENQUEUE, "", *args)
+        # A queue whose consumer here waits idle gets its new messages leased for it in the
+        # same call, after the enqueue: no wake from the server, no receive of its own.
+        idle = [(item.queue, self._idle.pop(item.queue)) for item in items
+                if item.delay_s <= 0 and item.queue in self._idle
+                and self._waiters.get(item.queue)]
+        if not idle:
+            await self._call(lua.ENQUEUE, "", *args)
+        else:
+            calls = [_Call(lua.ENQUEUE, ["", *args])]
+            tokens = [new_id() for _ in idle]
+            calls += [_Call(lua.RECEIVE, [queue, visibility_ms, self.consumer, token, wanted])
+                      for (queue, (visibility_ms, wanted)), token in zip(idle, tokens,
+                                                                          strict=True)]
+            await self._run(calls)
+            for call, (queue, ask), token in zip(calls[1:], idle, tokens, strict=True):
+                self._hand_over(queue, ask, token, call)
+            with anyio.CancelScope(shield=True):
+                for queue in self._abandoned.intersection(q for q, _ in idle):
+                    await self._give_back(queue)
+            if calls[0].error is not None:
+                raise calls[0].error
+        for queue in {item.queue for item in items}:
+            self._notify(queue)
         return ids
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
@@ -191,29 +232,50 @@ class RedisQueue(QueueAdapter):
 
     async def receive_many(self, queue: str, visibility_timeout_s: float,
                            max_messages: int) -> list[QueueMessage]:
+        self._abandoned.discard(queue)
+        self._idle.pop(queue, None)
+        wanted = max(1, max_messages)
+        handed = self._handed.get(queue)
+        if handed:  # leased for this consumer by an enqueue here
+            taken, self._handed[queue] = handed[:wanted], handed[wanted:]
+            peek = self._handed_peek.pop(queue, None)
+            if not self._handed[queue] and peek is not None:
+                self._drained_until_yield(queue, peek)
+            return taken
+        ask = (_ms(visibility_timeout_s), wanted)
+        drained = self._drained.pop(queue, None)
+        if drained is not None:
+            # The receive just before, in this same step, found fewer than it wanted: nothing
+            # more was visible then, and nothing here has run since. What became visible
+            # elsewhere meanwhile is not missed: wait()'s BLMOVE returns at once for it.
+            self._looked[queue] = drained
+            self._idle[queue] = ask
+            return []
         token = new_id()
-        got = _received_decoder.decode(await self._call(
-            lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer, token,
-            max(1, max_messages)))
+        got = _received_decoder.decode(await self._call(lua.RECEIVE, queue, *ask[:1],
+                                                        self.consumer, token, wanted))
         if not got.messages:  # what PEEK would say, for the next wait
             self._looked[queue] = (anyio.current_time(), (got.visible, got.due_ms))
+            self._idle[queue] = ask
             return []
-        consumer = self.consumer
-        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
-                             available_at_ms=got.lease_until,
-                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
-                                     f"{consumer}",
-                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
-                for n, m in enumerate(got.messages, 1)]
+        if len(got.messages) < wanted:
+            self._drained_until_yield(queue, (anyio.current_time(), (got.visible, got.due_ms)))
+        return self._messages(queue, token, got)
 
     async def ack(self, message: QueueMessage) -> bool:
         return await self._settle(lua.ACK, message)
 
     async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
-        return await self._settle(lua.NACK, message, _ms(delay_s))
+        done = await self._settle(lua.NACK, message, _ms(delay_s))
+        if done and delay_s <= 0:
+            self._notify(message.queue)
+        return done
 
     async def release(self, message: QueueMessage) -> bool:
-        return await self._settle(lua.RELEASE, message)
+        done = await self._settle(lua.RELEASE, message)
+        if done:
+            self._notify(message.queue)
+        return done
 
     async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
         if not message.receipt:
@@ -253,40 +315,59 @@ class RedisQueue(QueueAdapter):
 
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
-        ready = f"{self.prefix}ready:{queue}".encode()
         looked = self._looked.pop(queue, None)
-        while True:
-            if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
-                # The empty receive just before looked: nothing made ready since is missed, as
-                # BLMOVE below returns at once while the ready list holds anything.
-                visible, due_ms = looked[1]
-                if int(due_ms) >= 0:
-                    due_ms = max(0, int(due_ms) - math.ceil((anyio.current_time() - looked[0])
-                                                            * 1000))
-            else:
-                visible, due_ms = await self._call(lua.PEEK, queue)
-            looked = None
-            remaining_s = deadline - anyio.current_time()
-            if visible or remaining_s <= 0:
-                await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
-                return
-            block_s = min(remaining_s, self.poll_interval_s,
-                          math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
-            # The head moved onto the head of the same list: nothing changes, but it returns as
-            # soon as the list has an id, from any instance. A timeout of 0 would mean forever.
-            async with self._errors():
-                if self._waiting is None:
-                    self._waiting = connect(self.url, MAX_WAITING)
-                # (redis-py's blmove() types its timeout int; the server takes a fraction)
-                woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
-                    "BLMOVE", ready, ready, "LEFT", "LEFT", f"{max(0.001, block_s):.3f}")
-            if woke is not None:
-                return
+        self._waiters[queue] = self._waiters.get(queue, 0) + 1
+        try:
+            while True:
+                # Taken before looking: news after the look sets it.
+                changed = self._changed_event(queue)
+                if self._handed.get(queue):
+                    break
+                if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
+                    # The empty receive just before looked: nothing made ready since is
+                    # missed, as the watch's BLMOVE returns at once while the ready list holds
+                    # anything.
+                    visible, due_ms = looked[1]
+                    if int(due_ms) >= 0:
+                        due_ms = max(0, int(due_ms) - math.ceil(
+                            (anyio.current_time() - looked[0]) * 1000))
+                else:
+                    visible, due_ms = await self._call(lua.PEEK, queue)
+                looked = None
+                remaining_s = deadline - anyio.current_time()
+                if visible or remaining_s <= 0 or changed.is_set():
+                    break
+                self._watch(queue)
+                with anyio.move_on_after(min(remaining_s, self.poll_interval_s,
+                                             math.inf if int(due_ms) < 0
+                                             else int(due_ms) / 1000)):
+                    await changed.wait()
+                if changed.is_set():
+                    return
+        except BaseException:
+            # The consumer is leaving (a stop, an unsubscribe): what was leased for it goes
+            # back, now or when it arrives.
+            self._idle.pop(queue, None)
+            self._abandoned.add(queue)
+            with anyio.CancelScope(shield=True):
+                await self._give_back(queue)
+            raise
+        finally:
+            self._waiters[queue] -= 1
+        await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
 
     async def aclose(self) -> None:
         if self._closed:
             return
+        for queue in list(self._handed):
+            with anyio.CancelScope(shield=True):
+                await self._give_back(queue)
         self._closed = True
+        for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
+            self._notify(queue)
+        for watch in self._watches.values():
+            watch.cancel()
+        self._watches.clear()
         for client in (self._client, self._waiting):
             if client is not None:
                 await client.aclose()
@@ -301,27 +382,105 @@ class RedisQueue(QueueAdapter):
         return bool(await self._call(op, message.queue, message.id, message.receipt, *extra))
 
     async def _call(self, op: str, queue: str, *args: Any) -> Any:
-        """Run one operation (named as in ``lua``). The calls made in one turn of the loop go to
-        the server together, in one FCALL: at 32 deliveries in flight their receives, acks and
-        enqueues cost a few round trips, not one each. Each stays atomic."""
-        self._check_open()
+        """Run one operation (named as in ``lua``); see ``_run``."""
         call = _Call(op, [queue, *args])
+        await self._run([call])
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    async def _run(self, calls: list[_Call]) -> None:
+        """Run operations in order, each atomic; their answers and errors go into them. The
+        calls made in one turn of the loop go to the server together, in one FCALL: at 32
+        deliveries in flight their receives, acks and enqueues cost a few round trips, not one
+        each."""
+        self._check_open()
         batch = self._batch
         if batch is not None:
-            batch.append(call)
-            await call.done.wait()
+            batch += calls
+            await calls[-1].done.wait()
         else:
-            # This call leads the batch: it lets the other tasks of this turn add theirs, then
-            # sends them all (shielded: the others wait on it).
-            batch = self._batch = [call]
+            # These calls lead the batch: they let the other tasks of this turn add theirs,
+            # then send them all (shielded: the others wait on it).
+            batch = self._batch = [*calls]
             with anyio.CancelScope(shield=True):
                 await anyio.lowlevel.checkpoint()
                 if self._batch is batch:
                     self._batch = None
                 await self._send(batch)
-        if call.error is not None:
-            raise call.error
-        return call.result
+
+    def _messages(self, queue: str, token: str, got: _Received) -> list[QueueMessage]:
+        consumer = self.consumer
+        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
+                             available_at_ms=got.lease_until,
+                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
+                                     f"{consumer}",
+                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
+                for n, m in enumerate(got.messages, 1)]
+
+    def _hand_over(self, queue: str, ask: tuple[int, int], token: str, call: _Call) -> None:
+        """Keep what a RECEIVE made in ``enqueue_many`` leased for the idle consumer."""
+        got = None if call.error is not None else _received_decoder.decode(call.result)
+        if got is None or not got.messages:  # not receivable (a FIFO group's), or taken
+            return
+        self._handed.setdefault(queue, []).extend(self._messages(queue, token, got))
+        self._handed_peek[queue] = ((anyio.current_time(), (got.visible, got.due_ms))
+                                    if len(got.messages) < ask[1] else None)
+
+    def _drained_until_yield(self, queue: str, looked: tuple[float, Any]) -> None:
+        self._drained[queue] = looked
+        asyncio.get_running_loop().call_soon(self._drained.pop, queue, None)
+
+    async def _give_back(self, queue: str) -> None:
+        """Release the leases handed over to a consumer that left."""
+        self._handed_peek.pop(queue, None)
+        for message in self._handed.pop(queue, []):
+            try:
+                await self.release(message)
+            except QueueError:  # the lease runs out instead
+                log.warning("%s: could not give back event %s; it is delivered again once "
+                            "its lease runs out", queue, message.event.id, exc_info=True)
+
+    def _changed_event(self, queue: str) -> anyio.Event:
+        changed = self._changed.get(queue)
+        if changed is None:
+            changed = self._changed[queue] = anyio.Event()
+        return changed
+
+    def _notify(self, queue: str) -> None:
+        changed = self._changed.pop(queue, None)
+        if changed is not None:
+            changed.set()
+
+    def _watch(self, queue: str) -> None:
+        """Keep a BLMOVE of the queue's ready list onto itself (head to head: a documented
+        no-op move) outstanding: it returns as soon as the list holds an id, whichever
+        instance put it there (an enqueue, a release, a retry falling due, a FIFO head's ack),
+        and then wakes the waiters. Owned by this adapter (``aclose`` cancels it), not by one
+        wait: a wait that news here ended leaves it for the next one, rather than cancel it
+        mid-reply (which would cost the connection)."""
+        if queue not in self._watches:
+            self._watches[queue] = asyncio.get_running_loop().create_task(
+                self._watching(queue), name=f"motia.events watch {queue}")
+
+    async def _watching(self, queue: str) -> None:
+        ready = f"{self.prefix}ready:{queue}".encode()
+        woke: Any = None
+        try:
+            if self._waiting is None:
+                self._waiting = connect(self.url, MAX_WAITING)
+            # A timeout of 0 would mean forever. (redis-py's blmove() types its timeout int;
+            # the server takes a fraction.)
+            woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
+                "BLMOVE", ready, ready, "LEFT", "LEFT", f"{self.poll_interval_s:.3f}")
+        except Exception:  # the waiters look again, and meet the failure there
+            woke = True
+        finally:
+            self._watches.pop(queue, None)
+        if woke is not None:
+            self._notify(queue)
+        elif self._waiters.get(queue) and not self._closed:
+            self._watch(queue)  # timed out with waiters still here: watch on for them
 
     async def _send(self, batch: list[_Call]) -> None:
         # One FCALL runs the batch's operations in order, each atomic (the whole call is): one

@@ -78,6 +78,7 @@ from motia_core.storage.redis import (
     redact,
     unreachable,
 )
+from motia_core.storage.resp import RespConnection
 
 __all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
 
@@ -140,6 +141,7 @@ class RedisQueue(QueueAdapter):
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
         self._waiting: redis.asyncio.Redis | None = None
+        self._conn: RespConnection | None = None  # the operations' (FCALL) connection
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
@@ -368,6 +370,8 @@ class RedisQueue(QueueAdapter):
         for watch in self._watches.values():
             watch.cancel()
         self._watches.clear()
+        if self._conn is not None:
+            self._conn.close()
         for client in (self._client, self._waiting):
             if client is not None:
                 await client.aclose()
@@ -490,9 +494,10 @@ class RedisQueue(QueueAdapter):
             args += [call.op, len(call.args), *call.args]
         try:
             async with self._errors() as client:
+                if self._conn is None:
+                    self._conn = RespConnection(self.url)
                 try:
-                    results = await client.execute_command(  # type: ignore[no-untyped-call]
-                        "FCALL", *args)
+                    results = await self._conn.call("FCALL", *args)
                 except redis.exceptions.ResponseError as exc:
                     if "unknown command" in str(exc).lower():  # no FCALL: before Redis 7.0
                         info = await client.info("server")
@@ -501,9 +506,8 @@ class RedisQueue(QueueAdapter):
                     if not str(exc).startswith("Function not found"):
                         raise
                     # A new, restarted or flushed server: nothing ran; load the library, again.
-                    await self._load(client)
-                    results = await client.execute_command(  # type: ignore[no-untyped-call]
-                        "FCALL", *args)
+                    await self._load(self._conn)
+                    results = await self._conn.call("FCALL", *args)
             for call, result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     call.error = QueueError(unreachable("event queue", self.url, result))
@@ -517,11 +521,10 @@ class RedisQueue(QueueAdapter):
                 call.done.set()
 
     @staticmethod
-    async def _load(client: redis.asyncio.Redis) -> None:
+    async def _load(conn: RespConnection) -> None:
         """Load the queue's function library (``FUNCTION LOAD``)."""
         try:
-            await client.execute_command(  # type: ignore[no-untyped-call]
-                "FUNCTION", "LOAD", lua.LIBRARY)
+            await conn.call("FUNCTION", "LOAD", lua.LIBRARY)
         except redis.exceptions.ResponseError as exc:
             if "already exists" not in str(exc):  # else another instance loaded it meanwhile
                 raise

@@ -17,11 +17,13 @@ restart depends on the server's ``appendonly``/``save`` settings.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio
+import redis.exceptions
 
 from motia_core.state.base import (
     StateAdapter,
@@ -34,6 +36,7 @@ from motia_core.state.base import (
     value_type,
 )
 from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, ping, redact
+from motia_core.storage.resp import RespConnection
 
 __all__ = ("RedisState",)
 
@@ -43,6 +46,7 @@ _SET = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 """
+_SET_SHA = hashlib.sha1(_SET.encode()).hexdigest()
 
 # KEYS: the group's hash, the index; ARGV: the key, the group. Returns the old value or nil.
 _DELETE = """
@@ -62,7 +66,7 @@ class RedisState(StateAdapter):
         self.url = url
         self.prefix = prefix
         self._client: redis.asyncio.Redis | None = None
-        self._set: Any = None  # the _SET script, registered on first use
+        self._conn: RespConnection | None = None  # for get and set (storage/resp.py)
         self._closed = False
         self._index = f"{prefix}state-index".encode()
 
@@ -79,38 +83,41 @@ class RedisState(StateAdapter):
     async def get(self, group: str, key: str) -> Any:
         check_name("group", group)
         check_name("key", key)
-        async with self._errors() as client:
-            data = await client.hget(self._hash(group), key.encode())
+        async with self._errors() as conn:
+            data = await conn.call("HGET", self._hash(group), key.encode())
         return None if data is None else decode_value(data)
 
     async def set(self, group: str, key: str, value: Any) -> Any:
         check_name("group", group)
         check_name("key", key)
         data, copy = encode_value(group, key, value)
-        async with self._errors() as client:
-            if self._set is None:
-                self._set = client.register_script(_SET)
-            await self._set(keys=(self._hash(group), self._index),
-                            args=(key.encode(), data, group.encode()))
+        args = (2, self._hash(group), self._index, key.encode(), data, group.encode())
+        async with self._errors() as conn:
+            try:
+                await conn.call("EVALSHA", _SET_SHA, *args)
+            except redis.exceptions.ResponseError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                await conn.call("EVAL", _SET, *args)  # a new, restarted or flushed server
         return copy
 
     async def delete(self, group: str, key: str) -> Any:
         check_name("group", group)
         check_name("key", key)
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             old = await client.eval(_DELETE, 2, self._hash(group), self._index, key.encode(),
                                     group.encode())
         return None if old is None else decode_value(old)
 
     async def get_group(self, group: str) -> list[Any]:
         check_name("group", group)
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             entries = await client.hgetall(self._hash(group))
         return [decode_value(entries[k]) for k in sorted(entries)]
 
     async def clear(self, group: str) -> None:
         check_name("group", group)
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             async with client.pipeline(transaction=True) as tx:
                 tx.delete(self._hash(group))
                 tx.srem(self._index, group.encode())
@@ -118,18 +125,18 @@ class RedisState(StateAdapter):
 
     async def keys(self, group: str) -> list[str]:
         check_name("group", group)
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             keys = await client.hkeys(self._hash(group))
         return [_text(k) for k in sorted(keys)]
 
     async def groups(self) -> list[str]:
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             names = await client.smembers(self._index)
         return [_text(name) for name in sorted(names)]
 
     async def items(self, group: str | None = None) -> list[StateItem]:
         names = await self.groups() if group is None else [check_name("group", group)]
-        async with self._errors() as client:
+        async with self._client_errors() as client:
             async with client.pipeline(transaction=False) as batch:
                 for name in names:
                     batch.hgetall(self._hash(name))
@@ -144,6 +151,9 @@ class RedisState(StateAdapter):
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -160,7 +170,15 @@ class RedisState(StateAdapter):
         return self.url
 
     @asynccontextmanager
-    async def _errors(self) -> AsyncIterator[redis.asyncio.Redis]:
+    async def _errors(self) -> AsyncIterator[RespConnection]:
+        """The lean connection (made on first use), with its failures raised as StateError."""
+        async with self._client_errors():
+            if self._conn is None:
+                self._conn = RespConnection(self.url)
+            yield self._conn
+
+    @asynccontextmanager
+    async def _client_errors(self) -> AsyncIterator[redis.asyncio.Redis]:
         """The client (made on first use), with its failures raised as StateError."""
         self._check_open()
         if self._client is None:

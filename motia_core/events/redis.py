@@ -32,12 +32,16 @@ command for the client to pack and one reply to parse, one ``TIME`` and one look
 and expired leases per queue for the server, however many deliveries are in flight. The library
 is loaded by the first call that finds it missing (a new, restarted or flushed server), which
 needs Redis 7.0 or newer; its helpers are defined once per load, not once per call as a
-script's would be.
+script's would be. The calls go over storage/resp.py's lean connection, not redis-py's client.
 
-``wait`` blocks on ``BLMOVE`` of the ready list onto itself (head to head: a documented no-op
-move), which returns as soon as the list holds an id, whichever instance put it there (an
-enqueue, a release, a retry falling due, a FIFO head's ack), bounded by the next delay or lease
-expiry and by ``poll_interval_s``.
+``wait`` ends on news in this process at once (an event per queue, as ``SqliteQueue``'s), and
+on other instances' through a ``BLMOVE`` of the ready list onto itself (head to head: a
+documented no-op move), which returns as soon as the list holds an id, whichever instance put
+it there (an enqueue, a release, a retry falling due, a FIFO head's ack); bounded by the next
+delay or lease expiry and by ``poll_interval_s``. An enqueue for a queue whose consumer here
+waits idle leases the new messages for it in the same call (``enqueue_many``), and a receive
+that found fewer than it wanted spares the bus's next one (``receive_many``): at 1 in flight a
+hop costs one round trip on the item's path, as on SQLite.
 """
 
 from __future__ import annotations
@@ -80,16 +84,13 @@ from motia_core.storage.redis import (
 )
 from motia_core.storage.resp import RespConnection
 
-__all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
+__all__ = ("POLL_INTERVAL_S", "RedisQueue")
 
 log = logging.getLogger("motia.events")
 
 # The longest ``wait`` blocks without looking again (a retry another instance scheduled sooner
 # than the next due time this waiter knew of is seen within this).
 POLL_INTERVAL_S = 1.0
-# Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
-# up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
-MAX_WAITING = 64
 # Functions (FUNCTION LOAD, FCALL) came with Redis 7.0.
 MIN_REDIS_MAJOR = 7
 # How long an empty receive's look stands in for wait()'s own (it is used once, at once).
@@ -140,7 +141,8 @@ class RedisQueue(QueueAdapter):
         self.consumer = consumer or _consumer_name()
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
-        self._waiting: redis.asyncio.Redis | None = None
+        # idle connections for the watches' BLMOVEs (one per queue watched at most)
+        self._spare: list[RespConnection] = []
         self._conn: RespConnection | None = None  # the operations' (FCALL) connection
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
@@ -372,10 +374,12 @@ class RedisQueue(QueueAdapter):
         self._watches.clear()
         if self._conn is not None:
             self._conn.close()
-        for client in (self._client, self._waiting):
-            if client is not None:
-                await client.aclose()
-        self._client = self._waiting = None
+        for conn in self._spare:
+            conn.close()
+        self._spare.clear()
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -470,15 +474,19 @@ class RedisQueue(QueueAdapter):
     async def _watching(self, queue: str) -> None:
         ready = f"{self.prefix}ready:{queue}".encode()
         woke: Any = None
+        # A connection of its own: BLMOVE holds up whatever is sent behind it.
+        conn = self._spare.pop() if self._spare else RespConnection(self.url)
         try:
-            if self._waiting is None:
-                self._waiting = connect(self.url, MAX_WAITING)
-            # A timeout of 0 would mean forever. (redis-py's blmove() types its timeout int;
-            # the server takes a fraction.)
-            woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
-                "BLMOVE", ready, ready, "LEFT", "LEFT", f"{self.poll_interval_s:.3f}")
+            # A timeout of 0 would mean forever.
+            woke = await conn.call("BLMOVE", ready, ready, "LEFT", "LEFT",
+                                   f"{self.poll_interval_s:.3f}")
+            self._spare.append(conn)
         except Exception:  # the waiters look again, and meet the failure there
+            conn.close()
             woke = True
+        except BaseException:  # cancelled (aclose): its reply would still come
+            conn.close()
+            raise
         finally:
             self._watches.pop(queue, None)
         if woke is not None:

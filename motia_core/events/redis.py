@@ -210,10 +210,12 @@ class RedisQueue(QueueAdapter):
             calls += [_Call(lua.RECEIVE, [queue, visibility_ms, self.consumer, token, wanted])
                       for (queue, (visibility_ms, wanted)), token in zip(idle, tokens,
                                                                           strict=True)]
-            await self._run(calls)
-            for call, (queue, ask), token in zip(calls[1:], idle, tokens, strict=True):
-                self._hand_over(queue, ask, token, call)
+            # Shielded: leases made for the consumer must reach it (or go back), else they
+            # would wait out their visibility timeout.
             with anyio.CancelScope(shield=True):
+                await self._run(calls)
+                for call, (queue, ask), token in zip(calls[1:], idle, tokens, strict=True):
+                    self._hand_over(queue, ask, token, call)
                 for queue in self._abandoned.intersection(q for q, _ in idle):
                     await self._give_back(queue)
             if calls[0].error is not None:
@@ -228,7 +230,10 @@ class RedisQueue(QueueAdapter):
         taken = await self._call(lua.ENQUEUE_ONCE, "", key, max(1, _ms(ttl_s)), queue,
                                  message_id, "0" if group_id is None else "1", group_id or "", 0,
                                  msgspec.json.encode(event))
-        return None if taken is None else message_id
+        if taken is None:
+            return None
+        self._notify(queue)
+        return message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
         messages = await self.receive_many(queue, visibility_timeout_s, 1)
@@ -267,7 +272,10 @@ class RedisQueue(QueueAdapter):
         return self._messages(queue, token, got)
 
     async def ack(self, message: QueueMessage) -> bool:
-        return await self._settle(lua.ACK, message)
+        done = await self._settle(lua.ACK, message)
+        if done and message.group_id is not None:  # the group's next is visible now
+            self._notify(message.queue)
+        return done
 
     async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
         done = await self._settle(lua.NACK, message, _ms(delay_s))
@@ -288,6 +296,8 @@ class RedisQueue(QueueAdapter):
                                msgspec.json.encode(error))
         if not got:
             return None
+        if message.group_id is not None:  # the group's next is visible now
+            self._notify(message.queue)
         event, group_id, attempts, failed_at = got
         return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
                           attempts=int(attempts), error=error, failed_at_ms=int(failed_at),
@@ -307,7 +317,10 @@ class RedisQueue(QueueAdapter):
         return [_text(name) for name in sorted(names)]
 
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
-        return bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
+        replayed = bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
+        if replayed:
+            self._notify(queue)
+        return replayed
 
     async def purge_dead_letters(self, queue: str) -> int:
         return int(await self._call(lua.PURGE, queue))

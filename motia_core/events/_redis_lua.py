@@ -108,13 +108,22 @@ def _function(name: str, body: str) -> str:
     return name
 
 
-# ARGV[3..]: groups of six (queue, id, grouped "1"/"0", group, delay ms, event JSON); ARGV[2]
-# is unused (each item names its queue). Returns the enqueue time.
+# ARGV[3..]: groups of eight (queue, id, grouped "1"/"0", group, delay ms, event JSON, lease ms,
+# receipt); ARGV[2] is unused (each item names its queue). A message with a lease (not ''; never
+# a FIFO group's, nor a delayed one) is added already leased under that receipt, for a consumer
+# of the caller's process (``enqueue_leased``). Returns the enqueue time.
 ENQUEUE = _function("enqueue", """
 local now = now_ms()
-for i = 3, #ARGV, 6 do
+for i = 3, #ARGV, 8 do
   Q = ARGV[i]
-  add(ARGV[i + 1], ARGV[i + 5], ARGV[i + 2] == '1', ARGV[i + 3], now + tonumber(ARGV[i + 4]), now)
+  if ARGV[i + 6] == '' then
+    add(ARGV[i + 1], ARGV[i + 5], ARGV[i + 2] == '1', ARGV[i + 3], now + tonumber(ARGV[i + 4]),
+        now)
+  else
+    redis.call('HSET', msg(ARGV[i + 1]), 'event', ARGV[i + 5], 'attempt', '1', 'enqueued_at',
+               int(now))
+    redis.call('ZADD', K('leases'), int(now + tonumber(ARGV[i + 6])), ARGV[i + 7])
+  end
 end
 return now
 """)

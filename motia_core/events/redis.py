@@ -38,10 +38,10 @@ script's would be. The calls go over storage/resp.py's lean connection, not redi
 on other instances' through a ``BLMOVE`` of the ready list onto itself (head to head: a
 documented no-op move), which returns as soon as the list holds an id, whichever instance put
 it there (an enqueue, a release, a retry falling due, a FIFO head's ack); bounded by the next
-delay or lease expiry and by ``poll_interval_s``. An enqueue for a queue whose consumer here
-waits idle leases the new messages for it in the same call (``enqueue_many``), and a receive
-that found fewer than it wanted spares the bus's next one (``receive_many``): at 1 in flight a
-hop costs one round trip on the item's path, as on SQLite.
+delay or lease expiry and by ``poll_interval_s``. ``enqueue_leased`` writes a message already
+leased for a caught-up consumer of this process (the bus delivers it with no receive and no
+wake-up), and a receive that found fewer than it wanted spares the bus's next one
+(``receive_many``): at 1 in flight a hop costs one round trip on the item's path, as on SQLite.
 """
 
 from __future__ import annotations
@@ -147,24 +147,15 @@ class RedisQueue(QueueAdapter):
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
-        # queue -> set on news here (an enqueue, a lease handed over) or from the watch
+        # queue -> set on news here (an enqueue, a release, ...) or by the watch
         self._changed: dict[str, anyio.Event] = {}
         # queue -> its BLMOVE on the ready list, kept across waits (see _watch)
         self._watches: dict[str, asyncio.Task[None]] = {}
-        # queue -> (visibility ms, how many) of its last empty receive: its consumer is idle,
-        # so an enqueue here leases that many for it in the same call (see enqueue_many)
-        self._idle: dict[str, tuple[int, int]] = {}
-        # queue -> how many of its consumers here are in wait()
+        # queue -> how many of its consumers here are in wait() (the watch goes on for them)
         self._waiters: dict[str, int] = {}
-        # queue -> messages leased that way, for its next receive, and what that RECEIVE said
-        # when it found fewer than wanted (else None)
-        self._handed: dict[str, list[QueueMessage]] = {}
-        self._handed_peek: dict[str, tuple[float, Any] | None] = {}
         # queue -> what a receive that found fewer than wanted said, for the next receive of
         # the same step of the same task only (dropped when it yields): nothing more is visible
         self._drained: dict[str, tuple[float, Any]] = {}
-        # queues whose consumer left its wait by an exception: leases handed to them go back
-        self._abandoned: set[str] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -196,33 +187,39 @@ class RedisQueue(QueueAdapter):
         args: list[Any] = []
         for message_id, item in zip(ids, items, strict=True):
             args += [item.queue, message_id, "0" if item.group_id is None else "1",
-                     item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event)]
-        # A queue whose consumer here waits idle gets its new messages leased for it in the
-        # same call, after the enqueue: no wake from the server, no receive of its own.
-        idle = [(item.queue, self._idle.pop(item.queue)) for item in items
-                if item.delay_s <= 0 and item.queue in self._idle
-                and self._waiters.get(item.queue)]
-        if not idle:
-            await self._call(lua.ENQUEUE, "", *args)
-        else:
-            calls = [_Call(lua.ENQUEUE, ["", *args])]
-            tokens = [new_id() for _ in idle]
-            calls += [_Call(lua.RECEIVE, [queue, visibility_ms, self.consumer, token, wanted])
-                      for (queue, (visibility_ms, wanted)), token in zip(idle, tokens,
-                                                                          strict=True)]
-            # Shielded: leases made for the consumer must reach it (or go back), else they
-            # would wait out their visibility timeout.
-            with anyio.CancelScope(shield=True):
-                await self._run(calls)
-                for call, (queue, ask), token in zip(calls[1:], idle, tokens, strict=True):
-                    self._hand_over(queue, ask, token, call)
-                for queue in self._abandoned.intersection(q for q, _ in idle):
-                    await self._give_back(queue)
-            if calls[0].error is not None:
-                raise calls[0].error
+                     item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event),
+                     "", ""]
+        await self._call(lua.ENQUEUE, "", *args)
         for queue in {item.queue for item in items}:
             self._notify(queue)
         return ids
+
+    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                             ) -> list[QueueMessage | None]:
+        if not items:
+            return []
+        args: list[Any] = []
+        leased: list[tuple[str, str, int] | None] = []  # (id, receipt, lease ms) per item
+        for item, lease in zip(items, lease_s, strict=True):
+            message_id = new_id()
+            if lease is None or item.group_id is not None or item.delay_s > 0:
+                leased.append(None)
+                args += [item.queue, message_id, "0" if item.group_id is None else "1",
+                         item.group_id or "", _ms(item.delay_s),
+                         msgspec.json.encode(item.event), "", ""]
+                continue
+            receipt = f"{message_id}|{new_id()}|0|{self.consumer}"
+            leased.append((message_id, receipt, _ms(lease)))
+            args += [item.queue, message_id, "0", "", 0, msgspec.json.encode(item.event),
+                     _ms(lease), receipt]
+        now = int(await self._call(lua.ENQUEUE, "", *args))
+        for queue in {item.queue for item, taken in zip(items, leased, strict=True)
+                      if taken is None}:
+            self._notify(queue)  # a leased one wakes nobody: it is taken
+        return [None if taken is None else QueueMessage(
+                    id=taken[0], queue=item.queue, event=item.event, attempt=1,
+                    available_at_ms=now + taken[2], receipt=taken[1], enqueued_at_ms=now)
+                for item, taken in zip(items, leased, strict=True)]
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
@@ -241,35 +238,31 @@ class RedisQueue(QueueAdapter):
 
     async def receive_many(self, queue: str, visibility_timeout_s: float,
                            max_messages: int) -> list[QueueMessage]:
-        self._abandoned.discard(queue)
-        self._idle.pop(queue, None)
         wanted = max(1, max_messages)
-        handed = self._handed.get(queue)
-        if handed:  # leased for this consumer by an enqueue here
-            taken, self._handed[queue] = handed[:wanted], handed[wanted:]
-            peek = self._handed_peek.pop(queue, None)
-            if not self._handed[queue] and peek is not None:
-                self._drained_until_yield(queue, peek)
-            return taken
-        ask = (_ms(visibility_timeout_s), wanted)
         drained = self._drained.pop(queue, None)
         if drained is not None:
             # The receive just before, in this same step, found fewer than it wanted: nothing
             # more was visible then, and nothing here has run since. What became visible
             # elsewhere meanwhile is not missed: wait()'s BLMOVE returns at once for it.
             self._looked[queue] = drained
-            self._idle[queue] = ask
             return []
         token = new_id()
-        got = _received_decoder.decode(await self._call(lua.RECEIVE, queue, *ask[:1],
-                                                        self.consumer, token, wanted))
+        got = _received_decoder.decode(await self._call(
+            lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer, token, wanted))
+        looked = (anyio.current_time(), (got.visible, got.due_ms))
         if not got.messages:  # what PEEK would say, for the next wait
-            self._looked[queue] = (anyio.current_time(), (got.visible, got.due_ms))
-            self._idle[queue] = ask
+            self._looked[queue] = looked
             return []
         if len(got.messages) < wanted:
-            self._drained_until_yield(queue, (anyio.current_time(), (got.visible, got.due_ms)))
-        return self._messages(queue, token, got)
+            self._drained[queue] = looked
+            asyncio.get_running_loop().call_soon(self._drained.pop, queue, None)
+        consumer = self.consumer
+        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
+                             available_at_ms=got.lease_until,
+                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
+                                     f"{consumer}",
+                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
+                for n, m in enumerate(got.messages, 1)]
 
     async def ack(self, message: QueueMessage) -> bool:
         done = await self._settle(lua.ACK, message)
@@ -336,10 +329,8 @@ class RedisQueue(QueueAdapter):
         self._waiters[queue] = self._waiters.get(queue, 0) + 1
         try:
             while True:
-                # Taken before looking: news after the look sets it.
+                # Taken before looking: news here after the look sets it.
                 changed = self._changed_event(queue)
-                if self._handed.get(queue):
-                    break
                 if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
                     # The empty receive just before looked: nothing made ready since is
                     # missed, as the watch's BLMOVE returns at once while the ready list holds
@@ -361,14 +352,6 @@ class RedisQueue(QueueAdapter):
                     await changed.wait()
                 if changed.is_set():
                     return
-        except BaseException:
-            # The consumer is leaving (a stop, an unsubscribe): what was leased for it goes
-            # back, now or when it arrives.
-            self._idle.pop(queue, None)
-            self._abandoned.add(queue)
-            with anyio.CancelScope(shield=True):
-                await self._give_back(queue)
-            raise
         finally:
             self._waiters[queue] -= 1
         await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
@@ -376,9 +359,6 @@ class RedisQueue(QueueAdapter):
     async def aclose(self) -> None:
         if self._closed:
             return
-        for queue in list(self._handed):
-            with anyio.CancelScope(shield=True):
-                await self._give_back(queue)
         self._closed = True
         for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
             self._notify(queue)
@@ -429,38 +409,6 @@ class RedisQueue(QueueAdapter):
                 if self._batch is batch:
                     self._batch = None
                 await self._send(batch)
-
-    def _messages(self, queue: str, token: str, got: _Received) -> list[QueueMessage]:
-        consumer = self.consumer
-        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
-                             available_at_ms=got.lease_until,
-                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
-                                     f"{consumer}",
-                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
-                for n, m in enumerate(got.messages, 1)]
-
-    def _hand_over(self, queue: str, ask: tuple[int, int], token: str, call: _Call) -> None:
-        """Keep what a RECEIVE made in ``enqueue_many`` leased for the idle consumer."""
-        got = None if call.error is not None else _received_decoder.decode(call.result)
-        if got is None or not got.messages:  # not receivable (a FIFO group's), or taken
-            return
-        self._handed.setdefault(queue, []).extend(self._messages(queue, token, got))
-        self._handed_peek[queue] = ((anyio.current_time(), (got.visible, got.due_ms))
-                                    if len(got.messages) < ask[1] else None)
-
-    def _drained_until_yield(self, queue: str, looked: tuple[float, Any]) -> None:
-        self._drained[queue] = looked
-        asyncio.get_running_loop().call_soon(self._drained.pop, queue, None)
-
-    async def _give_back(self, queue: str) -> None:
-        """Release the leases handed over to a consumer that left."""
-        self._handed_peek.pop(queue, None)
-        for message in self._handed.pop(queue, []):
-            try:
-                await self.release(message)
-            except QueueError:  # the lease runs out instead
-                log.warning("%s: could not give back event %s; it is delivered again once "
-                            "its lease runs out", queue, message.event.id, exc_info=True)
 
     def _changed_event(self, queue: str) -> anyio.Event:
         changed = self._changed.get(queue)

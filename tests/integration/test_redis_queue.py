@@ -288,50 +288,6 @@ async def test_buses_on_two_instances_share_the_work_fifo_and_retries(
     assert attempts[7] == [1, 2] and all(attempts[n] == [1] for n in range(40) if n != 7)
 
 
-async def test_an_enqueue_here_leases_for_the_consumer_waiting_here(redis_url: str,
-                                                                    redis_prefix: str) -> None:
-    """Its consumer idle, an instance leases what it enqueues for it in the same call: the
-    wait ends without the server's wake, the receive needs no call of its own, and the lease
-    is a lease like any other (acked once, invisible to other instances meanwhile)."""
-    async with instances(redis_url, redis_prefix) as (a, b):
-        assert await a.receive(Q, 30) is None  # what the bus does before it waits
-        woke = anyio.Event()
-
-        async def waiter() -> None:
-            await a.wait(Q, 60)
-            woke.set()
-
-        with anyio.fail_after(BOUND_S):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(waiter)
-                await anyio.wait_all_tasks_blocked()
-                sent = await a.enqueue(Q, event(1))
-                await woke.wait()
-        assert await b.counts(Q) == QueueCounts(in_flight=1)
-        assert await b.receive(Q, 30) is None
-        message = await a.receive(Q, 30)
-        assert message is not None and (message.id, message.attempt) == (sent, 1)
-        assert message.event.data == {"n": 1} and message.receipt
-        assert await a.ack(message)
-        assert not await a.ack(message)
-        assert await b.counts(Q) == QueueCounts()
-
-
-async def test_what_was_leased_for_a_consumer_here_goes_back_when_the_instance_closes(
-    redis_url: str, redis_prefix: str,
-) -> None:
-    async with instances(redis_url, redis_prefix) as (a, b):
-        assert await a.receive(Q, 30) is None
-        with anyio.fail_after(BOUND_S):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(a.wait, Q, 60)
-                await anyio.wait_all_tasks_blocked()
-                sent = await a.enqueue(Q, event(1))
-        await a.aclose()  # leased for a's consumer, never received
-        message = await b.receive(Q, 30)
-        assert message is not None and (message.id, message.attempt) == (sent, 1)
-
-
 async def test_a_receive_that_found_fewer_than_wanted_stands_only_until_the_task_yields(
     redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

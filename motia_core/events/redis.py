@@ -383,32 +383,27 @@ class RedisQueue(QueueAdapter):
         return bool(await self._call(op, message.queue, message.id, message.receipt, *extra))
 
     async def _call(self, op: str, queue: str, *args: Any) -> Any:
-        """Run one operation (named as in ``lua``); see ``_run``."""
-        call = _Call(op, [queue, *args])
-        await self._run([call])
-        if call.error is not None:
-            raise call.error
-        return call.result
-
-    async def _run(self, calls: list[_Call]) -> None:
-        """Run operations in order, each atomic; their answers and errors go into them. The
-        calls made in one turn of the loop go to the server together, in one FCALL: at 32
-        deliveries in flight their receives, acks and enqueues cost a few round trips, not one
-        each."""
+        """Run one operation (named as in ``lua``). The calls made in one turn of the loop go to
+        the server together, in one FCALL: at 32 deliveries in flight their receives, acks and
+        enqueues cost a few round trips, not one each. Each stays atomic."""
         self._check_open()
+        call = _Call(op, [queue, *args])
         batch = self._batch
         if batch is not None:
-            batch += calls
-            await calls[-1].done.wait()
+            batch.append(call)
+            await call.done.wait()
         else:
-            # These calls lead the batch: they let the other tasks of this turn add theirs,
-            # then send them all (shielded: the others wait on it).
-            batch = self._batch = [*calls]
+            # This call leads the batch: it lets the other tasks of this turn add theirs, then
+            # sends them all (shielded: the others wait on it).
+            batch = self._batch = [call]
             with anyio.CancelScope(shield=True):
                 await anyio.lowlevel.checkpoint()
                 if self._batch is batch:
                     self._batch = None
                 await self._send(batch)
+        if call.error is not None:
+            raise call.error
+        return call.result
 
     def _changed_event(self, queue: str) -> anyio.Event:
         changed = self._changed.get(queue)

@@ -82,7 +82,7 @@ from motia_core.storage.redis import (
     redact,
     unreachable,
 )
-from motia_core.storage.resp import RespConnection
+from motia_core.storage.resp import SOCKET_TIMEOUT_S, RespConnection
 
 __all__ = ("POLL_INTERVAL_S", "RedisQueue")
 
@@ -435,7 +435,8 @@ class RedisQueue(QueueAdapter):
         try:
             # A timeout of 0 would mean forever.
             woke = await conn.call("BLMOVE", ready, ready, "LEFT", "LEFT",
-                                   f"{self.poll_interval_s:.3f}")
+                                   f"{self.poll_interval_s:.3f}",
+                                   timeout_s=self.poll_interval_s + SOCKET_TIMEOUT_S)
             self._spare.append(conn)
         except Exception:  # the waiters look again, and meet the failure there
             conn.close()

@@ -24,7 +24,7 @@ from typing import Any
 import redis.exceptions
 from redis.asyncio.connection import parse_url
 
-__all__ = ("RespConnection",)
+__all__ = ("CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RespConnection", "pack", "parse")
 
 CONNECT_TIMEOUT_S = 5.0
 SOCKET_TIMEOUT_S = 30.0
@@ -128,8 +128,10 @@ class RespConnection:
         self._protocol: _Protocol | None = None
         self._opening: asyncio.Future[_Protocol] | None = None
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command now and return its reply; an error reply raises ResponseError."""
+    async def call(self, *args: Any, timeout_s: float = SOCKET_TIMEOUT_S) -> Any:
+        """Send one command now and return its reply; an error reply raises ResponseError.
+        ``timeout_s`` bounds the wait for the reply (a blocking command's own timeout plus a
+        margin)."""
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._open()
@@ -138,7 +140,7 @@ class RespConnection:
         protocol.waiting.append(future)
         assert protocol.transport is not None
         protocol.transport.write(pack(args))
-        timer = loop.call_later(SOCKET_TIMEOUT_S, self._timed_out, protocol, future)
+        timer = loop.call_later(timeout_s, self._timed_out, protocol, future, timeout_s)
         try:
             reply = await future
         finally:
@@ -151,9 +153,10 @@ class RespConnection:
         if self._protocol is not None:
             self._drop(self._protocol)
 
-    def _timed_out(self, protocol: _Protocol, future: asyncio.Future[Any]) -> None:
+    def _timed_out(self, protocol: _Protocol, future: asyncio.Future[Any],
+                   timeout_s: float) -> None:
         # The replies behind this one cannot be matched any more: the connection goes.
-        protocol.fail(redis.exceptions.TimeoutError(f"no reply within {SOCKET_TIMEOUT_S:g}s"))
+        protocol.fail(redis.exceptions.TimeoutError(f"no reply within {timeout_s:g}s"))
         self._drop(protocol)
 
     def _drop(self, protocol: _Protocol) -> None:

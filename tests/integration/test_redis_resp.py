@@ -87,3 +87,16 @@ async def test_no_server_is_a_connection_error() -> None:
     conn = RespConnection("redis://127.0.0.1:1/0")
     with pytest.raises(redis.exceptions.ConnectionError):
         await conn.call("PING")
+
+
+async def test_a_reply_late_past_its_bound_fails_the_call_and_the_connection_is_replaced(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    conn = RespConnection(redis_url)
+    try:
+        first = await conn.call("CLIENT", "ID")
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await conn.call("BLPOP", f"{redis_prefix}never", "5", timeout_s=0.05)
+        assert await conn.call("CLIENT", "ID") != first
+    finally:
+        conn.close()

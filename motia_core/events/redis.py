@@ -186,9 +186,7 @@ class RedisQueue(QueueAdapter):
         ids = [new_id() for _ in items]
         args: list[Any] = []
         for message_id, item in zip(ids, items, strict=True):
-            args += [item.queue, message_id, "0" if item.group_id is None else "1",
-                     item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event),
-                     "", ""]
+            args += _enqueue_args(message_id, item)
         await self._call(lua.ENQUEUE, "", *args)
         for queue in {item.queue for item in items}:
             self._notify(queue)
@@ -204,14 +202,11 @@ class RedisQueue(QueueAdapter):
             message_id = new_id()
             if lease is None or item.group_id is not None or item.delay_s > 0:
                 leased.append(None)
-                args += [item.queue, message_id, "0" if item.group_id is None else "1",
-                         item.group_id or "", _ms(item.delay_s),
-                         msgspec.json.encode(item.event), "", ""]
-                continue
-            receipt = f"{message_id}|{new_id()}|0|{self.consumer}"
-            leased.append((message_id, receipt, _ms(lease)))
-            args += [item.queue, message_id, "0", "", 0, msgspec.json.encode(item.event),
-                     _ms(lease), receipt]
+                args += _enqueue_args(message_id, item)
+            else:
+                receipt = f"{message_id}|{new_id()}|0|{self.consumer}"
+                leased.append((message_id, receipt, _ms(lease)))
+                args += _enqueue_args(message_id, item, _ms(lease), receipt)
         now = int(await self._call(lua.ENQUEUE, "", *args))
         for queue in {item.queue for item, taken in zip(items, leased, strict=True)
                       if taken is None}:
@@ -530,6 +525,14 @@ def _too_old(url: str, version: str) -> str:
     return (f"the Redis event queue needs Redis {MIN_REDIS_MAJOR}.0 or newer (its operations "
             f"are a function library), and the server at {redact(url)} runs Redis {version}: "
             f"upgrade it, or use --queue sqlite")
+
+
+def _enqueue_args(message_id: str, item: Enqueue, lease_ms: int | str = "",
+                  receipt: str = "") -> list[Any]:
+    """One item of ENQUEUE: visible (or delayed) as usual, or leased already under
+    ``receipt`` for ``lease_ms``."""
+    return [item.queue, message_id, "0" if item.group_id is None else "1", item.group_id or "",
+            _ms(item.delay_s), msgspec.json.encode(item.event), lease_ms, receipt]
 
 
 def _ms(seconds: float) -> int:

@@ -48,6 +48,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the base side only (with --base HEAD: "
                              "the same code with and without a switch)")
+    parser.add_argument("--redis", action="store_true",
+                        help="both sides with --queue redis --state redis on the local Redis "
+                             "(MOTIA_BENCH_REDIS_URL), each under a prefix of its own")
+    parser.add_argument("--processes", type=int, default=1, help="core processes per side")
     parser.add_argument("--out", type=Path, default=BENCH / "results",
                         help="folder for ab-<date>.json")
     return parser.parse_args()
@@ -73,15 +77,17 @@ def _node_packages(ours: Path, theirs: Path) -> None:
 
 
 def _side(name: str, source: Path, work: Path, extra_env: dict[str, str] | None = None,
-          ) -> contenders.Contender:
+          *, redis: bool = False, processes: int = 1) -> contenders.Contender:
     """``motia start`` with ``source``'s ``motia_core`` first on the import path (it starts the
     runners of its own checkout)."""
-    ours = contenders.ours(PROJECT, work / name.split()[0])
+    ours = (contenders.ours_redis if redis else contenders.ours)(PROJECT, work / name.split()[0])
     path = os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     argv = (sys.executable, "-m", "motia_core.cli", *ours.argv[ours.argv.index("start"):])
-    # One core process on each side: an A/B of the code, not of the default process count.
-    return replace(ours, name=name, argv=argv,
-                   env={**ours.env, "PYTHONPATH": path, "MOTIA_PROCESSES": "1",
+    argv = (*argv[:argv.index("--processes") + 1], str(processes),
+            *argv[argv.index("--processes") + 2:])
+    # The same core process count on each side: an A/B of the code, not of the default.
+    return replace(ours, name=name, argv=argv, processes=processes, pipeline_only=False,
+                   env={**ours.env, "PYTHONPATH": path, "MOTIA_PROCESSES": str(processes),
                         **(extra_env or {})})
 
 
@@ -91,7 +97,9 @@ async def _measure(args: argparse.Namespace, base: Path, commit: str,
     logs, sinks = work / "logs", work / "sinks"
     sinks.mkdir(parents=True, exist_ok=True)
     base_env = dict(item.split("=", 1) for item in args.base_env)
-    sides = [_side(f"base {commit}", base, work, base_env), _side("working tree", REPO, work)]
+    how = {"redis": args.redis, "processes": args.processes}
+    sides = [_side(f"base {commit}", base, work, base_env, **how),
+             _side("working tree", REPO, work, **how)]
     entries = [scenarios.Entry(side, scenarios.Plan.full(args.runs, args.requests, args.events))
                for side in sides]
     only = set(args.only.split(","))

@@ -108,13 +108,22 @@ def _function(name: str, body: str) -> str:
     return name
 
 
-# ARGV[3..]: groups of six (queue, id, grouped "1"/"0", group, delay ms, event JSON); ARGV[2]
-# is unused (each item names its queue). Returns the enqueue time.
+# ARGV[3..]: groups of eight (queue, id, grouped "1"/"0", group, delay ms, event JSON, lease ms,
+# receipt); ARGV[2] is unused (each item names its queue). A message with a lease (not ''; never
+# a FIFO group's, nor a delayed one) is added already leased under that receipt, for a consumer
+# of the caller's process (``enqueue_leased``). Returns the enqueue time.
 ENQUEUE = _function("enqueue", """
 local now = now_ms()
-for i = 3, #ARGV, 6 do
+for i = 3, #ARGV, 8 do
   Q = ARGV[i]
-  add(ARGV[i + 1], ARGV[i + 5], ARGV[i + 2] == '1', ARGV[i + 3], now + tonumber(ARGV[i + 4]), now)
+  if ARGV[i + 6] == '' then
+    add(ARGV[i + 1], ARGV[i + 5], ARGV[i + 2] == '1', ARGV[i + 3], now + tonumber(ARGV[i + 4]),
+        now)
+  else
+    redis.call('HSET', msg(ARGV[i + 1]), 'event', ARGV[i + 5], 'attempt', '1', 'enqueued_at',
+               int(now))
+    redis.call('ZADD', K('leases'), int(now + tonumber(ARGV[i + 6])), ARGV[i + 7])
+  end
 end
 return now
 """)
@@ -131,11 +140,14 @@ add(ARGV[6], ARGV[10], ARGV[7] == '1', ARGV[8], now + tonumber(ARGV[9]), now)
 return now
 """)
 
-# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5..] one new token per message wanted.
-# Due delayed messages join the ready list first. Each message: an expired lease first (taken
-# over from whichever consumer held it), else the ready list's head. Returns {{id, event,
-# attempt, group, enqueued_at, lease_until, receipt}, ...}; nothing: PEEK's answer, so the wait
-# that follows an empty receive needs no call of its own.
+# ARGV[3] visibility ms, ARGV[4] consumer name, ARGV[5] a new token, ARGV[6] how many messages
+# are wanted. Due delayed messages join the ready list first. Each message: an expired lease
+# first (taken over from whichever consumer held it), else the ready list's head; the n-th
+# (1-based) gets the receipt ``<id>|<token><n>|<1 if FIFO else 0>|<consumer>``, which the client
+# rebuilds rather than reads. Returns one JSON text, which the client parses in one pass:
+# [lease_until, visible, due, [[id, attempt, enqueued_at, group or null, event], ...]], the
+# stored event JSON spliced in as it is; visible and due are PEEK's answer when fewer than
+# wanted were found (else 1, 0), so the wait that follows an empty receive needs no call.
 RECEIVE = _function("receive", """
 local now = now_ms()
 local ready, leases = K('ready'), K('leases')
@@ -151,8 +163,9 @@ if not looked then
 end
 local lease_until = now + tonumber(ARGV[3])
 local score = int(lease_until)
+local wanted = tonumber(ARGV[6])
 local out, expired = {}, looked ~= 2
-for i = 5, #ARGV do
+for i = 1, wanted do
   local id
   if expired then
     local lease = redis.call('ZRANGEBYSCORE', leases, '-inf', int(now), 'LIMIT', 0, 1)[1]
@@ -169,12 +182,14 @@ for i = 5, #ARGV do
     if not id then break end
   end
   local f = redis.call('HMGET', msg(id), 'event', 'attempt', 'group', 'enqueued_at')
-  local receipt = id .. '|' .. ARGV[i] .. (f[3] and '|1|' or '|0|') .. ARGV[4]
-  redis.call('ZADD', leases, score, receipt)
-  out[#out + 1] = {id, f[1], tonumber(f[2]), f[3], f[4], lease_until, receipt}
+  redis.call('ZADD', leases, score,
+             id .. '|' .. ARGV[5] .. i .. (f[3] and '|1|' or '|0|') .. ARGV[4])
+  out[i] = '["' .. id .. '",' .. f[2] .. ',' .. f[4] .. ','
+    .. (f[3] and cjson.encode(f[3]) or 'null') .. ',' .. f[1] .. ']'
 end
-if #out == 0 then return peek(now) end
-return out
+local p = #out < wanted and peek(now) or {1, 0}
+return '[' .. int(lease_until) .. ',' .. p[1] .. ',' .. int(p[2]) .. ',['
+  .. table.concat(out, ',') .. ']]'
 """)
 
 # ARGV[3] id, ARGV[4] receipt. 1 if done, 0 if the lease is not current.

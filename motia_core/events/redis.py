@@ -32,16 +32,21 @@ command for the client to pack and one reply to parse, one ``TIME`` and one look
 and expired leases per queue for the server, however many deliveries are in flight. The library
 is loaded by the first call that finds it missing (a new, restarted or flushed server), which
 needs Redis 7.0 or newer; its helpers are defined once per load, not once per call as a
-script's would be.
+script's would be. The calls go over storage/resp.py's lean connection, not redis-py's client.
 
-``wait`` blocks on ``BLMOVE`` of the ready list onto itself (head to head: a documented no-op
-move), which returns as soon as the list holds an id, whichever instance put it there (an
-enqueue, a release, a retry falling due, a FIFO head's ack), bounded by the next delay or lease
-expiry and by ``poll_interval_s``.
+``wait`` ends on news in this process at once (an event per queue, as ``SqliteQueue``'s), and
+on other instances' through a ``BLMOVE`` of the ready list onto itself (head to head: a
+documented no-op move), which returns as soon as the list holds an id, whichever instance put
+it there (an enqueue, a release, a retry falling due, a FIFO head's ack); bounded by the next
+delay or lease expiry and by ``poll_interval_s``. ``enqueue_leased`` writes a message already
+leased for a caught-up consumer of this process (the bus delivers it with no receive and no
+wake-up), and a receive that found fewer than it wanted spares the bus's next one
+(``receive_many``): at 1 in flight a hop costs one round trip on the item's path, as on SQLite.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -77,23 +82,43 @@ from motia_core.storage.redis import (
     redact,
     unreachable,
 )
+from motia_core.storage.resp import SOCKET_TIMEOUT_S, RespConnection
 
-__all__ = ("MAX_WAITING", "POLL_INTERVAL_S", "RedisQueue")
+__all__ = ("POLL_INTERVAL_S", "RedisQueue")
 
 log = logging.getLogger("motia.events")
 
 # The longest ``wait`` blocks without looking again (a retry another instance scheduled sooner
 # than the next due time this waiter knew of is seen within this).
 POLL_INTERVAL_S = 1.0
-# Connections for waits blocked in XREAD, a pool of their own so that idle consumers never hold
-# up enqueues and acks; waiters beyond it queue for a connection (at most POLL_INTERVAL_S each).
-MAX_WAITING = 64
 # Functions (FUNCTION LOAD, FCALL) came with Redis 7.0.
 MIN_REDIS_MAJOR = 7
 # How long an empty receive's look stands in for wait()'s own (it is used once, at once).
 LOOKED_FRESH_S = 0.5
 
 _event_decoder = msgspec.json.Decoder(Event)
+
+
+class _Leased(msgspec.Struct, array_like=True, frozen=True):
+    """One message as RECEIVE lists it (its receipt is rebuilt by the client)."""
+
+    id: str
+    attempt: int
+    enqueued_at: int
+    group_id: str | None
+    event: Event
+
+
+class _Received(msgspec.Struct, array_like=True, frozen=True):
+    """RECEIVE's answer: when the leases run out, PEEK's answer, the messages."""
+
+    lease_until: int
+    visible: int
+    due_ms: int
+    messages: list[_Leased]
+
+
+_received_decoder = msgspec.json.Decoder(_Received)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
 
 
@@ -116,10 +141,21 @@ class RedisQueue(QueueAdapter):
         self.consumer = consumer or _consumer_name()
         self.poll_interval_s = poll_interval_s
         self._client: redis.asyncio.Redis | None = None
-        self._waiting: redis.asyncio.Redis | None = None
+        # idle connections for the watches' BLMOVEs (one per queue watched at most)
+        self._spare: list[RespConnection] = []
+        self._conn: RespConnection | None = None  # the operations' (FCALL) connection
         self._batch: list[_Call] | None = None  # the calls of this turn of the loop
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
+        # queue -> set on news here (an enqueue, a release, ...) or by the watch
+        self._changed: dict[str, anyio.Event] = {}
+        # queue -> its BLMOVE on the ready list, kept across waits (see _watch)
+        self._watches: dict[str, asyncio.Task[None]] = {}
+        # queue -> how many of its consumers here are in wait() (the watch goes on for them)
+        self._waiters: dict[str, int] = {}
+        # queue -> what a receive that found fewer than wanted said, for the next receive of
+        # the same step of the same task only (dropped when it yields): nothing more is visible
+        self._drained: dict[str, tuple[float, Any]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -150,10 +186,35 @@ class RedisQueue(QueueAdapter):
         ids = [new_id() for _ in items]
         args: list[Any] = []
         for message_id, item in zip(ids, items, strict=True):
-            args += [item.queue, message_id, "0" if item.group_id is None else "1",
-                     item.group_id or "", _ms(item.delay_s), msgspec.json.encode(item.event)]
+            args += _enqueue_args(message_id, item)
         await self._call(lua.ENQUEUE, "", *args)
+        for queue in {item.queue for item in items}:
+            self._notify(queue)
         return ids
+
+    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                             ) -> list[QueueMessage | None]:
+        if not items:
+            return []
+        args: list[Any] = []
+        leased: list[tuple[str, str, int] | None] = []  # (id, receipt, lease ms) per item
+        for item, lease in zip(items, lease_s, strict=True):
+            message_id = new_id()
+            if lease is None or item.group_id is not None or item.delay_s > 0:
+                leased.append(None)
+                args += _enqueue_args(message_id, item)
+            else:
+                receipt = f"{message_id}|{new_id()}|0|{self.consumer}"
+                leased.append((message_id, receipt, _ms(lease)))
+                args += _enqueue_args(message_id, item, _ms(lease), receipt)
+        now = int(await self._call(lua.ENQUEUE, "", *args))
+        for queue in {item.queue for item, taken in zip(items, leased, strict=True)
+                      if taken is None}:
+            self._notify(queue)  # a leased one wakes nobody: it is taken
+        return [None if taken is None else QueueMessage(
+                    id=taken[0], queue=item.queue, event=item.event, attempt=1,
+                    available_at_ms=now + taken[2], receipt=taken[1], enqueued_at_ms=now)
+                for item, taken in zip(items, leased, strict=True)]
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
@@ -161,7 +222,10 @@ class RedisQueue(QueueAdapter):
         taken = await self._call(lua.ENQUEUE_ONCE, "", key, max(1, _ms(ttl_s)), queue,
                                  message_id, "0" if group_id is None else "1", group_id or "", 0,
                                  msgspec.json.encode(event))
-        return None if taken is None else message_id
+        if taken is None:
+            return None
+        self._notify(queue)
+        return message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
         messages = await self.receive_many(queue, visibility_timeout_s, 1)
@@ -169,28 +233,49 @@ class RedisQueue(QueueAdapter):
 
     async def receive_many(self, queue: str, visibility_timeout_s: float,
                            max_messages: int) -> list[QueueMessage]:
-        tokens = [new_id() for _ in range(max(1, max_messages))]
-        got = await self._call(lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer,
-                               *tokens)
-        if not isinstance(got[0], list):  # nothing: what PEEK would say, for the next wait
-            self._looked[queue] = (anyio.current_time(), got)
+        wanted = max(1, max_messages)
+        drained = self._drained.pop(queue, None)
+        if drained is not None:
+            # The receive just before, in this same step, found fewer than it wanted: nothing
+            # more was visible then, and nothing here has run since. What became visible
+            # elsewhere meanwhile is not missed: wait()'s BLMOVE returns at once for it.
+            self._looked[queue] = drained
             return []
-        return [QueueMessage(id=_text(message_id), queue=queue,
-                             event=_event_decoder.decode(event), attempt=int(attempt),
-                             available_at_ms=int(lease_until), receipt=_text(receipt),
-                             group_id=None if group_id is None else _text(group_id),
-                             enqueued_at_ms=int(enqueued_at))
-                for message_id, event, attempt, group_id, enqueued_at, lease_until, receipt
-                in got]
+        token = new_id()
+        got = _received_decoder.decode(await self._call(
+            lua.RECEIVE, queue, _ms(visibility_timeout_s), self.consumer, token, wanted))
+        looked = (anyio.current_time(), (got.visible, got.due_ms))
+        if not got.messages:  # what PEEK would say, for the next wait
+            self._looked[queue] = looked
+            return []
+        if len(got.messages) < wanted:
+            self._drained[queue] = looked
+            asyncio.get_running_loop().call_soon(self._drained.pop, queue, None)
+        consumer = self.consumer
+        return [QueueMessage(id=m.id, queue=queue, event=m.event, attempt=m.attempt,
+                             available_at_ms=got.lease_until,
+                             receipt=f"{m.id}|{token}{n}|{0 if m.group_id is None else 1}|"
+                                     f"{consumer}",
+                             group_id=m.group_id, enqueued_at_ms=m.enqueued_at)
+                for n, m in enumerate(got.messages, 1)]
 
     async def ack(self, message: QueueMessage) -> bool:
-        return await self._settle(lua.ACK, message)
+        done = await self._settle(lua.ACK, message)
+        if done and message.group_id is not None:  # the group's next is visible now
+            self._notify(message.queue)
+        return done
 
     async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
-        return await self._settle(lua.NACK, message, _ms(delay_s))
+        done = await self._settle(lua.NACK, message, _ms(delay_s))
+        if done and delay_s <= 0:
+            self._notify(message.queue)
+        return done
 
     async def release(self, message: QueueMessage) -> bool:
-        return await self._settle(lua.RELEASE, message)
+        done = await self._settle(lua.RELEASE, message)
+        if done:
+            self._notify(message.queue)
+        return done
 
     async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
         if not message.receipt:
@@ -199,6 +284,8 @@ class RedisQueue(QueueAdapter):
                                msgspec.json.encode(error))
         if not got:
             return None
+        if message.group_id is not None:  # the group's next is visible now
+            self._notify(message.queue)
         event, group_id, attempts, failed_at = got
         return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
                           attempts=int(attempts), error=error, failed_at_ms=int(failed_at),
@@ -218,7 +305,10 @@ class RedisQueue(QueueAdapter):
         return [_text(name) for name in sorted(names)]
 
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
-        return bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
+        replayed = bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
+        if replayed:
+            self._notify(queue)
+        return replayed
 
     async def purge_dead_letters(self, queue: str) -> int:
         return int(await self._call(lua.PURGE, queue))
@@ -230,44 +320,54 @@ class RedisQueue(QueueAdapter):
 
     async def wait(self, queue: str, timeout_s: float) -> None:
         deadline = anyio.current_time() + max(0.0, timeout_s)
-        ready = f"{self.prefix}ready:{queue}".encode()
         looked = self._looked.pop(queue, None)
-        while True:
-            if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
-                # The empty receive just before looked: nothing made ready since is missed, as
-                # BLMOVE below returns at once while the ready list holds anything.
-                visible, due_ms = looked[1]
-                if int(due_ms) >= 0:
-                    due_ms = max(0, int(due_ms) - math.ceil((anyio.current_time() - looked[0])
-                                                            * 1000))
-            else:
-                visible, due_ms = await self._call(lua.PEEK, queue)
-            looked = None
-            remaining_s = deadline - anyio.current_time()
-            if visible or remaining_s <= 0:
-                await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
-                return
-            block_s = min(remaining_s, self.poll_interval_s,
-                          math.inf if int(due_ms) < 0 else int(due_ms) / 1000)
-            # The head moved onto the head of the same list: nothing changes, but it returns as
-            # soon as the list has an id, from any instance. A timeout of 0 would mean forever.
-            async with self._errors():
-                if self._waiting is None:
-                    self._waiting = connect(self.url, MAX_WAITING)
-                # (redis-py's blmove() types its timeout int; the server takes a fraction)
-                woke = await self._waiting.execute_command(  # type: ignore[no-untyped-call]
-                    "BLMOVE", ready, ready, "LEFT", "LEFT", f"{max(0.001, block_s):.3f}")
-            if woke is not None:
-                return
+        self._waiters[queue] = self._waiters.get(queue, 0) + 1
+        try:
+            while True:
+                # Taken before looking: news here after the look sets it.
+                changed = self._changed_event(queue)
+                if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
+                    # The empty receive just before looked: nothing made ready since is
+                    # missed, as the watch's BLMOVE returns at once while the ready list holds
+                    # anything.
+                    visible, due_ms = looked[1]
+                    if int(due_ms) >= 0:
+                        due_ms = max(0, int(due_ms) - math.ceil(
+                            (anyio.current_time() - looked[0]) * 1000))
+                else:
+                    visible, due_ms = await self._call(lua.PEEK, queue)
+                looked = None
+                remaining_s = deadline - anyio.current_time()
+                if visible or remaining_s <= 0 or changed.is_set():
+                    break
+                self._watch(queue)
+                with anyio.move_on_after(min(remaining_s, self.poll_interval_s,
+                                             math.inf if int(due_ms) < 0
+                                             else int(due_ms) / 1000)):
+                    await changed.wait()
+                if changed.is_set():
+                    return
+        finally:
+            self._waiters[queue] -= 1
+        await anyio.lowlevel.checkpoint()  # a caller looping on wait() still yields
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for client in (self._client, self._waiting):
-            if client is not None:
-                await client.aclose()
-        self._client = self._waiting = None
+        for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
+            self._notify(queue)
+        for watch in self._watches.values():
+            watch.cancel()
+        self._watches.clear()
+        if self._conn is not None:
+            self._conn.close()
+        for conn in self._spare:
+            conn.close()
+        self._spare.clear()
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -300,6 +400,52 @@ class RedisQueue(QueueAdapter):
             raise call.error
         return call.result
 
+    def _changed_event(self, queue: str) -> anyio.Event:
+        changed = self._changed.get(queue)
+        if changed is None:
+            changed = self._changed[queue] = anyio.Event()
+        return changed
+
+    def _notify(self, queue: str) -> None:
+        changed = self._changed.pop(queue, None)
+        if changed is not None:
+            changed.set()
+
+    def _watch(self, queue: str) -> None:
+        """Keep a BLMOVE of the queue's ready list onto itself (head to head: a documented
+        no-op move) outstanding: it returns as soon as the list holds an id, whichever
+        instance put it there (an enqueue, a release, a retry falling due, a FIFO head's ack),
+        and then wakes the waiters. Owned by this adapter (``aclose`` cancels it), not by one
+        wait: a wait that news here ended leaves it for the next one, rather than cancel it
+        mid-reply (which would cost the connection)."""
+        if queue not in self._watches:
+            self._watches[queue] = asyncio.get_running_loop().create_task(
+                self._watching(queue), name=f"motia.events watch {queue}")
+
+    async def _watching(self, queue: str) -> None:
+        ready = f"{self.prefix}ready:{queue}".encode()
+        woke: Any = None
+        # A connection of its own: BLMOVE holds up whatever is sent behind it.
+        conn = self._spare.pop() if self._spare else RespConnection(self.url)
+        try:
+            # A timeout of 0 would mean forever.
+            woke = await conn.call("BLMOVE", ready, ready, "LEFT", "LEFT",
+                                   f"{self.poll_interval_s:.3f}",
+                                   timeout_s=self.poll_interval_s + SOCKET_TIMEOUT_S)
+            self._spare.append(conn)
+        except Exception:  # the waiters look again, and meet the failure there
+            conn.close()
+            woke = True
+        except BaseException:  # cancelled (aclose): its reply would still come
+            conn.close()
+            raise
+        finally:
+            self._watches.pop(queue, None)
+        if woke is not None:
+            self._notify(queue)
+        elif self._waiters.get(queue) and not self._closed:
+            self._watch(queue)  # timed out with waiters still here: watch on for them
+
     async def _send(self, batch: list[_Call]) -> None:
         # One FCALL runs the batch's operations in order, each atomic (the whole call is): one
         # command to pack and one reply to parse, one TIME and one look at the delays per queue.
@@ -308,9 +454,10 @@ class RedisQueue(QueueAdapter):
             args += [call.op, len(call.args), *call.args]
         try:
             async with self._errors() as client:
+                if self._conn is None:
+                    self._conn = RespConnection(self.url)
                 try:
-                    results = await client.execute_command(  # type: ignore[no-untyped-call]
-                        "FCALL", *args)
+                    results = await self._conn.call("FCALL", *args)
                 except redis.exceptions.ResponseError as exc:
                     if "unknown command" in str(exc).lower():  # no FCALL: before Redis 7.0
                         info = await client.info("server")
@@ -319,9 +466,8 @@ class RedisQueue(QueueAdapter):
                     if not str(exc).startswith("Function not found"):
                         raise
                     # A new, restarted or flushed server: nothing ran; load the library, again.
-                    await self._load(client)
-                    results = await client.execute_command(  # type: ignore[no-untyped-call]
-                        "FCALL", *args)
+                    await self._load(self._conn)
+                    results = await self._conn.call("FCALL", *args)
             for call, result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     call.error = QueueError(unreachable("event queue", self.url, result))
@@ -335,11 +481,10 @@ class RedisQueue(QueueAdapter):
                 call.done.set()
 
     @staticmethod
-    async def _load(client: redis.asyncio.Redis) -> None:
+    async def _load(conn: RespConnection) -> None:
         """Load the queue's function library (``FUNCTION LOAD``)."""
         try:
-            await client.execute_command(  # type: ignore[no-untyped-call]
-                "FUNCTION", "LOAD", lua.LIBRARY)
+            await conn.call("FUNCTION", "LOAD", lua.LIBRARY)
         except redis.exceptions.ResponseError as exc:
             if "already exists" not in str(exc):  # else another instance loaded it meanwhile
                 raise
@@ -380,6 +525,14 @@ def _too_old(url: str, version: str) -> str:
     return (f"the Redis event queue needs Redis {MIN_REDIS_MAJOR}.0 or newer (its operations "
             f"are a function library), and the server at {redact(url)} runs Redis {version}: "
             f"upgrade it, or use --queue sqlite")
+
+
+def _enqueue_args(message_id: str, item: Enqueue, lease_ms: int | str = "",
+                  receipt: str = "") -> list[Any]:
+    """One item of ENQUEUE: visible (or delayed) as usual, or leased already under
+    ``receipt`` for ``lease_ms``."""
+    return [item.queue, message_id, "0" if item.group_id is None else "1", item.group_id or "",
+            _ms(item.delay_s), msgspec.json.encode(item.event), lease_ms, receipt]
 
 
 def _ms(seconds: float) -> int:

@@ -286,3 +286,26 @@ async def test_buses_on_two_instances_share_the_work_fifo_and_retries(
         f"g{k}": [n for n in range(40) if n % 4 == k] for k in range(4)}
     assert set(most_in_flight.values()) == {1}
     assert attempts[7] == [1, 2] and all(attempts[n] == [1] for n in range(40) if n != 7)
+
+
+async def test_a_receive_that_found_fewer_than_wanted_stands_only_until_the_task_yields(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found 2 of 5: the receive right after, in the same step, says "none" without a call
+    (nothing here ran since); once the task has yielded, a receive asks the server again."""
+    async with instances(redis_url, redis_prefix) as (a, b):
+        await b.enqueue_many([Enqueue(queue=Q, event=event(n)) for n in range(2)])
+        sent: list[Any] = []
+        real_send = a._send
+
+        async def counting_send(batch: Any) -> None:
+            sent.append(batch)
+            await real_send(batch)
+
+        monkeypatch.setattr(a, "_send", counting_send)
+        assert len(await a.receive_many(Q, 30, 5)) == 2
+        assert await a.receive_many(Q, 30, 5) == []
+        assert len(sent) == 1
+        third = await b.enqueue(Q, event(3))
+        [message] = await a.receive_many(Q, 30, 5)
+        assert message.id == third and len(sent) == 2

@@ -246,8 +246,8 @@ async def test_enqueue_leased_gives_back_the_leased_ones_as_received(queue: Queu
         [Enqueue(queue=Q, event=event(1)), Enqueue(queue=other, event=event(2))], [30, None])
     assert visible is None
     assert (await receive_when_ready(queue, name=other)).event.data == {"n": 2}
-    if isinstance(queue, SqliteQueue):
-        assert leased is not None  # SQLite leases on enqueue
+    if isinstance(queue, (SqliteQueue, RedisQueue)):
+        assert leased is not None  # SQLite and Redis lease on enqueue
     if leased is None:
         return  # this adapter left it visible: the plain enqueue contract above holds for it
     assert (leased.queue, leased.attempt, leased.event.data) == (Q, 1, {"n": 1})

@@ -20,12 +20,14 @@ another instance always counts. Lists walk the index newest first and filter as 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
 import redis.asyncio
+import redis.exceptions
 
 from motia_core.observability.store.base import (
     LogEntry,
@@ -41,6 +43,7 @@ from motia_core.observability.store.base import (
 )
 from motia_core.observability.traces import Span, Trace
 from motia_core.storage.redis import DEFAULT_PREFIX, connect, mapped_errors, redact
+from motia_core.storage.resp import RespConnection
 
 __all__ = ("RedisBackend", "RedisObservabilityError")
 
@@ -99,6 +102,7 @@ end
 redis.call('SET', P .. 'obs:log_id', string.format('%d', last))
 return 1
 """
+_WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # a user's odd log field becomes its str()
 _span_decoder = msgspec.json.Decoder(Span)
@@ -120,7 +124,9 @@ class RedisBackend(ObservabilityBackend):
         self.url = url
         self.prefix = prefix
         self._client: redis.asyncio.Redis | None = None
-        self._write: Any = None
+        # Writes go over storage/resp.py's lean connection: a batch is thousands of arguments,
+        # which redis-py's encoder takes several times longer to pack.
+        self._conn: RespConnection | None = None
 
     def __repr__(self) -> str:
         return f"RedisBackend({redact(self.url)!r}, prefix={self.prefix!r})"
@@ -154,10 +160,15 @@ class RedisBackend(ObservabilityBackend):
             args += [s.trace_id, s.id, s.start_ms, _encode(s)]
         for e in logs:
             args += [e.id, e.time, _encode(e)]
-        async with self._errors() as client:
-            if self._write is None:
-                self._write = client.register_script(_WRITE)
-            await self._write(args=args)
+        async with self._errors():
+            if self._conn is None:
+                self._conn = RespConnection(self.url)
+            try:
+                await self._conn.call("EVALSHA", _WRITE_SHA, 0, *args)
+            except redis.exceptions.ResponseError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                await self._conn.call("EVAL", _WRITE, 0, *args)  # a new or flushed server
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -272,6 +283,9 @@ class RedisBackend(ObservabilityBackend):
         return len(doomed) + len(logs)
 
     async def aclose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -5,8 +5,8 @@ redis-py's asyncio client costs about 60 us of CPU per command on this machine's
 itself costs about 10: at a few commands per event that was a large part of the core's CPU on
 Redis. This connection packs the arguments itself, writes each call as soon as it is made and
 parses replies from one buffer as they arrive; calls from many tasks share the socket, their
-replies matched in order (RESP answers in order). Blocking commands (``BLMOVE``) stay on
-redis-py's clients: one would hold up every call behind it.
+replies matched in order (RESP answers in order). A blocking command (the queue's ``BLMOVE``)
+goes on a connection of its own: it would hold up every call sent behind it.
 
 Failures are redis-py's exception classes, so ``storage.redis.mapped_errors`` names the
 server as it does for the clients. A connection that failed (or whose reply did not come

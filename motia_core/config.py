@@ -24,9 +24,6 @@ __all__ = ("SETTINGS_FILE", "Settings", "SettingsError")
 SETTINGS_FILE = "motia.toml"
 
 
-RUNNER_SCHEDULING = ("batch", "normal")
-
-
 class SettingsError(ValueError):
     """A setting in motia.toml or the environment has the wrong name or type."""
 
@@ -55,9 +52,6 @@ class Settings:
     runners: tuple[str, ...] | None = None
     # Runner processes per language, e.g. {"python": 4}; 1 when not given.
     workers: Mapping[str, int] = field(default_factory=dict)
-    # How Linux schedules the runner processes ([runners] scheduling): "batch" (SCHED_BATCH: a
-    # runner woken by the core's write does not preempt the core on that CPU) or "normal".
-    runner_scheduling: str = "batch"
     # Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = 10 * 1024 * 1024
     # Api requests served at once ([http] max_concurrent_invocations); past it a 503 JSON error.
@@ -163,7 +157,7 @@ _SECTION_NAMES: dict[tuple[str, str], str] = {
     ("admin", "token"): "admin_token", ("workbench", "enabled"): "workbench",
     ("observability", "store"): "observability", ("otel", "enabled"): "otel",
     ("otel", "endpoint"): "otel_endpoint", ("otel", "service_name"): "otel_service_name",
-    ("streams", "store"): "streams", ("runners", "scheduling"): "runner_scheduling"}
+    ("streams", "store"): "streams"}
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,10 +184,6 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return tuple(s.strip() for s in items if s.strip())
         if name == "workers":
             return _workers(value)
-        if name == "runner_scheduling":
-            if value not in RUNNER_SCHEDULING:
-                raise ValueError(f"expected one of {', '.join(RUNNER_SCHEDULING)}")
-            return value
         if name in ("json_logs", "workbench", "otel") or kind == "bool":
             return _bool(value)
         if kind == "int":

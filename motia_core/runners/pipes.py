@@ -26,8 +26,6 @@ from anyio.streams.text import TextReceiveStream
 
 __all__ = ("PipeReceiveStream", "PipeSendStream", "open_piped_process", "pump_stderr")
 
-log = logging.getLogger("motia.runner")
-
 _READ_CHUNK = 64 * 1024  # under glibc's mmap threshold (128 KiB)
 _MAX_BUFFERED_CHUNKS = 4
 _HIGH_WATER = 1024 * 1024  # pending bytes past which send() waits for the pipe
@@ -259,20 +257,12 @@ def _close(fd: int | None) -> None:
 
 
 async def open_piped_process(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], batch: bool = False,
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 ) -> tuple[anyio.abc.Process, PipeReceiveStream, PipeSendStream]:
     """Start ``argv`` in a new session; return it with its stdout and stdin as pipe streams.
 
     The returned process has ``stderr`` as an anyio stream and no ``stdin``/``stdout`` of its
     own. Closing the two pipe streams is the caller's job (after the process is reaped).
-
-    ``batch``: schedule the process (and what it starts) under Linux's ``SCHED_BATCH``, where the
-    OS has it. A pipe write wakes the runner as a "synchronous" wake-up, which places it on the
-    writer's CPU and lets it preempt the writer there; but the core does not sleep after a
-    write, it goes on with its loop iteration, and every process of the app waits for that
-    loop. A ``SCHED_BATCH`` process never preempts on wake-up: it runs on an idle CPU, or when
-    the core's turn ends. Its share of the CPU is unchanged. With 32 pipeline items in flight
-    on a 2-core machine the core was preempted about once per item, half as often with it.
     """
     child_in, our_in = os.pipe()
     our_out, child_out = os.pipe()
@@ -288,10 +278,4 @@ async def open_piped_process(
     finally:
         os.close(child_in)  # the child has its copies; ours would hide its exit (no EOF)
         os.close(child_out)
-    if batch and hasattr(os, "SCHED_BATCH"):
-        try:  # its first few milliseconds ran under the normal policy: harmless
-            os.sched_setscheduler(process.pid, os.SCHED_BATCH, os.sched_param(0))
-        except OSError as exc:  # exited already, or a sandbox that forbids it
-            log.debug("runner pid %d stays under the normal scheduling policy: %s",
-                      process.pid, exc)
     return process, PipeReceiveStream(our_out), PipeSendStream(our_in)

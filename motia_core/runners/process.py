@@ -84,8 +84,6 @@ class SupervisorSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # The project's `validate_bodies`, told to the runner in `initialize`.
     validate_bodies: bool = True
-    # Start the runner under SCHED_BATCH where the OS has it (see pipes.open_piped_process).
-    batch_scheduling: bool = True
 
 
 class _HandshakeFailed(Exception):
@@ -196,7 +194,6 @@ class RunnerProcess:
             process, stdout, stdin = await open_piped_process(
                 argv, cwd=self.project_root,
                 env=self.spec.environment(self.project_root, self.name),
-                batch=self.settings.batch_scheduling,
             )
         except OSError as exc:
             self.last_error = (f"cannot start runner {self.name} with {argv[0]!r}: {exc}; "

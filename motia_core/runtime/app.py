@@ -220,8 +220,7 @@ class App:
         # A body the HTTP layer accepts must fit the frame that carries it to the step.
         frame_bytes = invoke_frame_bytes(self.settings.max_body_bytes)
         return SupervisorSettings(max_message_bytes=max(DEFAULT_MAX_MESSAGE_BYTES, frame_bytes),
-                                  validate_bodies=self.settings.validate_bodies,
-                                  batch_scheduling=self.settings.runner_scheduling == "batch")
+                                  validate_bodies=self.settings.validate_bodies)
 
     def stream_names(self) -> list[str]:
         """Every stream some runner has loaded, whatever its language."""

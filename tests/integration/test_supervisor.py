@@ -16,7 +16,6 @@ import termios
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from motia_core.config import Settings, SettingsError
 from motia_core.protocol.errors import RunnerCrashed, RunnerNotReady, TimedOut
 from motia_core.runners import (
     RunnerPool,
@@ -354,28 +352,6 @@ async def test_python_step_module_is_imported_once() -> None:
                 tg.start_soon(one, i)
     assert len(outputs) == 70
     assert all(out == {"imports": 1, "version": 1} for out in outputs)
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
-@pytest.mark.parametrize("batch", [True, False])
-async def test_a_runner_runs_under_the_scheduling_policy_asked_for(batch: bool) -> None:
-    settings = replace(FAST, batch_scheduling=batch)
-    async with supervised(python_spec(), PROJECT, settings=settings) as runner:
-        await runner.load([COUNTER])
-        assert runner.pid is not None
-        expected = os.SCHED_BATCH if batch else os.SCHED_OTHER
-        assert os.sched_getscheduler(runner.pid) == expected
-
-
-def test_runner_scheduling_is_a_setting(tmp_path: Path) -> None:
-    assert Settings(project_root=tmp_path).runner_scheduling == "batch"
-    (tmp_path / "motia.toml").write_text('[runners]\nscheduling = "normal"\n')
-    assert Settings.load(tmp_path, environ={}).runner_scheduling == "normal"
-    env = {"MOTIA_RUNNER_SCHEDULING": "batch"}
-    assert Settings.load(tmp_path, environ=env).runner_scheduling == "batch"
-    (tmp_path / "motia.toml").write_text('[runners]\nscheduling = "fast"\n')
-    with pytest.raises(SettingsError, match=r"runner_scheduling.*batch, normal"):
-        Settings.load(tmp_path, environ={})
 
 
 async def test_thousand_concurrent_invocations_with_callbacks(fake_core: FakeCore) -> None:

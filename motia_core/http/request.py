@@ -76,6 +76,12 @@ _BRACKET_STEP = tuple(1 if b == ord("[") else -1 if b == ord("]") else 0 for b i
 
 def node_headers(request: web.BaseRequest) -> dict[str, str | list[str]]:
     """Request headers the way Node's ``req.headers`` shows them."""
+    # The usual request: each name once, ASCII values, no Set-Cookie (which Node makes a list).
+    simple: dict[str, str | list[str]] = {
+        name.lower(): value for name, value in request.headers.items()}
+    if (len(simple) == len(request.headers) and "set-cookie" not in simple
+            and all(value.isascii() for value in simple.values())):  # type: ignore[union-attr]
+        return simple
     headers: dict[str, str | list[str]] = {}
     for raw_name, raw_value in request.headers.items():
         name = raw_name.lower()
@@ -336,15 +342,16 @@ async def to_api_request(
     request: web.BaseRequest, path_params: dict[str, str], max_body_bytes: int
 ) -> dict[str, Any]:
     """Build the step's ``req`` from an aiohttp request (reads and parses the body)."""
-    content_type = request.content_type
     body: Any = {}
     raw_text = ""
-    parsed = content_type in PARSED_TYPES or _is_json(content_type)
-    if parsed and _has_body(request):
-        raw = await read_body(request, max_body_bytes)
-        body = parse_body(raw, content_type if not _is_json(content_type) else "application/json",
-                          request.charset)
-        raw_text = raw.decode("utf-8", errors="replace")
+    # Whether there is a body first: parsing the Content-Type costs more than a GET's rest.
+    if _has_body(request):
+        content_type = request.content_type
+        if content_type in PARSED_TYPES or _is_json(content_type):
+            raw = await read_body(request, max_body_bytes)
+            body = parse_body(raw, "application/json" if _is_json(content_type)
+                              else content_type, request.charset)
+            raw_text = raw.decode("utf-8", errors="replace")
     return {
         "body": body,
         "headers": node_headers(request),

@@ -144,7 +144,16 @@ def to_response(result: Any) -> web.Response:
     status = result.get("status")
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise InvalidResponse(f"'status' must be an integer HTTP status (100-999), got {status!r}")
+    headers = result.get("headers")
+    body = result.get("body")
+    if headers is None and isinstance(body, (dict, list)) and _buffer(body) is None:
+        # The usual answer, a JSON object or array and no headers, in one go.
+        try:
+            payload = _encode(body)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise InvalidResponse(f"the body cannot be sent as JSON: {exc}") from exc
+        return web.Response(status=status, body=payload, headers={"Content-Type": _JSON})
     response = web.Response(status=status)
-    _apply_headers(response, result.get("headers"))
+    _apply_headers(response, headers)
     _set_body(response, result)
     return response

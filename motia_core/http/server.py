@@ -294,8 +294,15 @@ async def _answered(request: web.BaseRequest, handler: Any, *args: Any) -> web.S
 # --- endpoints -----------------------------------------------------------------------------------
 
 
+_NO_TRACE = IncomingTrace()
+
+
 def _incoming_trace(request: web.BaseRequest) -> IncomingTrace:
-    return IncomingTrace(request.headers.get("traceparent"), request.headers.get("tracestate"))
+    headers = request.headers
+    traceparent, tracestate = headers.get("traceparent"), headers.get("tracestate")
+    if traceparent is None and tracestate is None:
+        return _NO_TRACE
+    return IncomingTrace(traceparent, tracestate)
 
 
 def _traced(response: web.Response, trace_id: str | None, settings: HttpSettings,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 
-from motia_core.http.request import QS_PARAMETER_LIMIT, parse_body, parse_qs
-from motia_core.http.response import HttpError
+from motia_core.http.request import QS_PARAMETER_LIMIT, node_headers, parse_body, parse_qs
+from motia_core.http.response import HttpError, to_response
 from motia_core.validation import MAX_REPORTED_ERRORS, SchemaCache, SchemaInvalid
 
 
@@ -160,3 +162,27 @@ def test_invalid_schemas_are_refused_with_the_place_and_compiled_ones_cached() -
     assert len(cache) == 1
     cache.prune([])
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize(("sent", "shown"), [
+    ([("Host", "h"), ("X-A", "1")], {"host": "h", "x-a": "1"}),
+    ([("Set-Cookie", "s=1")], {"set-cookie": ["s=1"]}),  # a list even when alone, as in Node
+    ([("X-A", "1"), ("x-a", "2"), ("Age", "3"), ("age", "4")], {"x-a": "1, 2", "age": "3"}),
+    ([("X-B", "caf\u00e9")], {"x-b": "caf\u00e9"}),  # not ASCII: the careful way
+])
+def test_node_headers_look_like_nodes(sent: list[tuple[str, str]],
+                                      shown: dict[str, Any]) -> None:
+    request = make_mocked_request("GET", "/", headers=CIMultiDict(sent))
+    assert node_headers(request) == shown
+
+
+@pytest.mark.parametrize(("body", "content_type", "sent"), [
+    ({"a": 1}, "application/json; charset=utf-8", b'{"a":1}'),
+    ([], "application/json; charset=utf-8", b"[]"),
+    ({"type": "Buffer", "data": []}, "application/octet-stream", b""),
+    ({"type": "Buffer", "data": [104, 105]}, "application/octet-stream", b"hi"),
+])
+def test_bodies_without_headers(body: Any, content_type: str, sent: bytes) -> None:
+    response = to_response({"status": 201, "body": body})
+    assert (response.status, response.headers["Content-Type"], response.body) == (
+        201, content_type, sent)

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+import motia_core.observability.store.sqlite as sqlite_store
 from motia_core.observability import LogEntry, Recorder, Retention, TraceQuery, now_ms
 from motia_core.observability.store import (
     InvalidCursor,
@@ -169,6 +170,35 @@ async def test_retention_by_age(backend: ObservabilityBackend) -> None:
     await backend.prune(Retention(retention_hours=2), now)
     assert [t.id for t in (await backend.traces(TraceQuery(), 50)).items] == ["new"]
     assert [e.id for e in (await backend.logs(LogQuery(), 50)).items] == [2]
+
+
+async def test_sqlite_prunes_in_bounded_steps_until_within_the_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each step is one call on the event loop: a large excess goes in several, never in one.
+    monkeypatch.setattr(sqlite_store, "PRUNE_STEP", 2)
+    steps: list[tuple[int, int]] = []
+    step = sqlite_store._prune
+
+    def counted(*args: Any) -> tuple[int, int]:
+        steps.append(step(*args))
+        return steps[-1]
+
+    monkeypatch.setattr(sqlite_store, "_prune", counted)
+    backend = SqliteBackend(tmp_path / "obs.sqlite3")
+    try:
+        await backend.write([trace(f"T{n}", 1000 + n) for n in range(7)],
+                            [span(f"T{n}", f"s{n}", "Step", 1000 + n) for n in range(7)],
+                            [entry(n, 1000 + n) for n in range(1, 8)])
+        deleted = await backend.prune(Retention(max_traces=2, max_logs=3, retention_hours=0),
+                                      2000)
+        assert deleted == 5 + 4 and len(steps) > 2
+        assert all(t <= 2 and logs <= 2 for t, logs in steps)
+        assert [t.id for t in (await backend.traces(TraceQuery(), 50)).items] == ["T6", "T5"]
+        assert await backend.get_trace("T4") is None
+        assert [e.id for e in (await backend.logs(LogQuery(), 50)).items] == [7, 6, 5]
+    finally:
+        await backend.aclose()
 
 
 async def test_sqlite_keeps_everything_across_reopen(tmp_path: Path) -> None:

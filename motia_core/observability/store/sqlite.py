@@ -254,24 +254,50 @@ def _logs(conn: sqlite3.Connection, query: LogQuery, limit: int,
     return Page(items[:limit], encode_cursor(items[limit - 1].id))
 
 
-def _prune(conn: sqlite3.Connection, retention: Retention, now_ms: int) -> int:
+# The most traces (with their spans) and logs one pruning step deletes: the store's calls run
+# on the event loop, and past the limits at thousands of requests a second one pass deleted
+# tens of thousands of traces at once, holding the loop for 0.16 s every prune interval (a
+# Python GET's p99 under wrk 650-680 ms). Smaller steps hold it less but cost more, as each
+# commits the pages it shares with the next (under wrk, 5 runs each: 2,000: p99 104 ms, CPU
+# per request unchanged; 1,000: 77 ms, +4%; 500: 57 ms, +10%).
+PRUNE_STEP = 2000
+
+
+def _over_limits(conn: sqlite3.Connection, retention: Retention) -> tuple[int, int]:
+    """How many traces are over the count limit (a count walks the whole table: once per
+    pass), and the newest log id over it (0: none)."""
+    count: int = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+    row = conn.execute("SELECT id FROM logs ORDER BY id DESC LIMIT 1 OFFSET ?",
+                       (retention.max_logs,)).fetchone()
+    return max(0, count - retention.max_traces), 0 if row is None else row[0]
+
+
+def _prune(conn: sqlite3.Connection, retention: Retention, now_ms: int, step: int,
+           excess: int, last_log: int) -> tuple[int, int]:
+    """One bounded step of the retention, oldest first: ``(traces, logs)`` deleted, each at
+    most ``step``: of the ``excess`` oldest traces, of the logs up to ``last_log``
+    (:func:`_over_limits`), then of the expired; a step that deletes ``step`` of either
+    leaves more for the next."""
     cutoff = retention.cutoff_ms(now_ms)
     with write_transaction(conn):
         doomed = [r[0] for r in conn.execute(
-            "SELECT id FROM traces ORDER BY start_ms DESC, id DESC LIMIT -1 OFFSET ?",
-            (retention.max_traces,))]
-        if cutoff is not None:
+            "SELECT id FROM traces ORDER BY start_ms, id LIMIT ?", (min(excess, step),))]
+        if cutoff is not None and len(doomed) < step:
             doomed += [r[0] for r in conn.execute(
-                "SELECT id FROM traces WHERE start_ms < ?", (cutoff,))]
-        ids = [(trace_id,) for trace_id in set(doomed)]
+                "SELECT id FROM traces WHERE start_ms < ? ORDER BY start_ms, id LIMIT ?",
+                (cutoff, step))]
+        ids = [(trace_id,) for trace_id in dict.fromkeys(doomed)][:step]
         conn.executemany("DELETE FROM spans WHERE trace_id = ?", ids)
         conn.executemany("DELETE FROM traces WHERE id = ?", ids)
+        # The newest max_logs are kept: of the rest, the oldest step go; then the expired.
         logs = conn.execute(
-            "DELETE FROM logs WHERE id <= (SELECT id FROM logs ORDER BY id DESC"
-            " LIMIT 1 OFFSET ?)", (retention.max_logs,)).rowcount
-        if cutoff is not None:
-            logs += conn.execute("DELETE FROM logs WHERE time_ms < ?", (cutoff,)).rowcount
-    return len(ids) + logs
+            "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE id <= ? ORDER BY id"
+            " LIMIT ?)", (last_log, step)).rowcount
+        if cutoff is not None and logs < step:
+            logs += conn.execute(
+                "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ms < ? LIMIT ?)",
+                (cutoff, step - logs)).rowcount
+    return len(ids), logs
 
 
 class SqliteBackend(ObservabilityBackend):
@@ -307,7 +333,16 @@ class SqliteBackend(ObservabilityBackend):
         return await self._db.scan(_logs, query, limit, before)
 
     async def prune(self, retention: Retention, now_ms: int) -> int:
-        return await self._db.run(_prune, retention, now_ms)
+        """In steps of ``PRUNE_STEP``, each its own call: the loop serves between them."""
+        deleted = 0
+        excess, last_log = await self._db.read(_over_limits, retention)
+        while True:  # bounded: each step deletes, or it is the last
+            traces, logs = await self._db.run(_prune, retention, now_ms, PRUNE_STEP, excess,
+                                              last_log)
+            deleted += traces + logs
+            excess = max(0, excess - traces)
+            if traces < PRUNE_STEP and logs < PRUNE_STEP:
+                return deleted
 
     async def aclose(self) -> None:
         await self._db.aclose()

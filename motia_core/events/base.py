@@ -25,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 import msgspec
 
 from motia_core.protocol.errors import RpcError
@@ -177,6 +178,35 @@ class QueueError(Exception):
 
 class QueueClosed(QueueError, RuntimeError):
     """A queue adapter was used after ``aclose()``."""
+
+
+class QueueWakes:
+    """What an adapter's ``wait`` sleeps on: one event per queue, taken before looking (so news
+    between the look and the sleep still wakes it) and set, and replaced, by any news of the
+    queue in this process."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self) -> None:
+        self._events: dict[str, anyio.Event] = {}
+
+    def event(self, queue: str) -> anyio.Event:
+        """The event the next news of ``queue`` sets."""
+        event = self._events.get(queue)
+        if event is None:
+            event = self._events[queue] = anyio.Event()
+        return event
+
+    def set(self, queue: str) -> None:
+        """News of ``queue``: wake whoever waits on it."""
+        event = self._events.pop(queue, None)
+        if event is not None:
+            event.set()
+
+    def set_all(self) -> None:
+        """News of every queue (another process wrote, or the adapter closes)."""
+        for queue in list(self._events):
+            self.set(queue)
 
 
 class QueueAdapter(ABC):

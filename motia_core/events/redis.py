@@ -72,6 +72,7 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    QueueWakes,
     new_id,
 )
 from motia_core.storage.redis import (
@@ -148,7 +149,7 @@ class RedisQueue(QueueAdapter):
         # queue -> (when, PEEK's answer) of its last empty receive, for the next wait
         self._looked: dict[str, tuple[float, Any]] = {}
         # queue -> set on news here (an enqueue, a release, ...) or by the watch
-        self._changed: dict[str, anyio.Event] = {}
+        self._wakes = QueueWakes()
         # queue -> its BLMOVE on the ready list, kept across waits (see _watch)
         self._watches: dict[str, asyncio.Task[None]] = {}
         # queue -> how many of its consumers here are in wait() (the watch goes on for them)
@@ -189,7 +190,7 @@ class RedisQueue(QueueAdapter):
             args += _enqueue_args(message_id, item)
         await self._call(lua.ENQUEUE, "", *args)
         for queue in {item.queue for item in items}:
-            self._notify(queue)
+            self._wakes.set(queue)
         return ids
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
@@ -210,7 +211,7 @@ class RedisQueue(QueueAdapter):
         now = int(await self._call(lua.ENQUEUE, "", *args))
         for queue in {item.queue for item, taken in zip(items, leased, strict=True)
                       if taken is None}:
-            self._notify(queue)  # a leased one wakes nobody: it is taken
+            self._wakes.set(queue)  # a leased one wakes nobody: it is taken
         return [None if taken is None else QueueMessage(
                     id=taken[0], queue=item.queue, event=item.event, attempt=1,
                     available_at_ms=now + taken[2], receipt=taken[1], enqueued_at_ms=now)
@@ -224,7 +225,7 @@ class RedisQueue(QueueAdapter):
                                  msgspec.json.encode(event))
         if taken is None:
             return None
-        self._notify(queue)
+        self._wakes.set(queue)
         return message_id
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
@@ -262,19 +263,19 @@ class RedisQueue(QueueAdapter):
     async def ack(self, message: QueueMessage) -> bool:
         done = await self._settle(lua.ACK, message)
         if done and message.group_id is not None:  # the group's next is visible now
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         return done
 
     async def nack(self, message: QueueMessage, delay_s: float = 0.0) -> bool:
         done = await self._settle(lua.NACK, message, _ms(delay_s))
         if done and delay_s <= 0:
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         return done
 
     async def release(self, message: QueueMessage) -> bool:
         done = await self._settle(lua.RELEASE, message)
         if done:
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         return done
 
     async def dead_letter(self, message: QueueMessage, error: ErrorInfo) -> DeadLetter | None:
@@ -285,7 +286,7 @@ class RedisQueue(QueueAdapter):
         if not got:
             return None
         if message.group_id is not None:  # the group's next is visible now
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         event, group_id, attempts, failed_at = got
         return DeadLetter(id=message.id, queue=message.queue, event=_event_decoder.decode(event),
                           attempts=int(attempts), error=error, failed_at_ms=int(failed_at),
@@ -307,7 +308,7 @@ class RedisQueue(QueueAdapter):
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
         replayed = bool(await self._call(lua.REPLAY, queue, message_id, new_id()))
         if replayed:
-            self._notify(queue)
+            self._wakes.set(queue)
         return replayed
 
     async def purge_dead_letters(self, queue: str) -> int:
@@ -325,7 +326,7 @@ class RedisQueue(QueueAdapter):
         try:
             while True:
                 # Taken before looking: news here after the look sets it.
-                changed = self._changed_event(queue)
+                changed = self._wakes.event(queue)
                 if looked is not None and anyio.current_time() - looked[0] < LOOKED_FRESH_S:
                     # The empty receive just before looked: nothing made ready since is
                     # missed, as the watch's BLMOVE returns at once while the ready list holds
@@ -355,8 +356,7 @@ class RedisQueue(QueueAdapter):
         if self._closed:
             return
         self._closed = True
-        for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
-            self._notify(queue)
+        self._wakes.set_all()  # waiters look once more, and fail with QueueClosed
         for watch in self._watches.values():
             watch.cancel()
         self._watches.clear()
@@ -400,17 +400,6 @@ class RedisQueue(QueueAdapter):
             raise call.error
         return call.result
 
-    def _changed_event(self, queue: str) -> anyio.Event:
-        changed = self._changed.get(queue)
-        if changed is None:
-            changed = self._changed[queue] = anyio.Event()
-        return changed
-
-    def _notify(self, queue: str) -> None:
-        changed = self._changed.pop(queue, None)
-        if changed is not None:
-            changed.set()
-
     def _watch(self, queue: str) -> None:
         """Keep a BLMOVE of the queue's ready list onto itself (head to head: a documented
         no-op move) outstanding: it returns as soon as the list holds an id, whichever
@@ -442,7 +431,7 @@ class RedisQueue(QueueAdapter):
         finally:
             self._watches.pop(queue, None)
         if woke is not None:
-            self._notify(queue)
+            self._wakes.set(queue)
         elif self._waiters.get(queue) and not self._closed:
             self._watch(queue)  # timed out with waiters still here: watch on for them
 

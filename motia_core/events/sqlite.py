@@ -44,6 +44,7 @@ from motia_core.events.base import (
     QueueCounts,
     QueueError,
     QueueMessage,
+    QueueWakes,
     new_id,
     now_ms,
 )
@@ -175,7 +176,7 @@ class SqliteQueue(QueueAdapter):
                             closed=self._closed_error, full_sync=full_sync,
                             migrations=_MIGRATIONS, holds="the events it holds",
                             after=self._opened)
-        self._changed: dict[str, anyio.Event] = {}
+        self._wakes = QueueWakes()
         # queue -> (its _changed event when an empty receive looked, the next due time found)
         self._looked: dict[str, tuple[anyio.Event, int | None]] = {}
         # _look_elsewhere: when it last looked, and the file's data_version it saw then.
@@ -205,7 +206,7 @@ class SqliteQueue(QueueAdapter):
                  now + _ms(i.delay_s), now) for i in items]
         await self._run(self._insert, rows)
         for queue in {i.queue for i in items}:
-            self._notify(queue)
+            self._wakes.set(queue)
         return [row[0] for row in rows]
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
@@ -231,7 +232,7 @@ class SqliteQueue(QueueAdapter):
             out.append(message)
         await self._run(self._insert_leased, rows, leased_rows)
         for queue in {row[1] for row in rows}:  # a leased one wakes nobody: it is taken
-            self._notify(queue)
+            self._wakes.set(queue)
         return out
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
@@ -241,7 +242,7 @@ class SqliteQueue(QueueAdapter):
         taken = await self._run(self._insert_once, key, now + max(1, _ms(ttl_s)), row)
         if not taken:
             return None
-        self._notify(queue)
+        self._wakes.set(queue)
         return row[0]
 
     async def receive(self, queue: str, visibility_timeout_s: float) -> QueueMessage | None:
@@ -254,7 +255,7 @@ class SqliteQueue(QueueAdapter):
                            max_messages: int) -> list[QueueMessage]:
         # Taken before looking: if nothing is visible, ``wait`` trusts this look (and the next
         # due time found with it) as long as no write here has set the event since.
-        changed = self._changed_event(queue)
+        changed = self._wakes.event(queue)
         # Not waiting for the commit: a lease lost in a crash leaves the message visible, and
         # no other process can lease it before the commit (this connection holds the lock).
         messages, next_at_ms = await self._db.run(self._receive, queue, self._clock_ms(),
@@ -279,7 +280,7 @@ class SqliteQueue(QueueAdapter):
             return None
         letter = await self._db.run(self._bury, message, error, self._clock_ms(), confirm=False)
         if letter is not None:
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         return letter
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
@@ -295,7 +296,7 @@ class SqliteQueue(QueueAdapter):
     async def replay_dead_letter(self, queue: str, message_id: str) -> bool:
         replayed = await self._run(self._unbury, queue, message_id, self._clock_ms())
         if replayed:
-            self._notify(queue)
+            self._wakes.set(queue)
         return replayed
 
     async def purge_dead_letters(self, queue: str) -> int:
@@ -310,7 +311,7 @@ class SqliteQueue(QueueAdapter):
         deadline = anyio.current_time() + max(0.0, timeout_s)
         while True:
             # Taken before looking, so a write between the look and the wait still wakes us.
-            changed = self._changed_event(queue)
+            changed = self._wakes.event(queue)
             looked = self._looked.pop(queue, None)
             if looked is not None and looked[0] is changed:
                 # An empty receive looked after taking this event, which no write here has set
@@ -349,12 +350,10 @@ class SqliteQueue(QueueAdapter):
         [(version,)] = await self._db.read(self._fetch, "PRAGMA data_version", ())
         if version != self._seen_version:
             self._seen_version = version
-            for queue in list(self._changed):
-                self._notify(queue)
+            self._wakes.set_all()
 
     async def aclose(self) -> None:
-        for queue in list(self._changed):  # waiters look once more, and fail with QueueClosed
-            self._notify(queue)
+        self._wakes.set_all()  # waiters look once more, and fail with QueueClosed
         await self._db.aclose()  # calls queued behind us now fail with QueueClosed
 
     # --- event-loop side ---------------------------------------------------------------------
@@ -370,19 +369,8 @@ class SqliteQueue(QueueAdapter):
                                   (*first, message.queue, message.id, message.receipt),
                                   confirm=False) > 0
         if done and wakes:
-            self._notify(message.queue)
+            self._wakes.set(message.queue)
         return done
-
-    def _changed_event(self, queue: str) -> anyio.Event:
-        changed = self._changed.get(queue)
-        if changed is None:
-            changed = self._changed[queue] = anyio.Event()
-        return changed
-
-    def _notify(self, queue: str) -> None:
-        changed = self._changed.pop(queue, None)
-        if changed is not None:
-            changed.set()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._db.run(fn, *args)

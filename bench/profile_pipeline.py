@@ -31,7 +31,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import app_load
@@ -40,6 +42,7 @@ from motia_core.testing import MotiaTestApp
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
+T = TypeVar("T")
 COMPARE_PROJECT = BENCH / "compare" / "project"
 
 
@@ -57,21 +60,31 @@ async def _profile(events: int, queue: str, out: Path, timer: str) -> None:
         for i in range(50):
             await app.emit("bench.chain.a", {"i": i})
         await app.settle()
-        profiler = (cProfile.Profile(time.thread_time) if timer == "cpu"
-                    else cProfile.Profile())
-        began, began_cpu = time.perf_counter(), time.process_time()
-        profiler.enable()
-        for i in range(events):
-            await app.emit("bench.chain.a", {"i": i})
-        await app.settle(timeout_s=120)
-        profiler.disable()
-        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+
+        async def chain() -> None:
+            for i in range(events):
+                await app.emit("bench.chain.a", {"i": i})
+            await app.settle(timeout_s=120)
+
+        profiler, elapsed, cpu, _ = await _profiled(timer, chain)
     text = io.StringIO()
     text.write(f"core profile, {queue} queue, {events} events A -> B (two Python steps), "
                f"recording off, {timer} timer; {events / elapsed:,.0f} events/s under the "
                f"profiler, core CPU {cpu / events * 1e6:,.0f} us/event (profiler overhead "
                f"included)\n\n")
     _report(profiler, text, events, out)
+
+
+async def _profiled(timer: str, work: Callable[[], Awaitable[T]],
+                    ) -> tuple[cProfile.Profile, float, float, T]:
+    """``work()`` under the profiler (``timer`` "cpu": the loop thread's CPU time); returns
+    the profiler, the seconds and CPU seconds it took, and what it returned."""
+    profiler = cProfile.Profile(time.thread_time) if timer == "cpu" else cProfile.Profile()
+    began, began_cpu = time.perf_counter(), time.process_time()
+    profiler.enable()
+    result = await work()
+    profiler.disable()
+    return profiler, time.perf_counter() - began, time.process_time() - began_cpu, result
 
 
 def _report(profiler: cProfile.Profile, text: io.StringIO, events: int, out: Path) -> None:
@@ -102,13 +115,8 @@ async def _profile_compare(events: int, queue: str, in_flight: int, out: Path,
                             observability=state, **_redis_stores(queue)) as app:
         base = f"http://127.0.0.1:{app.port}"
         await _load(base, max(events // 10, 50), in_flight, copy.parent)  # warm-up
-        profiler = (cProfile.Profile(time.thread_time) if timer == "cpu"
-                    else cProfile.Profile())
-        began, began_cpu = time.perf_counter(), time.process_time()
-        profiler.enable()
-        summary = await _load(base, events, in_flight, copy.parent)
-        profiler.disable()
-        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        profiler, elapsed, cpu, summary = await _profiled(
+            timer, lambda: _load(base, events, in_flight, copy.parent))
     text = io.StringIO()
     text.write(f"core profile, bench-compare's pipeline (POST -> TS -> TS state -> Python), "
                f"{queue} stores, {events} items {in_flight} in flight, traces recorded, {timer} "

@@ -182,40 +182,41 @@ class RedisQueue(QueueAdapter):
         return message_id
 
     async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
-        if not items:
-            return []
-        ids = [new_id() for _ in items]
-        args: list[Any] = []
-        for message_id, item in zip(ids, items, strict=True):
-            args += _enqueue_args(message_id, item)
-        await self._call(lua.ENQUEUE, "", *args)
-        for queue in {item.queue for item in items}:
-            self._wakes.set(queue)
+        ids, _ = await self._enqueue(items, [None] * len(items))
         return ids
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
                              ) -> list[QueueMessage | None]:
+        _, messages = await self._enqueue(items, lease_s)
+        return messages
+
+    async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                       ) -> tuple[list[str], list[QueueMessage | None]]:
+        """Add ``items`` in one call, those with a lease (neither grouped nor delayed) already
+        leased; their ids, and the leased ones as received messages (None for the others)."""
         if not items:
-            return []
+            return [], []
         args: list[Any] = []
-        leased: list[tuple[str, str, int] | None] = []  # (id, receipt, lease ms) per item
+        ids: list[str] = []
+        leased: list[tuple[str, int] | None] = []  # (receipt, lease ms) per item
         for item, lease in zip(items, lease_s, strict=True):
             message_id = new_id()
+            ids.append(message_id)
             if lease is None or item.group_id is not None or item.delay_s > 0:
                 leased.append(None)
                 args += _enqueue_args(message_id, item)
             else:
                 receipt = f"{message_id}|{new_id()}|0|{self.consumer}"
-                leased.append((message_id, receipt, _ms(lease)))
+                leased.append((receipt, _ms(lease)))
                 args += _enqueue_args(message_id, item, _ms(lease), receipt)
         now = int(await self._call(lua.ENQUEUE, "", *args))
         for queue in {item.queue for item, taken in zip(items, leased, strict=True)
                       if taken is None}:
             self._wakes.set(queue)  # a leased one wakes nobody: it is taken
-        return [None if taken is None else QueueMessage(
-                    id=taken[0], queue=item.queue, event=item.event, attempt=1,
-                    available_at_ms=now + taken[2], receipt=taken[1], enqueued_at_ms=now)
-                for item, taken in zip(items, leased, strict=True)]
+        return ids, [None if taken is None else QueueMessage(
+            id=message_id, queue=item.queue, event=item.event, attempt=1,
+            available_at_ms=now + taken[1], receipt=taken[0], enqueued_at_ms=now)
+            for message_id, item, taken in zip(ids, items, leased, strict=True)]
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:

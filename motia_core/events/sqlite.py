@@ -199,41 +199,44 @@ class SqliteQueue(QueueAdapter):
         return message_id
 
     async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
-        if not items:
-            return []
-        now = self._clock_ms()
-        rows = [(new_id(), i.queue, i.group_id, msgspec.json.encode(i.event).decode(),
-                 now + _ms(i.delay_s), now) for i in items]
-        await self._run(self._insert, rows)
-        for queue in {i.queue for i in items}:
-            self._wakes.set(queue)
-        return [row[0] for row in rows]
+        ids, _ = await self._enqueue(items, [None] * len(items))
+        return ids
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
                              ) -> list[QueueMessage | None]:
+        _, messages = await self._enqueue(items, lease_s)
+        return messages
+
+    async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                       ) -> tuple[list[str], list[QueueMessage | None]]:
+        """Write ``items`` in one transaction, those with a lease already leased; their ids, and
+        the leased ones as received messages (None for the others)."""
         if not items:
-            return []
+            return [], []
         now = self._clock_ms()
         rows: list[tuple[Any, ...]] = []
         leased_rows: list[tuple[Any, ...]] = []
+        ids: list[str] = []
         out: list[QueueMessage | None] = []
         for item, lease in zip(items, lease_s, strict=True):
+            message_id = new_id()
+            ids.append(message_id)
             data = msgspec.json.encode(item.event).decode()
             if lease is None:
-                rows.append((new_id(), item.queue, item.group_id, data,
+                rows.append((message_id, item.queue, item.group_id, data,
                              now + _ms(item.delay_s), now))
                 out.append(None)
                 continue
-            message = QueueMessage(id=new_id(), queue=item.queue, event=item.event, attempt=1,
+            message = QueueMessage(id=message_id, queue=item.queue, event=item.event, attempt=1,
                                    available_at_ms=now + _ms(lease), receipt=new_id(),
                                    group_id=item.group_id, enqueued_at_ms=now)
-            leased_rows.append((message.id, item.queue, item.group_id, data,
+            leased_rows.append((message_id, item.queue, item.group_id, data,
                                 message.available_at_ms, now, message.receipt, self._owner))
             out.append(message)
-        await self._run(self._insert_leased, rows, leased_rows)
+        await self._run(self._insert, rows, leased_rows)
         for queue in {row[1] for row in rows}:  # a leased one wakes nobody: it is taken
             self._wakes.set(queue)
-        return out
+        return ids, out
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:
@@ -377,11 +380,8 @@ class SqliteQueue(QueueAdapter):
 
     # --- on the connection (one call at a time; see _sqlite.Database) --------------------------
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        self._insert_leased(conn, rows, [])
-
-    def _insert_leased(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
-                       leased_rows: list[tuple[Any, ...]]) -> None:
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                leased_rows: list[tuple[Any, ...]]) -> None:
         if len(rows) + len(leased_rows) == 1:
             # One row (an event with one subscriber): one statement, all or nothing by itself,
             # so no savepoint (two statements more) in the loop's transaction.

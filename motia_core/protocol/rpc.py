@@ -23,6 +23,7 @@ import anyio.abc
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from motia_core.idle import IdleWorkers
 from motia_core.protocol import DEFAULT_MAX_MESSAGE_BYTES, CancelParams, ErrorObject, Method
 from motia_core.protocol.errors import (
     InvalidParams,
@@ -143,14 +144,12 @@ class _Workers:
     def __init__(self) -> None:
         self.jobs: deque[tuple[Callable[..., Coroutine[Any, Any, None]], tuple[Any, ...]]] = (
             deque())
-        self.idle: list[asyncio.Event] = []
+        self.idle = IdleWorkers()
 
     def submit(self, tg: anyio.abc.TaskGroup, func: Callable[..., Coroutine[Any, Any, None]],
                args: tuple[Any, ...]) -> None:
         self.jobs.append((func, args))
-        if self.idle:
-            self.idle.pop().set()
-        else:
+        if not self.idle.wake_one():
             tg.start_soon(self._work)
 
     async def _work(self) -> None:
@@ -160,13 +159,7 @@ class _Workers:
                 await func(*args)
             if len(self.idle) >= _MAX_IDLE_WORKERS:
                 return
-            woken = asyncio.Event()
-            self.idle.append(woken)
-            try:
-                await woken.wait()
-            finally:
-                if not woken.is_set():  # cancelled while idle
-                    self.idle.remove(woken)
+            await self.idle.park()
 
 
 def _is_utf8(line: bytes) -> bool:

@@ -8,7 +8,7 @@ checks the same outcome through the adapter-neutral interface (counts, metrics, 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -382,11 +382,16 @@ async def test_unsubscribe_stops_deliveries_and_keeps_queued_messages(queue: Que
     assert [s.step_name for s in bus.subscriptions("order.created")] == ["kept"]
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Until ``condition()`` holds (a state of the bus's tasks, not an awaitable event)."""
+    with anyio.fail_after(BOUND_S):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
 async def caught_up(sub: Subscription) -> None:
     """Until ``sub``'s consumer waits for its queue, having found it empty."""
-    with anyio.fail_after(BOUND_S):
-        while sub.consumer is None or not sub.consumer.caught_up:
-            await anyio.sleep(0.001)
+    await until(lambda: sub.consumer is not None and sub.consumer.caught_up)
 
 
 async def test_a_caught_up_consumer_takes_a_new_event_without_a_receive(
@@ -427,9 +432,7 @@ async def test_a_consumer_stopping_while_publish_writes_leaves_the_event_queued(
         consumer = sub.consumer
         assert consumer is not None
         bus.unsubscribe("order.created", "notify")
-        with anyio.fail_after(BOUND_S):
-            while not consumer.workers.closed:
-                await anyio.sleep(0.001)
+        await until(lambda: consumer.workers.closed)
         return await enqueue_leased(items, lease_s)
 
     monkeypatch.setattr(queue, "enqueue_leased", unsubscribed_meanwhile)

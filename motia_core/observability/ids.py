@@ -57,6 +57,9 @@ _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 # We record every trace, so what we send is always "sampled".
 _FLAGS_SAMPLED = "01"
+# Two characters of a trace id for 10 random bits (the low 5 pick the first): a new id takes
+# three look-ups where it took five and a join.
+_LETTER_PAIRS = tuple(a + b for b in TRACE_ID_ALPHABET for a in TRACE_ID_ALPHABET)
 
 
 class TraceParent(NamedTuple):
@@ -76,9 +79,9 @@ def new_trace_id(at_ms: int | None = None) -> str:
     """A new trace id in Motia's format: 5 random characters, ``-``, the last 7 digits of the
     millisecond clock (zero padded, as slicing ``Date.now()`` gives)."""
     clock = now_ms() if at_ms is None else at_ms
-    bits = random.getrandbits(25)
-    letters = "".join(TRACE_ID_ALPHABET[(bits >> shift) & 31] for shift in (0, 5, 10, 15, 20))
-    return f"{letters}-{clock % 10_000_000:07d}"
+    bits = random.getrandbits(25)  # 5 bits a character, the first character's lowest
+    return (f"{_LETTER_PAIRS[bits & 1023]}{_LETTER_PAIRS[(bits >> 10) & 1023]}"
+            f"{TRACE_ID_ALPHABET[bits >> 20]}-{clock % 10_000_000:07d}")
 
 
 def new_span_id() -> str:

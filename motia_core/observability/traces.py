@@ -246,7 +246,8 @@ class MemoryTraceStore:
         self._clock = clock
         self._traces: OrderedDict[str, _Entry] = OrderedDict()
         self._spans: dict[str, tuple[Span, _Entry]] = {}
-        self._listeners: list[TraceListener] = []
+        # A tuple, replaced on (un)subscribe: each change iterates it without copying it.
+        self._listeners: tuple[TraceListener, ...] = ()
 
     # --- recording (sync, hot path) ------------------------------------------------------------
 
@@ -357,11 +358,13 @@ class MemoryTraceStore:
 
     def subscribe(self, listener: TraceListener) -> Callable[[], None]:
         """Call ``listener`` on every change from now on; returns the function that stops it."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
         def unsubscribe() -> None:
             if listener in self._listeners:
-                self._listeners.remove(listener)
+                listeners = list(self._listeners)
+                listeners.remove(listener)
+                self._listeners = tuple(listeners)
 
         return unsubscribe
 
@@ -396,7 +399,7 @@ class MemoryTraceStore:
             self._evict_oldest()
 
     def _notify(self, change: TraceChange) -> None:
-        for listener in tuple(self._listeners):
+        for listener in self._listeners:
             try:
                 listener(change)
             except Exception:

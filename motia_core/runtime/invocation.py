@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from motia_core.events import Event, new_id
 from motia_core.observability import (
@@ -74,8 +73,11 @@ class StepFailed(Exception):
         super().__init__(f"step {step.name!r} ({step.file}) failed: {error}")
 
 
-@dataclass(frozen=True)
-class ActiveInvocation:
+class ActiveInvocation(NamedTuple):
+    """One running (or lately ended) invocation. A NamedTuple: one is made per invocation, and
+    a frozen dataclass's ``__init__`` (a ``object.__setattr__`` per field) cost several times
+    more."""
+
     id: str
     step: Step
     trace_id: str

@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -112,18 +113,34 @@ class SpanFacts(NamedTuple):
                    span.end_ms, error)
 
 
+_START_ORDER = operator.itemgetter(5, 0)  # a SpanFacts' (start_ms, id)
+
+
 def summarize(trace: Trace, spans: Iterable[Span | SpanFacts]) -> TraceSummary:
     """The summary of ``trace`` derived from ``spans`` (every span it has, in any order)."""
-    facts = [s if isinstance(s, SpanFacts) else SpanFacts.of(s) for s in spans]
-    ordered = sorted(facts, key=lambda s: (s.start_ms, s.id))
-    summary = TraceSummary(id=trace.id, name=trace.name, start_ms=trace.start_ms,
-                           end_ms=trace.end_ms, status=trace.status,
-                           root_span_id=trace.root_span_id, span_count=len(ordered),
-                           dropped_spans=trace.dropped_spans)
+    ordered = [s if isinstance(s, SpanFacts) else SpanFacts.of(s) for s in spans]
     if not ordered:
-        return summary
-    summary.start_ms = min(trace.start_ms, ordered[0].start_ms)
-    summary.root_span_id = trace.root_span_id or ordered[0].id
+        return TraceSummary(id=trace.id, name=trace.name, start_ms=trace.start_ms,
+                            end_ms=trace.end_ms, status=trace.status,
+                            root_span_id=trace.root_span_id, span_count=0,
+                            dropped_spans=trace.dropped_spans)
+    if len(ordered) == 1:  # most traces (a GET): each answer below without the loops
+        only = ordered[0]
+        status = only.status
+        return TraceSummary(
+            id=trace.id, name=trace.name, start_ms=min(trace.start_ms, only.start_ms),
+            end_ms=None if status == "running" else only.end_ms or only.start_ms,
+            status="failed" if status == "failed" else "running" if status == "running"
+            else "completed", root_span_id=trace.root_span_id or only.id, span_count=1,
+            dropped_spans=trace.dropped_spans, steps=[only.name] if only.kind != "emit" else [],
+            languages=[only.language] if only.language else [],
+            error_message=only.error_message if status == "failed" else None)
+    ordered.sort(key=_START_ORDER)
+    first = ordered[0]
+    summary = TraceSummary(id=trace.id, name=trace.name, start_ms=min(trace.start_ms,
+                                                                       first.start_ms),
+                           root_span_id=trace.root_span_id or first.id,
+                           span_count=len(ordered), dropped_spans=trace.dropped_spans)
     summary.steps = list(dict.fromkeys(s.name for s in ordered if s.kind != "emit"))
     summary.languages = list(dict.fromkeys(s.language for s in ordered if s.language))
     failed = [s for s in ordered if s.status == "failed"]

@@ -139,13 +139,15 @@ def _write(conn: sqlite3.Connection, traces: Sequence[Trace], spans: Sequence[Sp
         stored = _stored_traces(conn, touched)
         bases = {t.id: _merge(t, stored.get(t.id)) for t in traces}
         bases.update((i, stored[i]) for i in touched if i not in bases and i in stored)
-        batch: dict[str, list[Span]] = {}
+        # Each span's facts, once: its row's columns, and its new trace's summary below.
+        batch: dict[str, list[SpanFacts]] = {}
+        span_rows = []
         for span in spans:
             if span.trace_id in bases:  # else its trace was pruned meanwhile
-                batch.setdefault(span.trace_id, []).append(span)
-        conn.executemany(_UPSERT_SPAN, [
-            (span.trace_id, *SpanFacts.of(span), _encode(span))
-            for group in batch.values() for span in group])
+                facts = SpanFacts.of(span)
+                batch.setdefault(span.trace_id, []).append(facts)
+                span_rows.append((span.trace_id, *facts, _encode(span)))
+        conn.executemany(_UPSERT_SPAN, span_rows)
         # A new trace's spans are all in this batch; a known one's are all in the file now.
         known = _stored_facts(conn, [i for i in bases if i in stored])
         rows = []

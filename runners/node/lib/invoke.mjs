@@ -10,11 +10,17 @@
 // that has ended.
 
 import path from 'node:path';
-import { Context, currentInvocation } from './context.mjs';
+import { Context } from './context.mjs';
+import { currentInvocation } from './invocation.mjs';
 import { RequestCancelled, TimedOut, handlerError } from './errors.mjs';
 import { withSpanContext } from './otel.mjs';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function runHandler(step, trigger, input, ctx, check) {
+  return withSpanContext(ctx.traceparent, ctx.tracestate,
+    () => callHandler(step, trigger, input, ctx, check));
+}
 
 function callHandler(step, trigger, input, ctx, check) {
   if (trigger === 'cron') return step.handler(ctx);
@@ -61,12 +67,15 @@ export async function execute(inv, step, trigger, input, trace, flows, timeoutMs
   const timer = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
     : setTimeout(stop, timeoutMs, inv, 'timeout', step, timeoutMs);
   try {
-    const output = await currentInvocation.run(inv, () => withSpanContext(
-      ctx.traceparent, ctx.tracestate, async () => callHandler(step, trigger, input, ctx, check)));
-    await inv.drain();
+    // Called directly, not through an async wrapper: a synchronous throw lands in the catch
+    // all the same, and an async handler's promise is awaited without a promise around it.
+    const output = await currentInvocation.run(inv, runHandler, step, trigger, input, ctx, check);
+    const draining = inv.drain();
+    if (draining !== null) await draining;
     inv.complete({ output: output || null });
   } catch (error) {
-    await inv.drain();
+    const draining = inv.drain();
+    if (draining !== null) await draining;
     inv.complete({ error: handlerError(error) });
   } finally {
     if (timer !== null) clearTimeout(timer);

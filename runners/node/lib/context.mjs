@@ -115,13 +115,7 @@ export class Context {
     };
     // Built here, not behind a lazy getter: a per-instance accessor costs more than a few
     // small objects (0.5 us against 0.04 us per invocation).
-    let streams = null;
-    Object.defineProperty(this, 'streams', {
-      enumerable: true,
-      get: () => {
-        streams ??= Object.fromEntries(inv.streamNames.map((name) => [name, new Stream(inv, name)]));
-        return streams;
-      },
-    });
+    this.streams = inv.streamNames.length === 0 ? {}
+      : Object.fromEntries(inv.streamNames.map((name) => [name, new Stream(inv, name)]));
   }
 }

@@ -213,6 +213,18 @@ async def test_core_error_on_a_callback_rejects_with_the_matching_error(project:
         assert "InvalidParams: refused by the fake core" in failures[0]["fields"]["error"]
 
 
+async def test_only_a_failed_call_nobody_looked_at_is_reported(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "late-catch.step.ts"))
+        out = await core.output(step(project, "late-catch.step.ts"), input={})
+        # Caught at once and caught a task later: the handler saw both failures, and a
+        # rejection handled late is neither a stray error nor a warning on stderr.
+        assert out == {"atOnce": "InvalidParams", "later": "InvalidParams"}
+        failures = [log for log in core.logs if log["level"] == "error"]
+        assert [log["msg"] for log in failures] == ["a ctx call that was not awaited failed"]
+    assert "PromiseRejectionHandledWarning" not in "".join(core.stderr)
+
+
 async def test_logger_merges_fields_and_expands_errors(project: Path) -> None:
     async with spawn(project) as core:
         await core.load(step(project, "logger.step.ts"))

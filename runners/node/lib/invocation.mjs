@@ -24,23 +24,35 @@ import { InvocationNotFound, MessageTooLarge, RequestCancelled } from './errors.
 /** The invocation whose handler is running, through every await, timer and callback. */
 export const currentInvocation = new AsyncLocalStorage();
 
-/** A promise that notices being awaited (or then'd), so unawaited failures can be reported. */
-class CallPromise extends Promise {
-  static get [Symbol.species]() {
-    return Promise;
-  }
+const ignore = () => {};
+// How many microtasks drain() leaves the continuations of settled calls to start more calls (an
+// await on a call resumes one after it settles).
+const SETTLE_TURNS = 2;
+const macrotask = () => new Promise((resolve) => {
+  setImmediate(resolve);
+});
 
-  then(onFulfilled, onRejected) {
-    this.observed = true;
-    return super.then(onFulfilled, onRejected);
-  }
+// Failed calls, by their promise. A call's promise is a plain Promise (a subclass that noticed
+// then() cost about 1 us per awaited call); whether the handler looked at a failed one is what
+// Node's own rejection tracking says: 'unhandledRejection' for a promise nobody handled by the
+// end of its task, 'rejectionHandled' when a handler comes later (the runner routes both here).
+const failed = new WeakMap();
+
+/** Node reports `promise` unhandled; true when it is a ctx call's (drain() will say it). */
+export function unhandledCall(promise) {
+  const call = failed.get(promise);
+  if (call === undefined) return false;
+  call.unhandled = true;
+  return true;
 }
 
-const nativeThen = Promise.prototype.then;
-const ignore = () => {};
-// How many microtasks drain() leaves the continuations of settled calls to start more calls: an
-// await on a call resumes two after it settles.
-const SETTLE_TURNS = 2;
+/** A handler came late for `promise`'s rejection; true when it is a ctx call's. */
+export function handledCall(promise) {
+  const call = failed.get(promise);
+  if (call === undefined) return false;
+  call.unhandled = false;
+  return true;
+}
 
 /** One ctx call in flight; the endpoint settles it (it is the request's waiter), or an abort. */
 class Call {
@@ -48,9 +60,10 @@ class Call {
     this.inv = inv;
     this.settled = false;
     this.error = null;
+    this.unhandled = false;
     this.fulfil = null;
     this.fail = null;
-    this.promise = new CallPromise((resolve, reject) => {
+    this.promise = new Promise((resolve, reject) => {
       this.fulfil = resolve;
       this.fail = reject;
     });
@@ -67,8 +80,8 @@ class Call {
     if (this.settled) return;
     this.settled = true;
     this.error = error;
-    // Not looked at yet: drain() reports it, so it must not count as an unhandled rejection.
-    if (!this.promise.observed) nativeThen.call(this.promise, undefined, ignore);
+    failed.set(this.promise, this);
+    this.inv.failures += 1;
     this.fail(error);
     this.inv.callSettled();
   }
@@ -84,6 +97,7 @@ export class Invocation {
     this.onEnd = onEnd;
     this.calls = [];
     this.unsettled = 0;
+    this.failures = 0;
     this.wakeDrain = null;
     this.ended = false;
     this.aborted = false; // ended by a stop (cancel, deadline) rather than by the handler
@@ -106,7 +120,7 @@ export class Invocation {
     if (this.aborted) {
       const who = this.step === null ? `invocation ${this.id}`
         : `step '${this.step.wireConfig?.name}' (${path.basename(this.step.file)})`;
-      return CallPromise.reject(new InvocationNotFound(`${who} called ctx.${method} after `
+      return Promise.reject(new InvocationNotFound(`${who} called ctx.${method} after `
         + 'it was stopped (its time ran out or it was cancelled): stop that work when the '
         + 'handler stops, or emit an event and do it in an event step'));
     }
@@ -133,7 +147,7 @@ export class Invocation {
 
   /** A call from work the handler left running; a refusal is said on the step's log too. */
   lateCall(method, params) {
-    return nativeThen.call(Promise.resolve(), () => this.endpoint.request(method, params))
+    return Promise.resolve().then(() => this.endpoint.request(method, params))
       .catch((error) => {
         if (error instanceof InvocationNotFound) {
           this.log('error', error.message, {});
@@ -150,16 +164,21 @@ export class Invocation {
   }
 
   async drainCalls() {
-    do {
+    let judged = 0; // failures Node has had a task's end to call unhandled (or not)
+    for (;;) {
       if (this.unsettled > 0) {
         await new Promise((resolve) => {
           this.wakeDrain = resolve;
         });
       }
       for (let turn = 0; turn < SETTLE_TURNS; turn += 1) await null;
-    } while (this.unsettled > 0);
+      if (this.unsettled > 0) continue;
+      if (this.failures === judged) break;
+      judged = this.failures;
+      await macrotask();
+    }
     for (const call of this.calls) {
-      if (call.error !== null && !call.promise.observed) {
+      if (call.error !== null && call.unhandled) {
         this.log('error', 'a ctx call that was not awaited failed', {
           error: `${call.error.name}: ${call.error.message}` });
       }

@@ -254,6 +254,19 @@ async def test_deadlines_of_any_length_and_order_fire_on_time(project: Path) -> 
     assert done["behind"] >= 1.0 and done["long"] >= 1.5
 
 
+async def test_answers_larger_than_the_pipe_arrive_whole_and_in_order(project: Path) -> None:
+    """The runner writes to the pipe itself and leaves to the stream what the pipe does not take
+    at once: a partial write can end inside a multi-byte character."""
+    returns = step(project, "returns.step.ts")
+    async with spawn(project) as core:
+        await core.load(returns)
+        sizes = [("huge", 1_000_000), ("wide", 150_001), ("huge", 10), ("wide", 70_000)]
+        outputs = await asyncio.gather(*(
+            core.output(returns, input={"kind": kind, "size": size}) for kind, size in sizes))
+    for (kind, size), out in zip(sizes, outputs):
+        assert out == {"data": ("x" if kind == "huge" else "é€😀") * size}
+
+
 async def test_logger_merges_fields_and_expands_errors(project: Path) -> None:
     async with spawn(project) as core:
         await core.load(step(project, "logger.step.ts"))

@@ -263,7 +263,7 @@ async def test_answers_larger_than_the_pipe_arrive_whole_and_in_order(project: P
         sizes = [("huge", 1_000_000), ("wide", 150_001), ("huge", 10), ("wide", 70_000)]
         outputs = await asyncio.gather(*(
             core.output(returns, input={"kind": kind, "size": size}) for kind, size in sizes))
-    for (kind, size), out in zip(sizes, outputs):
+    for (kind, size), out in zip(sizes, outputs, strict=True):
         assert out == {"data": ("x" if kind == "huge" else "é€😀") * size}
 
 

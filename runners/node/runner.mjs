@@ -36,11 +36,21 @@ register('./lib/hooks.mjs', import.meta.url, { data: { root, port: port2 }, tran
 
 const { Server } = await import('./lib/server.mjs');
 const { captureConsole } = await import('./lib/console.mjs');
+const { handledCall, unhandledCall } = await import('./lib/invocation.mjs');
 
 const server = new Server(inFd, out, root, () => hooks.postMessage('loaded'));
 captureConsole();
 process.on('uncaughtException', (error) => server.strayError(error, 'uncaught exception'));
-process.on('unhandledRejection', (reason) => server.strayError(reason, 'unhandled rejection'));
+process.on('unhandledRejection', (reason, promise) => {
+  if (!unhandledCall(promise)) server.strayError(reason, 'unhandled rejection');
+});
+// A listener here silences Node's own warning for every promise: other promises get it as Node
+// words it (its rejection id refers to a message Node does not print, the listener above being set).
+process.on('rejectionHandled', (promise) => {
+  if (!handledCall(promise)) {
+    process.emitWarning('Promise rejection was handled asynchronously', 'PromiseRejectionHandledWarning');
+  }
+});
 
 const code = await server.run();
 await server.endpoint.writer.close();

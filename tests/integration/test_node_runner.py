@@ -213,6 +213,60 @@ async def test_core_error_on_a_callback_rejects_with_the_matching_error(project:
         assert "InvalidParams: refused by the fake core" in failures[0]["fields"]["error"]
 
 
+async def test_only_a_failed_call_nobody_looked_at_is_reported(project: Path) -> None:
+    async with spawn(project) as core:
+        await core.load(step(project, "late-catch.step.ts"))
+        out = await core.output(step(project, "late-catch.step.ts"), input={})
+        # Caught at once and caught a task later: the handler saw both failures, and a
+        # rejection handled late is neither a stray error nor a warning on stderr.
+        assert out == {"atOnce": "InvalidParams", "later": "InvalidParams"}
+        failures = [log for log in core.logs if log["level"] == "error"]
+        assert [log["msg"] for log in failures] == ["a ctx call that was not awaited failed"]
+    assert "PromiseRejectionHandledWarning" not in "".join(core.stderr)
+
+
+async def test_deadlines_of_any_length_and_order_fire_on_time(project: Path) -> None:
+    """The runner keeps every deadline on one timer: a shorter deadline added after a longer
+    one, and one behind a deadline that was cancelled, still fire when they are due."""
+    slow = step(project, "slow.step.ts")
+    loop = asyncio.get_running_loop()
+    async with spawn(project) as core:
+        await core.load(slow)
+        began = loop.time()
+        done: dict[str, float] = {}
+
+        async def timed(tag: str, seconds: float, timeout_ms: int) -> dict[str, Any]:
+            response = await core.invoke(slow, input={"seconds": seconds, "tag": tag},
+                                         timeoutMs=timeout_ms)
+            done[tag] = loop.time() - began
+            return response
+
+        # In this order: a shorter length after a longer one; "short" queued behind "quick",
+        # which ends at once (the timer was set for quick's deadline, then short's is due).
+        long, quick, short, behind = await asyncio.gather(
+            timed("long", 30, 1500), timed("quick", 0.01, 300), timed("short", 30, 300),
+            timed("behind", 30, 1000))
+    assert quick["result"]["output"] == {"slept": 0.01}
+    for response, limit in ((long, 1500), (short, 300), (behind, 1000)):
+        assert response["error"]["code"] == -32004
+        assert f"timeoutMs={limit}" in response["error"]["message"]
+    assert 0.3 <= done["short"] < done["behind"] < done["long"]
+    assert done["behind"] >= 1.0 and done["long"] >= 1.5
+
+
+async def test_answers_larger_than_the_pipe_arrive_whole_and_in_order(project: Path) -> None:
+    """The runner writes to the pipe itself and leaves to the stream what the pipe does not take
+    at once: a partial write can end inside a multi-byte character."""
+    returns = step(project, "returns.step.ts")
+    async with spawn(project) as core:
+        await core.load(returns)
+        sizes = [("huge", 1_000_000), ("wide", 150_001), ("huge", 10), ("wide", 70_000)]
+        outputs = await asyncio.gather(*(
+            core.output(returns, input={"kind": kind, "size": size}) for kind, size in sizes))
+    for (kind, size), out in zip(sizes, outputs, strict=True):
+        assert out == {"data": ("x" if kind == "huge" else "é€😀") * size}
+
+
 async def test_logger_merges_fields_and_expands_errors(project: Path) -> None:
     async with spawn(project) as core:
         await core.load(step(project, "logger.step.ts"))

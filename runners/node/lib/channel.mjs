@@ -66,6 +66,12 @@ export class Writer {
   constructor(out, onBroken) {
     this.stream = out.stream ?? openStream(out.fd, false);
     this.writeRaw = out.write ?? ((data) => this.stream.write(data));
+    // A pipe or socket (non-blocking under libuv): written straight from here while the stream
+    // holds nothing back; the stream's machinery (a write request, a nextTick per write) is only
+    // for what the pipe does not take at once.
+    if (out.write === undefined && this.stream instanceof net.Socket) {
+      this.writeRaw = (data) => this.writeDirect(out.fd, data);
+    }
     this.queue = [];
     this.scheduled = false;
     this.broken = false;
@@ -93,6 +99,25 @@ export class Writer {
     const data = this.queue.length === 1 ? this.queue[0] : this.queue.join('');
     this.queue = [];
     this.writeRaw(data);
+  }
+
+  writeDirect(fd, data) {
+    if (this.stream.writableLength === 0) {
+      let written;
+      try {
+        written = fs.writeSync(fd, data);
+      } catch (error) {
+        if (error.code !== 'EAGAIN') {
+          this.stream.destroy(error); // the core is gone: the stream's 'error' says so
+          return;
+        }
+        written = 0;
+      }
+      if (written === Buffer.byteLength(data, 'utf8')) return;
+      this.stream.write(Buffer.from(data, 'utf8').subarray(written));
+      return;
+    }
+    this.stream.write(data);
   }
 
   /** Write out what is queued, end the stream and wait until the OS has it; used right before

@@ -6,7 +6,7 @@
 
 import { Console } from 'node:console';
 import util from 'node:util';
-import { currentInvocation } from './context.mjs';
+import { currentInvocation } from './invocation.mjs';
 
 const LEVELS = { log: 'info', info: 'info', debug: 'debug', warn: 'warn', error: 'error' };
 

@@ -10,11 +10,19 @@
 // that has ended.
 
 import path from 'node:path';
-import { Context, currentInvocation } from './context.mjs';
+import { Context } from './context.mjs';
+import { Deadlines } from './deadlines.mjs';
+import { currentInvocation } from './invocation.mjs';
 import { RequestCancelled, TimedOut, handlerError } from './errors.mjs';
 import { withSpanContext } from './otel.mjs';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const deadlines = new Deadlines();
+
+function runHandler(step, trigger, input, ctx, check) {
+  return withSpanContext(ctx.traceparent, ctx.tracestate,
+    () => callHandler(step, trigger, input, ctx, check));
+}
 
 function callHandler(step, trigger, input, ctx, check) {
   if (trigger === 'cron') return step.handler(ctx);
@@ -58,17 +66,20 @@ export async function execute(inv, step, trigger, input, trace, flows, timeoutMs
   const ctx = new Context(inv, trace, flows);
   const check = trigger === 'api' ? bodyCheck(inv, step, options) : null;
   // Past setTimeout's range (about 24.8 days) Node would fire at once; the core still enforces it.
-  const timer = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
-    : setTimeout(stop, timeoutMs, inv, 'timeout', step, timeoutMs);
+  const deadline = timeoutMs === undefined || timeoutMs === null || timeoutMs > MAX_TIMER_MS ? null
+    : deadlines.add(timeoutMs, () => stop(inv, 'timeout', step, timeoutMs));
   try {
-    const output = await currentInvocation.run(inv, () => withSpanContext(
-      ctx.traceparent, ctx.tracestate, async () => callHandler(step, trigger, input, ctx, check)));
-    await inv.drain();
+    // Called directly, not through an async wrapper: a synchronous throw lands in the catch
+    // all the same, and an async handler's promise is awaited without a promise around it.
+    const output = await currentInvocation.run(inv, runHandler, step, trigger, input, ctx, check);
+    const draining = inv.drain();
+    if (draining !== null) await draining;
     inv.complete({ output: output || null });
   } catch (error) {
-    await inv.drain();
+    const draining = inv.drain();
+    if (draining !== null) await draining;
     inv.complete({ error: handlerError(error) });
   } finally {
-    if (timer !== null) clearTimeout(timer);
+    if (deadline !== null) deadlines.cancel(deadline);
   }
 }

@@ -103,13 +103,18 @@ export class Endpoint {
 
   /** Send a request to the core; the promise settles with its result or an RpcError. */
   request(method, params) {
+    return new Promise((resolve, reject) => this.send(method, params, { resolve, reject }));
+  }
+
+  /** Send a request whose answer goes to `waiter.resolve(result)` or `waiter.reject(RpcError)`
+   * (no promise of its own: ctx calls settle theirs directly). Throws MessageTooLarge, and
+   * sends nothing, when the request does not fit. */
+  send(method, params, waiter) {
     this.nextId += 1;
     const id = this.nextId;
     const line = this.frame({ jsonrpc: '2.0', id, method, params });
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.writer.write(line);
-    });
+    this.pending.set(id, waiter);
+    this.writer.write(line);
   }
 
   notify(method, params) {

@@ -4,11 +4,11 @@
 // invocation runs as one async function on the event loop, many at once.
 
 import { canAccess } from './access.mjs';
-import { Invocation, currentInvocation } from './context.mjs';
 import {
   HandlerError, InternalError, InvalidConfig, InvalidParams, MethodNotFound, RpcError,
   ShuttingDown, StepNotFound, UnsupportedProtocolVersion, handlerError, userStack,
 } from './errors.mjs';
+import { Invocation, currentInvocation } from './invocation.mjs';
 import { execute, stop } from './invoke.mjs';
 import { Loader } from './loader.mjs';
 import { setOtelRoot } from './otel.mjs';
@@ -216,9 +216,9 @@ export class Server {
       this.endpoint.sendError(id, error);
       return;
     }
-    const inv = new Invocation(p.invocationId, this.endpoint, this.streams, step);
+    const inv = new Invocation(p.invocationId, this.endpoint, this.streams, step,
+      (outcome) => this.answer(id, outcome));
     this.inflight.set(id, { inv, step, timeoutMs: p.timeoutMs });
-    inv.done.then((outcome) => this.answer(id, outcome));
     execute(inv, step, p.trigger, p.input, p.trace, p.flows ?? [], p.timeoutMs, {
       validateBody: p.validateBody ?? false, validateBodies: this.validateBodies });
   }

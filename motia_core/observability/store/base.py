@@ -124,17 +124,6 @@ def summarize(trace: Trace, spans: Iterable[Span | SpanFacts]) -> TraceSummary:
                             end_ms=trace.end_ms, status=trace.status,
                             root_span_id=trace.root_span_id, span_count=0,
                             dropped_spans=trace.dropped_spans)
-    if len(ordered) == 1:  # most traces (a GET): each answer below without the loops
-        only = ordered[0]
-        status = only.status
-        return TraceSummary(
-            id=trace.id, name=trace.name, start_ms=min(trace.start_ms, only.start_ms),
-            end_ms=None if status == "running" else only.end_ms or only.start_ms,
-            status="failed" if status == "failed" else "running" if status == "running"
-            else "completed", root_span_id=trace.root_span_id or only.id, span_count=1,
-            dropped_spans=trace.dropped_spans, steps=[only.name] if only.kind != "emit" else [],
-            languages=[only.language] if only.language else [],
-            error_message=only.error_message if status == "failed" else None)
     ordered.sort(key=_START_ORDER)
     first = ordered[0]
     summary = TraceSummary(id=trace.id, name=trace.name, start_ms=min(trace.start_ms,

@@ -150,7 +150,7 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
     read that fails first: three extra syscalls per message. Here the fd stays registered, the
     loop's callback reads what arrived and wakes ``receive()``; reading pauses while a few chunks
     wait unconsumed. Or that callback hands each chunk on as it reads it (``push_to``, see
-    ``protocol.reading.PushReceiveStream``): no task to wake. asyncio only, as is the rest of the
+    ``protocol.rpc.PushReceiveStream``): no task to wake. asyncio only, as is the rest of the
     core (aiohttp).
     """
 

@@ -16,8 +16,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -38,8 +37,7 @@ from motia_core.protocol.errors import (
 )
 from motia_core.protocol.framing import FrameTooLarge, LineBuffer
 
-__all__ = ("DEFAULT_MAX_IN_FLIGHT", "DeadlineExceeded", "Endpoint", "Handler", "ProtocolViolation",
-           "PushReceiveStream")
+__all__ = ("DEFAULT_MAX_IN_FLIGHT", "DeadlineExceeded", "Endpoint", "Handler", "ProtocolViolation")
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +59,6 @@ _MAX_IDLE_WORKERS = 32
 # An error message quoting the peer (its method name, its invocation id) is cut to this many
 # characters when the whole answer would not fit in one message.
 _SHORT_MESSAGE_CHARS = 1000
-
-
-@runtime_checkable
-class PushReceiveStream(Protocol):
-    """A receive stream that can also hand each chunk to a callback as it arrives.
-
-    ``push_to(consumer)``: from now on ``consumer(chunk)`` gets what arrives (first what was
-    already read), on the loop, and ``consumer(b"")`` once the stream has ended (end of file, an
-    error, closed); ``push_to(None)`` keeps what arrives for ``receive`` again. The consumer may
-    call ``push_to(None)`` itself.
-    """
-
-    def push_to(self, consumer: Callable[[bytes], None] | None) -> None: ...
 
 
 class ProtocolViolation(Exception):
@@ -200,15 +185,6 @@ def _uncancel(task: asyncio.Task[Any] | None) -> None:
     if uncancel is not None:
         uncancel()
 
-
-# What dispatching lines can stop at: a held line (awaited before the next), a violation, the
-# end of the stream (push mode only), or nothing.
-class _End:
-    pass
-
-
-_ENDED = _End()
-_Outcome = Coroutine[Any, Any, None] | ProtocolViolation | _End | None
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_loose = msgspec.json.Decoder(_Loose).decode
@@ -383,102 +359,38 @@ class Endpoint:
                     ) -> None:
         """Read and dispatch until end of stream. Raises ProtocolViolation on a broken peer."""
         frames = LineBuffer(self.max_message_bytes)
-        stop: ProtocolViolation | _End | None = None
+        violation: ProtocolViolation | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
             task_status.started()
             try:
-                if isinstance(self._receive, PushReceiveStream):
-                    stop = await self._push_loop(self._receive, frames)
-                else:
-                    stop = await self._read_loop(frames)
+                violation = await self._read_loop(frames)
             finally:
                 # The peer is gone: nobody will answer the requests we are still serving for it.
                 tg.cancel_scope.cancel()
         # Raised outside the task group so callers see the violation itself, not a group.
-        if isinstance(stop, ProtocolViolation):
-            raise stop
+        if violation is not None:
+            raise violation
 
-    async def _read_loop(self, frames: LineBuffer) -> ProtocolViolation | _End | None:
-        lines: deque[bytes] = deque()
+    async def _read_loop(self, frames: LineBuffer) -> ProtocolViolation | None:
         while True:
             try:
                 chunk = await self._receive.receive(65536)
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return None
-            stop = await self._settle(self._feed(frames, chunk, lines), lines)
-            if stop is not None:
-                return stop
-
-    async def _push_loop(self, stream: PushReceiveStream, frames: LineBuffer,
-                         ) -> ProtocolViolation | _End | None:
-        """As ``_read_loop``, but the stream's own callback dispatches each chunk as it arrives:
-        one turn of the loop sooner than a reading task woken for it, for every chunk (an
-        answer, a runner's ``emit`` or ``state.set``). This task only waits, for the end of the
-        stream, a violation, or a held line (which it awaits before dispatching on)."""
-        loop = asyncio.get_running_loop()
-        lines: deque[bytes] = deque()
-        while True:
-            stopped: asyncio.Future[_Outcome] = loop.create_future()
-            stream.push_to(partial(self._pushed, stream, frames, lines, stopped))
             try:
-                outcome = await stopped
-            finally:
-                stream.push_to(None)
-            stop = await self._settle(outcome, lines)
-            if stop is not None:
-                return stop
-
-    async def _settle(self, outcome: _Outcome, lines: deque[bytes],
-                      ) -> ProtocolViolation | _End | None:
-        """Await each held line, dispatching the lines after it, until none is held; returns
-        what ends the reading (a violation, the end), if that came."""
-        while outcome is not None:
-            if isinstance(outcome, (ProtocolViolation, _End)):
-                return outcome
-            await outcome
-            outcome = self._dispatch_lines(lines)
-        return None
-
-    def _pushed(self, stream: PushReceiveStream, frames: LineBuffer, lines: deque[bytes],
-                stopped: asyncio.Future[_Outcome], chunk: bytes) -> None:
-        """The stream's callback (outside any task): dispatch the chunk's lines; stop pushing
-        at the end of the stream, a violation or a held line, and tell ``_push_loop``."""
-        try:
-            outcome = self._feed(frames, chunk, lines) if chunk else _ENDED
-        except BaseException as exc:  # a bug: ends serve() with it, not the loop's handler
-            stream.push_to(None)
-            if not stopped.done():
-                stopped.set_exception(exc)
-            return
-        if outcome is not None:
-            stream.push_to(None)  # what arrives meanwhile waits in the stream, in order
-            if not stopped.done():
-                stopped.set_result(outcome)
-
-    def _feed(self, frames: LineBuffer, chunk: bytes, lines: deque[bytes]) -> _Outcome:
-        try:
-            lines.extend(frames.feed(chunk))
-        except FrameTooLarge as exc:
-            violation = ProtocolViolation(f"{self.name} sent an oversized line: {exc}")
-            violation.__cause__ = exc
-            return violation
-        return self._dispatch_lines(lines)
-
-    def _dispatch_lines(self, lines: deque[bytes]) -> _Outcome:
-        """Dispatch ``lines`` in order until one is held (returned, to be awaited before the
-        rest) or is a violation (returned)."""
-        while lines:
-            line = lines.popleft()
-            # Blank lines (a stray "\r" of a CRLF writer, say) carry no message.
-            if line and not line.isspace():
-                try:
-                    held = self._dispatch(line)
-                except ProtocolViolation as exc:
-                    return exc
-                if held is not None:
-                    return held
-        return None
+                for line in frames.feed(chunk):
+                    # Blank lines (a stray "\r" of a CRLF writer, say) carry no message.
+                    if line and not line.isspace():
+                        held = self._dispatch(line)
+                        if held is not None:
+                            await held
+            except FrameTooLarge as exc:
+                violation = ProtocolViolation(f"{self.name} sent an oversized line: {exc}")
+                violation.__cause__ = exc
+                return violation
+            except ProtocolViolation as exc:
+                return exc
 
     def close(self, error: RpcError) -> None:
         """Fail every pending request with ``error``; later requests fail with it too."""

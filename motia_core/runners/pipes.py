@@ -17,7 +17,7 @@ import logging
 import os
 import subprocess
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -149,9 +149,7 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
     ``anyio.wait_readable`` would register and unregister the fd around every wait and try a
     read that fails first: three extra syscalls per message. Here the fd stays registered, the
     loop's callback reads what arrived and wakes ``receive()``; reading pauses while a few chunks
-    wait unconsumed. Or that callback hands each chunk on as it reads it (``push_to``, see
-    ``protocol.rpc.PushReceiveStream``): no task to wake. asyncio only, as is the rest of the
-    core (aiohttp).
+    wait unconsumed. asyncio only, as is the rest of the core (aiohttp).
     """
 
     def __init__(self, fd: int) -> None:
@@ -162,25 +160,8 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
         self._eof = False
         self._error: OSError | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._consumer: Callable[[bytes], None] | None = None
         self._reading = False
         self._resume()
-
-    def push_to(self, consumer: Callable[[bytes], None] | None) -> None:
-        """Hand each chunk to ``consumer`` as it is read, first those read already, and ``b""``
-        once the stream has ended; ``None``: keep them for ``receive`` again."""
-        self._consumer = consumer
-        while self._chunks and self._consumer is consumer is not None:
-            consumer(self._chunks.popleft())
-        if self._consumer is consumer is not None:
-            if self._ended:
-                consumer(b"")
-            else:
-                self._resume()
-
-    @property
-    def _ended(self) -> bool:
-        return self._fd is None or self._eof or self._error is not None
 
     def _resume(self) -> None:
         if not self._reading and self._fd is not None and not self._eof:
@@ -200,16 +181,13 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
             return
         except OSError as exc:
             self._error, data = exc, b""
-        if not data:
-            self._eof = True
-            self._pause()
-        if self._consumer is not None:
-            self._consumer(data)
-            return
         if data:
             self._chunks.append(data)
             if len(self._chunks) >= _MAX_BUFFERED_CHUNKS:
                 self._pause()  # the reader is behind; the pipe holds the rest
+        else:
+            self._eof = True
+            self._pause()
         self._wake()
 
     def _wake(self) -> None:
@@ -244,8 +222,6 @@ class PipeReceiveStream(anyio.abc.ByteReceiveStream):
             self._fd = None
         self._chunks.clear()
         self._wake()
-        if self._consumer is not None:
-            self._consumer(b"")
 
 
 async def pump_stderr(stream: anyio.abc.ByteReceiveStream, logger: logging.Logger,

@@ -1,5 +1,4 @@
 """``PipeSendStream``: the frames of one loop iteration in one write, back-pressure, close, errors.
-``PipeReceiveStream``: what it reads, pushed to a consumer or kept for ``receive``.
 
 Real pipes (``os.pipe``); the other end is read with ``os.read`` / ``FIONREAD`` to see what has
 reached the pipe at each point.
@@ -17,7 +16,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from motia_core.runners.pipes import PipeReceiveStream, PipeSendStream
+from motia_core.runners.pipes import PipeSendStream
 
 pytestmark = pytest.mark.anyio
 
@@ -104,53 +103,3 @@ async def test_a_deferred_write_that_fails_is_raised_by_the_next_send() -> None:
             await send.send(FRAME)
     finally:
         await send.aclose()
-
-
-async def until(condition: object) -> None:
-    with anyio.fail_after(5):
-        while not condition():  # type: ignore[operator]
-            await anyio.sleep(0.001)
-
-
-async def test_the_receiving_end_pushes_in_order_and_keeps_what_comes_after_a_stop() -> None:
-    read_fd, write_fd = os.pipe()
-    receive = PipeReceiveStream(read_fd)
-    try:
-        os.write(write_fd, b"one")
-        await until(lambda: receive._chunks)  # read before anyone is pushed to: kept
-        got: list[bytes] = []
-
-        def consumer(chunk: bytes) -> None:
-            got.append(chunk)
-            if chunk == b"two":
-                receive.push_to(None)  # the consumer stops the pushing itself
-
-        receive.push_to(consumer)
-        assert got == [b"one"]  # what was kept comes first, at once
-        os.write(write_fd, b"two")
-        await until(lambda: len(got) == 2)
-        os.write(write_fd, b"three")
-        assert await receive.receive() == b"three"  # kept for receive again
-        assert got == [b"one", b"two"]
-        receive.push_to(consumer)
-        os.close(write_fd)
-        write_fd = -1
-        await until(lambda: len(got) == 3)
-        assert got[2] == b""  # the end of the stream
-        got.clear()
-        receive.push_to(consumer)  # pushing to a stream that has ended says so at once
-        assert got == [b""]
-    finally:
-        if write_fd >= 0:
-            os.close(write_fd)
-        await receive.aclose()
-
-
-async def test_closing_the_receiving_end_tells_its_consumer() -> None:
-    read_fd, write_fd = os.pipe()
-    receive = PipeReceiveStream(read_fd)
-    got: list[bytes] = []
-    receive.push_to(got.append)
-    await receive.aclose()
-    os.close(write_fd)
-    assert got == [b""]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +14,6 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from motia_core import protocol as p
 from motia_core.protocol import errors
 from motia_core.protocol.rpc import DeadlineExceeded, Endpoint, ProtocolViolation
-from motia_core.runners.pipes import PipeReceiveStream, PipeSendStream
 
 pytestmark = pytest.mark.anyio
 
@@ -45,55 +42,9 @@ class Pipe(anyio.abc.ByteStream):
         await self._receive.aclose()
 
 
-def pipe() -> anyio.abc.ByteStream:
+def pipe() -> Pipe:
     send, receive = anyio.create_memory_object_stream[bytes](100)
     return Pipe(send, receive)
-
-
-class OsPipe(anyio.abc.ByteStream):
-    """An OS pipe through the core's runner streams: its reading end pushes each chunk to the
-    endpoint from the loop's callback (``PushReceiveStream``), where a memory pipe is read by
-    the endpoint's task."""
-
-    def __init__(self) -> None:
-        read_fd, write_fd = os.pipe()
-        self._reader, self._writer = PipeReceiveStream(read_fd), PipeSendStream(write_fd)
-
-    async def send(self, item: bytes) -> None:
-        await self._writer.send(item)
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        return await self._reader.receive(max_bytes)
-
-    def push_to(self, consumer: Callable[[bytes], None] | None) -> None:
-        self._reader.push_to(consumer)
-
-    async def send_eof(self) -> None:
-        await self._writer.aclose()
-
-    async def aclose(self) -> None:
-        await self._writer.aclose()
-        await self._reader.aclose()
-
-
-class Lines:
-    """The lines a peer wrote, one at a time (an OS pipe may give several in one chunk)."""
-
-    def __init__(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        self._stream, self._buffered = stream, b""
-
-    async def next(self) -> bytes:
-        while b"\n" not in self._buffered:
-            self._buffered += await self._stream.receive()
-        line, self._buffered = self._buffered.split(b"\n", 1)
-        return line
-
-
-@pytest.fixture(autouse=True, params=["memory", "os-pipe"])
-def _transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test over both ways of reading: memory pipes, and OS pipes that push."""
-    if request.param == "os-pipe":
-        monkeypatch.setattr(sys.modules[__name__], "pipe", OsPipe)
 
 
 CORE_SERVES = {n: m for n, m in p.METHODS.items() if m.direction != "core->runner"}
@@ -370,13 +321,12 @@ async def test_json_that_is_not_jsonrpc_gets_invalid_request_and_the_endpoint_li
         core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
                         handler=core_handler)
         await tg.start(core.serve)
-        replies = Lines(to_runner)
         await to_core.send(b'{"id": [1], "method": 3}\n')
-        assert b'"code":-32600' in await replies.next()
+        assert b'"code":-32600' in await to_runner.receive()
         # still serving: a well-formed request after the bad one is answered
         await to_core.send(b'{"jsonrpc":"2.0","id":7,"method":"state.get","params":'
                            b'{"invocationId":"i","group":"g","key":"k"}}\n')
-        reply = await replies.next()
+        reply = await to_runner.receive()
         assert b'"id":7' in reply and b'"got":"k"' in reply
         tg.cancel_scope.cancel()
 
@@ -408,19 +358,18 @@ async def test_requests_past_the_in_flight_cap_get_an_error_not_a_task() -> None
             core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
                             handler=core_handler, max_in_flight=3)
             await tg.start(core.serve)
-            replies = Lines(to_runner)
             await to_core.send(b"".join(_state_get(n) for n in range(1, 6)))  # one chunk
-            refusals = [await replies.next() for _ in range(2)]
+            refusals = [await to_runner.receive() for _ in range(2)]
             assert all(b'"code":-32000' in r and b"too many requests in flight" in r
                        for r in refusals)
             assert {b'"id":4' in r or b'"id":5' in r for r in refusals} == {True}
             assert core.refused_busy == 2 and peak == 3
             release.set()
-            answers = [await replies.next() for _ in range(3)]
+            answers = [await to_runner.receive() for _ in range(3)]
             assert all(b'"got":"k' in a for a in answers)
             # Places are free again: the next request runs.
             await to_core.send(_state_get(6))
-            assert b'"got":"k6"' in await replies.next()
+            assert b'"got":"k6"' in await to_runner.receive()
             assert peak == 3
             tg.cancel_scope.cancel()
 
@@ -437,10 +386,9 @@ async def test_a_cancellation_reaches_a_request_sent_in_the_same_chunk() -> None
             core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
                             handler=core_handler)
             await tg.start(core.serve)
-            replies = Lines(to_runner)
             await to_core.send(_state_get(1) + b'{"jsonrpc":"2.0","method":"$/cancelRequest",'
                                b'"params":{"id":1}}\n')
-            reply = await replies.next()
+            reply = await to_runner.receive()
             assert b'"id":1' in reply and b'"code":-32800' in reply
             tg.cancel_scope.cancel()
 
@@ -461,15 +409,14 @@ async def test_the_worker_of_a_cancelled_request_serves_the_next_ones() -> None:
             core = Endpoint(to_core, to_runner, name="core", methods=CORE_SERVES,
                             handler=core_handler)
             await tg.start(core.serve)
-            replies = Lines(to_runner)
             await to_core.send(_state_get(1))
             await started.wait()
             await to_core.send(b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}\n')
-            reply = await replies.next()
+            reply = await to_runner.receive()
             assert b'"id":1' in reply and b'"code":-32800' in reply
             for n in range(2, 6):  # one at a time: the same idle worker takes each
                 await to_core.send(_state_get(n))
-                reply = await replies.next()
+                reply = await to_runner.receive()
                 assert b'"result":"k%d"' % n in reply, reply
             tg.cancel_scope.cancel()
 

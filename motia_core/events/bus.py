@@ -411,21 +411,23 @@ class EventBus:
         worker for the slot it holds, instead of freeing the slot for the fetcher to lease it
         and wake a worker (two turns of the loop, at every delivery of a busy step). None,
         with the slot freed, when there is none or it is not this worker's to take."""
+        self._delivering -= 1
+        self._notify()
         if consumer.caught_up or consumer.workers.closed or consumer.workers.ready \
                 or (sub.fetching is not None and sub.fetching.cancel_called):
-            self._finished_one(consumer)
+            consumer.slots.release()
             return None
         try:
             messages = await self._guard(
                 self.queue.receive_many(sub.queue, sub.settings.visibility_timeout_s, 1),
                 sub, None, "receive")
         except BaseException:
-            self._finished_one(consumer)
+            consumer.slots.release()
             raise
         if not messages:
-            self._finished_one(consumer)
+            consumer.slots.release()
             return None
-        self._notify()  # one delivery ended, the next began: the count stays
+        self._delivering += 1
         return messages[0]
 
     def _finished_one(self, consumer: _Consumer) -> None:

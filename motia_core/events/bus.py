@@ -393,61 +393,32 @@ class EventBus:
         workers = consumer.workers
         while True:
             while workers.ready:
-                message: QueueMessage | None = workers.ready.popleft()
-                while message is not None:
-                    try:
-                        await self._handle(sub, message)
-                    except BaseException:
-                        self._finished_one(consumer)
-                        raise
-                    message = await self._next_in_slot(sub, consumer)
+                await self._handle(sub, workers.ready.popleft(), consumer)
             if workers.closed:
                 return
             await workers.idle.park()
-
-    async def _next_in_slot(self, sub: Subscription, consumer: _Consumer,
-                            ) -> QueueMessage | None:
-        """After a delivery, while the queue has a backlog: its next message, leased by this
-        worker for the slot it holds, instead of freeing the slot for the fetcher to lease it
-        and wake a worker (two turns of the loop, at every delivery of a busy step). None,
-        with the slot freed, when there is none or it is not this worker's to take."""
-        self._delivering -= 1
-        self._notify()
-        if consumer.caught_up or consumer.workers.closed or consumer.workers.ready \
-                or (sub.fetching is not None and sub.fetching.cancel_called):
-            consumer.slots.release()
-            return None
-        try:
-            messages = await self._guard(
-                self.queue.receive_many(sub.queue, sub.settings.visibility_timeout_s, 1),
-                sub, None, "receive")
-        except BaseException:
-            consumer.slots.release()
-            raise
-        if not messages:
-            consumer.slots.release()
-            return None
-        self._delivering += 1
-        return messages[0]
 
     def _finished_one(self, consumer: _Consumer) -> None:
         consumer.slots.release()
         self._delivering -= 1
         self._notify()
 
-    async def _handle(self, sub: Subscription, message: QueueMessage) -> None:
-        """One message's delivery and outcome; its slot is the caller's to free."""
-        if message.attempt > sub.settings.retry.max_attempts:
-            # Only expired leases get here: deliveries that never reported back (a crash).
-            await self._give_up(sub, message, ErrorInfo(
-                name="LeaseExpired",
-                message=f"attempt {message.attempt} is past the "
-                        f"{sub.settings.retry.max_attempts} allowed: earlier deliveries "
-                        f"ended without an outcome within the visibility timeout of "
-                        f"{sub.settings.visibility_timeout_s:g}s (a crash or a hang)",
-            ))
-            return
-        await self._deliver(sub, message)
+    async def _handle(self, sub: Subscription, message: QueueMessage,
+                      consumer: _Consumer) -> None:
+        try:
+            if message.attempt > sub.settings.retry.max_attempts:
+                # Only expired leases get here: deliveries that never reported back (a crash).
+                await self._give_up(sub, message, ErrorInfo(
+                    name="LeaseExpired",
+                    message=f"attempt {message.attempt} is past the "
+                            f"{sub.settings.retry.max_attempts} allowed: earlier deliveries "
+                            f"ended without an outcome within the visibility timeout of "
+                            f"{sub.settings.visibility_timeout_s:g}s (a crash or a hang)",
+                ))
+                return
+            await self._deliver(sub, message)
+        finally:
+            self._finished_one(consumer)
 
     async def _deliver(self, sub: Subscription, message: QueueMessage) -> None:
         try:

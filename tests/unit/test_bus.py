@@ -7,7 +7,6 @@ checks the same outcome through the adapter-neutral interface (counts, metrics, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -417,34 +416,6 @@ async def test_a_caught_up_consumer_takes_a_new_event_without_a_receive(
         if isinstance(queue, SqliteQueue):  # leased as it was written, handed to the worker
             assert len(receives) == before
     assert step.calls == [(1, 1)]
-    assert await queue.counts(sub.queue) == QueueCounts()
-
-
-async def test_a_worker_takes_the_next_message_of_a_backlog_itself(
-    queue: QueueAdapter, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A busy step's slot goes from one message of its backlog to the next in the worker that
-    holds it, in order, not back to the fetcher (which would lease it and wake a worker)."""
-    bus = EventBus(queue)
-    step = Recorder()
-    sub = bus.subscribe("order.created", "notify", step, SubscriptionSettings(concurrency=1))
-    for n in range(5):
-        await bus.publish(event(n=n))  # before the bus runs: a backlog
-    receivers: list[str] = []
-    receive_many = queue.receive_many
-
-    async def named(name: str, visibility_timeout_s: float, count: int) -> list[QueueMessage]:
-        messages = await receive_many(name, visibility_timeout_s, count)
-        task = asyncio.current_task()
-        if messages and task is not None:
-            receivers.append(task.get_name().split()[1])
-        return messages
-
-    monkeypatch.setattr(queue, "receive_many", named)
-    async with running(bus):
-        await bus.join(BOUND_S)
-    assert step.calls == [(n, 1) for n in range(5)]
-    assert receivers == ["consumer"] + ["worker"] * 4
     assert await queue.counts(sub.queue) == QueueCounts()
 
 

@@ -22,7 +22,7 @@ import os
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -35,7 +35,6 @@ __all__ = (
     "Enqueue",
     "ErrorInfo",
     "Event",
-    "OnDurable",
     "QueueAdapter",
     "QueueClosed",
     "QueueCounts",
@@ -210,10 +209,6 @@ class QueueWakes:
             self.set(queue)
 
 
-# Given ``enqueue_leased``'s messages as soon as they are durable.
-OnDurable = Callable[[list[QueueMessage | None]], None]
-
-
 class QueueAdapter(ABC):
     """Storage for subscriber queues with leases, delays, FIFO groups and dead letters.
 
@@ -234,21 +229,15 @@ class QueueAdapter(ABC):
                 for i in items]
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                             on_durable: OnDurable | None = None,
                              ) -> list[QueueMessage | None]:
         """``enqueue_many``, with the items whose ``lease_s`` is set already leased to the
         caller for that long, in the same transaction: a consumer of this process with a free
         slot delivers them at once, with no ``receive`` (and no wake-up) between. Each leased
         item comes back as the message to deliver and settle as if received (attempt 1); the
         others, and every item of an adapter that cannot lease on enqueue (this default), come
-        back as None and are visible to ``receive`` as usual. ``on_durable`` gets that list as
-        soon as the items are durable (the SQLite queue: in its commit, a turn of the loop
-        sooner than this returns), always before this returns, and never if it raises."""
+        back as None and are visible to ``receive`` as usual."""
         await self.enqueue_many(items)
-        messages: list[QueueMessage | None] = [None] * len(items)
-        if on_durable is not None:
-            on_durable(messages)
-        return messages
+        return [None] * len(items)
 
     async def enqueue_once(self, key: str, ttl_s: float, queue: str, event: Event, *,
                            group_id: str | None = None) -> str | None:

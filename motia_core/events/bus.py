@@ -240,46 +240,37 @@ class EventBus:
             await self.queue.enqueue_many(items)
             self._notify()
             return len(subs)
-        # Each leased message goes to its consumer's workers as soon as it is durable (the
-        # queue calls back, from its commit): a turn of the loop before the write returns.
         # Shielded: once written, a leased message must reach its consumer (or go back).
-        refused: list[tuple[Subscription, QueueMessage]] = []
-
-        def hand_over(messages: list[QueueMessage | None]) -> None:
-            for sub, consumer, message in zip(subs, takers, messages, strict=True):
-                if consumer is not None and not self._hand_over(sub, consumer, message) \
-                        and message is not None:
-                    refused.append((sub, message))
-            takers.clear()  # handed over or released: no longer this call's to release
-
         with anyio.CancelScope(shield=True):
             try:
-                await self.queue.enqueue_leased(items, [
+                messages = await self.queue.enqueue_leased(items, [
                     None if c is None else s.settings.visibility_timeout_s
-                    for s, c in zip(subs, takers, strict=True)], hand_over)
+                    for s, c in zip(subs, takers, strict=True)])
             except BaseException:
                 for consumer in takers:
                     if consumer is not None:
                         consumer.slots.release()
                 raise
-            for sub, message in refused:
-                await self._guard(self.queue.release(message), sub, message, "release")
+            for sub, consumer, message in zip(subs, takers, messages, strict=True):
+                if consumer is not None:
+                    await self._hand_over(sub, consumer, message)
         self._notify()
         return len(subs)
 
-    def _hand_over(self, sub: Subscription, consumer: _Consumer,
-                   message: QueueMessage | None) -> bool:
-        """Give ``publish``'s leased ``message`` to its consumer's workers; False when the
-        consumer stopped meanwhile: its slot is freed, and the message must go back."""
+    async def _hand_over(self, sub: Subscription, consumer: _Consumer,
+                         message: QueueMessage | None) -> None:
+        """Give ``publish``'s leased ``message`` to its consumer's workers; a consumer that
+        stopped meanwhile gets nothing (the message goes back to the queue)."""
         if message is not None and not consumer.workers.closed:
             self._delivering += 1
             consumer.workers.ready.append(message)
             if not consumer.workers.idle.wake_one():
                 consumer.tg.start_soon(self._work, sub, consumer,
                                        name=f"motia.events worker {sub.queue}")
-            return True
+            return
         consumer.slots.release()
-        return False
+        if message is not None:
+            await self._guard(self.queue.release(message), sub, message, "release")
 
     # --- consuming ---------------------------------------------------------------------------
 

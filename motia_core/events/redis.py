@@ -67,7 +67,6 @@ from motia_core.events.base import (
     Enqueue,
     ErrorInfo,
     Event,
-    OnDurable,
     QueueAdapter,
     QueueClosed,
     QueueCounts,
@@ -187,10 +186,8 @@ class RedisQueue(QueueAdapter):
         return ids
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                             on_durable: OnDurable | None = None) -> list[QueueMessage | None]:
+                             ) -> list[QueueMessage | None]:
         _, messages = await self._enqueue(items, lease_s)
-        if on_durable is not None:
-            on_durable(messages)
         return messages
 
     async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],

@@ -27,7 +27,6 @@ import random
 import socket
 import sqlite3
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,7 +39,6 @@ from motia_core.events.base import (
     Enqueue,
     ErrorInfo,
     Event,
-    OnDurable,
     QueueAdapter,
     QueueClosed,
     QueueCounts,
@@ -205,19 +203,15 @@ class SqliteQueue(QueueAdapter):
         return ids
 
     async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                             on_durable: OnDurable | None = None) -> list[QueueMessage | None]:
-        _, messages = await self._enqueue(items, lease_s, on_durable)
+                             ) -> list[QueueMessage | None]:
+        _, messages = await self._enqueue(items, lease_s)
         return messages
 
     async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                       on_durable: OnDurable | None = None,
                        ) -> tuple[list[str], list[QueueMessage | None]]:
         """Write ``items`` in one transaction, those with a lease already leased; their ids, and
-        the leased ones as received messages (None for the others), also given to
-        ``on_durable`` in the commit."""
+        the leased ones as received messages (None for the others)."""
         if not items:
-            if on_durable is not None:
-                on_durable([])
             return [], []
         now = self._clock_ms()
         rows: list[tuple[Any, ...]] = []
@@ -239,8 +233,7 @@ class SqliteQueue(QueueAdapter):
             leased_rows.append((message_id, item.queue, item.group_id, data,
                                 message.available_at_ms, now, message.receipt, self._owner))
             out.append(message)
-        await self._db.run(self._insert, rows, leased_rows, on_commit=None
-                           if on_durable is None else partial(on_durable, out))
+        await self._run(self._insert, rows, leased_rows)
         for queue in {row[1] for row in rows}:  # a leased one wakes nobody: it is taken
             self._wakes.set(queue)
         return ids, out

@@ -194,12 +194,11 @@ def open_database(path: Path, *, name: str, error: type[Exception], full_sync: b
 class _Batch:
     """The calls of one turn of the loop, committed together."""
 
-    __slots__ = ("committed", "done", "error")
+    __slots__ = ("done", "error")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.error: sqlite3.Error | None = None
-        self.committed: list[Callable[[], None]] = []  # the calls' on_commit
 
 
 class Database:
@@ -237,21 +236,15 @@ class Database:
         self._batch: _Batch | None = None  # the transaction open on the loop (group commit)
         self._opening: anyio.Event | None = None  # set once a call waiting for the lock has it
 
-    async def run(self, fn: Callable[..., T], *args: Any, confirm: bool = True,
-                  on_commit: Callable[[], None] | None = None) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, confirm: bool = True) -> T:
         """``fn(connection, *args)``; returns once what it wrote is committed, or at once with
         ``confirm=False`` (committed at the next turn of the loop, or lost if the process dies
-        first: only for writes whose loss loses nothing). ``on_commit`` is called as soon as
-        it is committed (in the commit itself: a turn of the loop before ``run`` returns), and
-        not if it is not."""
+        first: only for writes whose loss loses nothing)."""
         if self._closed:
             raise self._closed_error()
         await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation point; no turn taken
         if not self.inline or self._conn is None or self._in_worker:
-            result = await self._in_thread(fn, args)
-            if on_commit is not None:
-                on_commit()
-            return result
+            return await self._in_thread(fn, args)
         batch = self._batch or await self._begin()
         conn = self._conn
         if conn is None:  # closed while it waited for the lock
@@ -261,8 +254,6 @@ class Database:
         except sqlite3.Error as exc:
             raise self._failed(exc) from exc
         self._calls += 1
-        if on_commit is not None:
-            batch.committed.append(on_commit)
         if not self._checkpointing and (
                 self._calls >= CHECKPOINT_EVERY
                 or (self._calls % WAL_CHECK_EVERY == 0 and self._wal_bytes() > WAL_SIZE_LIMIT)):
@@ -350,13 +341,6 @@ class Database:
                 pass
             log.error("the %s store %r: a commit failed: %s", self._name, str(self.path), exc,
                       extra={"action": "sqlite_commit_failed"})
-        else:
-            for on_commit in batch.committed:
-                try:
-                    on_commit()
-                except Exception:
-                    log.exception("the %s store %r: an on_commit callback failed", self._name,
-                                  str(self.path))
         finally:
             batch.done.set()
 

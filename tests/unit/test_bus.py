@@ -36,7 +36,7 @@ from motia_core.events import (
     dlq,
     open_queue,
 )
-from motia_core.events.base import OnDurable, now_ms
+from motia_core.events.base import now_ms
 from motia_core.protocol.errors import HandlerError
 
 pytestmark = pytest.mark.anyio
@@ -428,13 +428,12 @@ async def test_a_consumer_stopping_while_publish_writes_leaves_the_event_queued(
     enqueue_leased = queue.enqueue_leased
 
     async def unsubscribed_meanwhile(items: list[Enqueue], lease_s: list[float | None],
-                                     on_durable: OnDurable | None = None,
                                      ) -> list[QueueMessage | None]:
         consumer = sub.consumer
         assert consumer is not None
         bus.unsubscribe("order.created", "notify")
         await until(lambda: consumer.workers.closed)
-        return await enqueue_leased(items, lease_s, on_durable)
+        return await enqueue_leased(items, lease_s)
 
     monkeypatch.setattr(queue, "enqueue_leased", unsubscribed_meanwhile)
     async with running(bus):

@@ -31,6 +31,7 @@ import msgspec
 from motia_core.protocol.errors import RpcError
 
 __all__ = (
+    "BatchQueueAdapter",
     "DeadLetter",
     "Enqueue",
     "ErrorInfo",
@@ -328,3 +329,30 @@ class QueueAdapter(ABC):
     async def aclose(self) -> None:
         """Release connections; the memory adapter has none."""
         return None
+
+
+class BatchQueueAdapter(QueueAdapter):
+    """A queue that adds messages in one write per batch (one SQLite transaction, one Redis
+    call), some of them already leased: ``enqueue``, ``enqueue_many`` and ``enqueue_leased``
+    are each that one write, ``_enqueue``."""
+
+    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
+                      group_id: str | None = None) -> str:
+        [message_id] = await self.enqueue_many([Enqueue(queue=queue, event=event,
+                                                        delay_s=delay_s, group_id=group_id)])
+        return message_id
+
+    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
+        ids, _ = await self._enqueue(items, [None] * len(items))
+        return ids
+
+    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                             ) -> list[QueueMessage | None]:
+        _, messages = await self._enqueue(items, lease_s)
+        return messages
+
+    @abstractmethod
+    async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
+                       ) -> tuple[list[str], list[QueueMessage | None]]:
+        """Add ``items`` in one write, those with a lease already leased to this process for
+        that long; their ids, and the leased ones as received messages (None for the others)."""

@@ -63,11 +63,11 @@ import redis.asyncio
 
 from motia_core.events import _redis_lua as lua
 from motia_core.events.base import (
+    BatchQueueAdapter,
     DeadLetter,
     Enqueue,
     ErrorInfo,
     Event,
-    QueueAdapter,
     QueueClosed,
     QueueCounts,
     QueueError,
@@ -128,7 +128,7 @@ def _consumer_name() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
 
-class RedisQueue(QueueAdapter):
+class RedisQueue(BatchQueueAdapter):
     """Subscriber queues under ``prefix`` on the Redis server at ``url``; connects on first use.
 
     Every instance (process) sharing the queues uses the same ``url`` and ``prefix``, and its own
@@ -174,21 +174,6 @@ class RedisQueue(QueueAdapter):
             raise QueueError(_too_old(self.url, version))
 
     # --- QueueAdapter ------------------------------------------------------------------------
-
-    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
-                      group_id: str | None = None) -> str:
-        [message_id] = await self.enqueue_many([Enqueue(queue=queue, event=event,
-                                                        delay_s=delay_s, group_id=group_id)])
-        return message_id
-
-    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
-        ids, _ = await self._enqueue(items, [None] * len(items))
-        return ids
-
-    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                             ) -> list[QueueMessage | None]:
-        _, messages = await self._enqueue(items, lease_s)
-        return messages
 
     async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
                        ) -> tuple[list[str], list[QueueMessage | None]]:

@@ -35,11 +35,11 @@ import anyio.lowlevel
 import msgspec
 
 from motia_core.events.base import (
+    BatchQueueAdapter,
     DeadLetter,
     Enqueue,
     ErrorInfo,
     Event,
-    QueueAdapter,
     QueueClosed,
     QueueCounts,
     QueueError,
@@ -160,7 +160,7 @@ _event_decoder = msgspec.json.Decoder(Event)
 _error_decoder = msgspec.json.Decoder(ErrorInfo)
 
 
-class SqliteQueue(QueueAdapter):
+class SqliteQueue(BatchQueueAdapter):
     """Subscriber queues in two tables of a SQLite file; the parent directory is created."""
 
     def __init__(self, path: str | os.PathLike[str], *, full_sync: bool = False,
@@ -191,21 +191,6 @@ class SqliteQueue(QueueAdapter):
         await self._run(lambda conn: None)
 
     # --- QueueAdapter ------------------------------------------------------------------------
-
-    async def enqueue(self, queue: str, event: Event, *, delay_s: float = 0.0,
-                      group_id: str | None = None) -> str:
-        [message_id] = await self.enqueue_many([Enqueue(queue=queue, event=event,
-                                                        delay_s=delay_s, group_id=group_id)])
-        return message_id
-
-    async def enqueue_many(self, items: Sequence[Enqueue]) -> list[str]:
-        ids, _ = await self._enqueue(items, [None] * len(items))
-        return ids
-
-    async def enqueue_leased(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
-                             ) -> list[QueueMessage | None]:
-        _, messages = await self._enqueue(items, lease_s)
-        return messages
 
     async def _enqueue(self, items: Sequence[Enqueue], lease_s: Sequence[float | None],
                        ) -> tuple[list[str], list[QueueMessage | None]]:
